@@ -1,0 +1,25 @@
+//! peerwire-core: the sans-IO heart of peerwire.
+//!
+//! Bytes in, frames and rejects out; frames in, shared bytes out. No sockets,
+//! threads, clocks or randomness live here, so the same code runs under the
+//! tokio driver in production and under a deterministic simulator in tests.
+
+pub mod budget;
+pub mod checksum;
+pub mod command;
+pub mod decoder;
+pub mod frame;
+pub mod limits;
+pub mod outbox;
+pub mod peer;
+pub mod reject;
+
+pub use budget::RecvBudget;
+pub use checksum::{checksum, checksums_computed, double_sha256};
+pub use command::{Command, CommandError};
+pub use decoder::{DecodeLimits, Decoded, FrameDecoder};
+pub use frame::{encode_frame, Frame, Header, Magic, HEADER_SIZE};
+pub use limits::{PeerLimits, WakeLimits};
+pub use outbox::{Outbox, OutboxLimits, SendStatus};
+pub use peer::{PeerState, PeerStats};
+pub use reject::{Action, Reject, RejectKind, RejectPolicy};

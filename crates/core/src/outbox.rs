@@ -1,0 +1,235 @@
+//! A peer's outbound FIFO: bounded in bytes and messages, with backpressure.
+//!
+//! Each peer has its own queue so a stalled peer never holds up the others
+//! (seed 000: no head-of-line blocking). Frames are shared `Bytes`, so a
+//! broadcast queues the same encoded bytes everywhere.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+/// Bitcoin Core's send buffer (DEFAULT_MAXSENDBUFFER): past it, stop generating work.
+pub const DEFAULT_PAUSE_BYTES: usize = 1_000_000;
+/// Hard ceiling on queued bytes; room for a couple of maximum-size messages past
+/// the pause point so a single large send is not refused outright.
+pub const DEFAULT_MAX_BYTES: usize = 10_000_000;
+/// Hard ceiling on queued messages, so tiny frames cannot cost unbounded overhead.
+pub const DEFAULT_MAX_MESSAGES: usize = 250_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxLimits {
+    /// At or above this many queued bytes the sender is told to wait.
+    pub pause_bytes: usize,
+    /// A frame that would take the queue past this is refused.
+    pub max_bytes: usize,
+    /// A frame that would take the queue past this many messages is refused.
+    pub max_messages: usize,
+}
+
+impl Default for OutboxLimits {
+    fn default() -> Self {
+        Self {
+            pause_bytes: DEFAULT_PAUSE_BYTES,
+            max_bytes: DEFAULT_MAX_BYTES,
+            max_messages: DEFAULT_MAX_MESSAGES,
+        }
+    }
+}
+
+/// The outcome of queueing one frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendStatus {
+    /// Queued; keep sending.
+    Queued,
+    /// Queued, but the queue is at or past its pause point: wait for writable.
+    Backpressure,
+    /// Not queued: the queue is at its hard limit.
+    Full,
+    /// Not queued: the peer is closing or gone.
+    Closed,
+}
+
+impl SendStatus {
+    pub fn is_queued(self) -> bool {
+        matches!(self, SendStatus::Queued | SendStatus::Backpressure)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Outbox {
+    limits: OutboxLimits,
+    queue: VecDeque<Bytes>,
+    /// Bytes queued plus bytes handed to the writer and not yet written.
+    pending_bytes: usize,
+    /// Frames queued plus frames handed to the writer and not yet written.
+    pending_messages: usize,
+    /// Backpressure was reported and writable has not been signalled since.
+    waiting_for_writable: bool,
+    closed: bool,
+}
+
+impl Outbox {
+    pub fn new(limits: OutboxLimits) -> Self {
+        Self {
+            limits,
+            ..Self::default()
+        }
+    }
+
+    pub fn set_limits(&mut self, limits: OutboxLimits) {
+        self.limits = limits;
+    }
+
+    /// Queues one encoded frame.
+    pub fn push(&mut self, frame: Bytes) -> SendStatus {
+        if self.closed {
+            return SendStatus::Closed;
+        }
+        if self.pending_bytes + frame.len() > self.limits.max_bytes
+            || self.pending_messages + 1 > self.limits.max_messages
+        {
+            self.waiting_for_writable = true;
+            return SendStatus::Full;
+        }
+        self.pending_bytes += frame.len();
+        self.pending_messages += 1;
+        self.queue.push_back(frame);
+        if self.pending_bytes >= self.limits.pause_bytes {
+            self.waiting_for_writable = true;
+            SendStatus::Backpressure
+        } else {
+            SendStatus::Queued
+        }
+    }
+
+    /// Moves frames to the writer, up to `max_bytes` (at least one frame).
+    /// They stay counted as pending until [`Outbox::on_written`] reports them.
+    pub fn take_batch(&mut self, max_bytes: usize, into: &mut VecDeque<Bytes>) {
+        let mut taken = 0;
+        while let Some(frame) = self.queue.front() {
+            if taken > 0 && taken + frame.len() > max_bytes {
+                break;
+            }
+            taken += frame.len();
+            if let Some(frame) = self.queue.pop_front() {
+                into.push_back(frame);
+            }
+        }
+    }
+
+    /// Records bytes and whole frames the writer has put on the wire. Returns true
+    /// when a sender that was told to wait may now send again (below half the pause
+    /// point, so writable does not flap).
+    pub fn on_written(&mut self, bytes: usize, frames: usize) -> bool {
+        self.pending_bytes = self.pending_bytes.saturating_sub(bytes);
+        self.pending_messages = self.pending_messages.saturating_sub(frames);
+        if self.waiting_for_writable && self.pending_bytes <= self.limits.pause_bytes / 2 {
+            self.waiting_for_writable = false;
+            return true;
+        }
+        false
+    }
+
+    /// Refuses further frames; what is queued may still be flushed.
+    pub fn close(&mut self) {
+        self.closed = true;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Frames waiting in the queue (not yet handed to the writer).
+    pub fn queued_frames(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Bytes not yet written, including those handed to the writer.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
+    }
+
+    pub fn is_drained(&self) -> bool {
+        self.pending_bytes == 0 && self.queue.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(pause: usize, max: usize, msgs: usize) -> OutboxLimits {
+        OutboxLimits {
+            pause_bytes: pause,
+            max_bytes: max,
+            max_messages: msgs,
+        }
+    }
+
+    fn frame(n: usize) -> Bytes {
+        Bytes::from(vec![0u8; n])
+    }
+
+    #[test]
+    fn reports_backpressure_then_full() {
+        let mut out = Outbox::new(limits(100, 250, 100));
+        assert_eq!(out.push(frame(60)), SendStatus::Queued);
+        assert_eq!(out.push(frame(60)), SendStatus::Backpressure);
+        assert_eq!(out.push(frame(100)), SendStatus::Backpressure);
+        assert_eq!(out.push(frame(100)), SendStatus::Full);
+        assert_eq!(out.pending_bytes(), 220, "a refused frame is not counted");
+    }
+
+    #[test]
+    fn message_count_is_bounded() {
+        let mut out = Outbox::new(limits(1000, 1000, 2));
+        assert!(out.push(frame(1)).is_queued());
+        assert!(out.push(frame(1)).is_queued());
+        assert_eq!(out.push(frame(1)), SendStatus::Full);
+    }
+
+    #[test]
+    fn fifo_order_and_writable_edge() {
+        let mut out = Outbox::new(limits(100, 1000, 100));
+        for i in 0..3u8 {
+            out.push(Bytes::from(vec![i; 40]));
+        }
+        let mut writer = VecDeque::new();
+        out.take_batch(80, &mut writer);
+        assert_eq!(writer.len(), 2);
+        assert_eq!(writer[0][0], 0);
+        assert_eq!(writer[1][0], 1);
+        // 120 pending -> 80: still above half the pause point, no writable yet.
+        assert!(!out.on_written(40, 1));
+        // 80 pending -> 40 pending: below 50, writable fires once.
+        assert!(out.on_written(40, 1));
+        assert!(!out.on_written(0, 0));
+        writer.clear();
+        out.take_batch(1, &mut writer);
+        assert_eq!(writer.len(), 1, "at least one frame per batch");
+        assert_eq!(writer[0][0], 2);
+    }
+
+    #[test]
+    fn closed_outbox_refuses_but_keeps_what_is_queued() {
+        let mut out = Outbox::new(OutboxLimits::default());
+        out.push(frame(10));
+        out.close();
+        assert_eq!(out.push(frame(10)), SendStatus::Closed);
+        assert_eq!(out.pending_bytes(), 10);
+        assert!(!out.is_drained());
+    }
+
+    #[test]
+    fn shared_frames_are_not_copied() {
+        let shared = frame(1000);
+        let mut a = Outbox::new(OutboxLimits::default());
+        let mut b = Outbox::new(OutboxLimits::default());
+        a.push(shared.clone());
+        b.push(shared.clone());
+        let (mut wa, mut wb) = (VecDeque::new(), VecDeque::new());
+        a.take_batch(usize::MAX, &mut wa);
+        b.take_batch(usize::MAX, &mut wb);
+        assert_eq!(wa[0].as_ptr(), shared.as_ptr());
+        assert_eq!(wb[0].as_ptr(), shared.as_ptr());
+    }
+}

@@ -1,0 +1,287 @@
+//! One connection: a reader and a writer running side by side in one task.
+//!
+//! Both are purely event-driven: the reader waits on socket readiness or on its
+//! receive budget, the writer on queued work, socket writability or a close
+//! request. Nothing polls and nothing sleeps except the bounded flush deadline.
+
+use crate::driver::Shared;
+use crate::event::{DisconnectReason, Event, PeerId};
+use crate::inbox::lock;
+use crate::link::{Direction, PeerLink};
+use crate::tasks::{CatchUnwind, TaskGuard};
+use bytes::{BufMut, Bytes};
+use peerwire_core::{Action, Decoded, FrameDecoder, PeerState};
+use std::collections::VecDeque;
+use std::io::IoSlice;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, timeout_at, Instant};
+
+/// Most frames handed to one vectored write.
+const MAX_IOV: usize = 64;
+
+/// Registers a freshly connected socket and starts its task. The connected or
+/// accepted event is queued before the task can deliver any frame.
+pub(crate) fn start(
+    shared: &Arc<Shared>,
+    stream: TcpStream,
+    id: PeerId,
+    direction: Direction,
+    listener: Option<u32>,
+) {
+    let (remote, local) = match (stream.peer_addr(), stream.local_addr()) {
+        (Ok(remote), Ok(local)) => (remote, local),
+        (Err(e), _) | (_, Err(e)) => {
+            if direction == Direction::Outbound {
+                shared.inbox.push(Event::ConnectFailed {
+                    peer: id,
+                    address: String::new(),
+                    error: e.to_string(),
+                });
+            }
+            return;
+        }
+    };
+    // Small messages (ping, inv) should not wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
+    let state = PeerState::new(&shared.limits());
+    let link = Arc::new(PeerLink::new(id, direction, remote, local, state));
+    if !shared.register(link.clone()) {
+        if direction == Direction::Outbound {
+            shared.inbox.push(Event::ConnectFailed {
+                peer: id,
+                address: remote.to_string(),
+                error: "engine is closing".into(),
+            });
+        }
+        return;
+    }
+    shared.inbox.push(match listener {
+        Some(listener) => Event::Accepted {
+            peer: id,
+            listener,
+            remote,
+            local,
+        },
+        None => Event::Connected {
+            peer: id,
+            remote,
+            local,
+        },
+    });
+    let guard = shared.tasks.enter();
+    let task_shared = shared.clone();
+    shared.handle.spawn(run(task_shared, link, stream, guard));
+}
+
+async fn run(shared: Arc<Shared>, link: Arc<PeerLink>, stream: TcpStream, _guard: TaskGuard) {
+    let (rd, wr) = stream.into_split();
+    let io = async {
+        tokio::select! {
+            reason = read_loop(&shared, &link, rd) => reason,
+            reason = write_loop(&shared, &link, wr) => reason,
+        }
+    };
+    let reason = match CatchUnwind(Box::pin(io)).await {
+        Ok(reason) => reason,
+        Err(panic) => DisconnectReason::Internal(format!("connection task panicked: {panic}")),
+    };
+    shared.unregister(link.id);
+    let unflushed_bytes = {
+        let mut state = lock(&link.state);
+        state.outbox.close();
+        state.outbox.pending_bytes() as u64
+    };
+    shared.inbox.push(Event::Disconnected {
+        peer: link.id,
+        reason,
+        unflushed_bytes,
+    });
+}
+
+async fn read_loop(shared: &Shared, link: &PeerLink, mut rd: OwnedReadHalf) -> DisconnectReason {
+    let (mut epoch, mut limits) = shared.limits_with_epoch();
+    let mut decoder = FrameDecoder::new(limits.decode);
+    let mut batch = Vec::new();
+    loop {
+        wait_for_budget(link).await;
+        let read = {
+            let buf = decoder.read_buffer(limits.wake.read_bytes);
+            rd.read_buf(&mut buf.limit(limits.wake.read_bytes)).await
+        };
+        match read {
+            Ok(0) => {
+                link.peer_eof.notify_one();
+                if link.is_closing() {
+                    // The writer is finishing a flush and ends the connection.
+                    std::future::pending::<()>().await;
+                }
+                return DisconnectReason::PeerClosed;
+            }
+            Ok(_) => {}
+            Err(e) => return DisconnectReason::Io(e.to_string()),
+        }
+        // Parse everything complete before reading more, a bounded slice per wake
+        // so one busy peer cannot starve the rest.
+        loop {
+            if shared.limits_epoch() != epoch {
+                (epoch, limits) = shared.limits_with_epoch();
+                decoder.set_limits(limits.decode);
+            }
+            if !decoder.handshake_complete() && link.handshake_complete() {
+                decoder.complete_handshake();
+            }
+            let mut parsed = 0;
+            let mut dropped = 0;
+            let mut fatal = None;
+            while parsed < limits.wake.messages {
+                match decoder.next_frame() {
+                    None => break,
+                    Some(Decoded::Frame(frame)) => batch.push(Event::Frame {
+                        peer: link.id,
+                        frame,
+                    }),
+                    Some(Decoded::Rejected {
+                        reason,
+                        action: Action::Drop,
+                    }) => {
+                        dropped += 1;
+                        batch.push(Event::Dropped {
+                            peer: link.id,
+                            reason,
+                        });
+                    }
+                    Some(Decoded::Rejected {
+                        reason,
+                        action: Action::Disconnect,
+                    }) => {
+                        fatal = Some(reason);
+                        break;
+                    }
+                }
+                parsed += 1;
+            }
+            deliver(shared, link, &mut batch, dropped);
+            if let Some(reason) = fatal {
+                return DisconnectReason::Protocol(reason);
+            }
+            if parsed < limits.wake.messages {
+                break;
+            }
+            tokio::task::yield_now().await;
+            wait_for_budget(link).await;
+        }
+        decoder.release_idle_buffer();
+    }
+}
+
+/// Hands parsed events to the inbox and charges the receive budget.
+fn deliver(shared: &Shared, link: &PeerLink, batch: &mut Vec<Event>, dropped: u64) {
+    if batch.is_empty() {
+        return;
+    }
+    if link.is_closing() {
+        // The application has let this peer go; what it still sends is discarded.
+        batch.clear();
+        return;
+    }
+    {
+        let mut state = lock(&link.state);
+        state.stats.messages_dropped += dropped;
+        state.on_frames_delivered(batch.iter().filter_map(|event| match event {
+            Event::Frame { frame, .. } => Some(frame),
+            _ => None,
+        }));
+    }
+    shared.inbox.push_batch(batch);
+}
+
+async fn wait_for_budget(link: &PeerLink) {
+    loop {
+        if link.is_closing() || !lock(&link.state).budget.is_paused() {
+            return;
+        }
+        // A resume between the check and this wait leaves a permit: no lost wake-up.
+        link.reader_resume.notified().await;
+    }
+}
+
+async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) -> DisconnectReason {
+    let mut inflight: VecDeque<Bytes> = VecDeque::new();
+    let mut head_written = 0usize;
+    let mut closing: Option<(DisconnectReason, Instant)> = None;
+    loop {
+        if link.take_panic_request() {
+            panic!("panic requested through the test hook");
+        }
+        if closing.is_none() {
+            if let Some(request) = link.take_close_request() {
+                if !request.flush {
+                    return request.reason;
+                }
+                closing = Some((request.reason, Instant::now() + shared.flush_timeout()));
+            }
+        }
+        if inflight.is_empty() {
+            let max = shared.write_bytes_per_wake();
+            lock(&link.state).outbox.take_batch(max, &mut inflight);
+        }
+        if inflight.is_empty() {
+            if let Some((reason, deadline)) = closing {
+                // Everything promised is written: send FIN, then wait for the peer's
+                // so unread input on our side cannot turn the close into a reset.
+                let _ = timeout_at(deadline, wr.shutdown()).await;
+                let _ = timeout_at(deadline, link.peer_eof.notified()).await;
+                return reason;
+            }
+            tokio::select! {
+                _ = link.writer_wake.notified() => {}
+                _ = link.close_wake.notified() => {}
+            }
+            continue;
+        }
+
+        let mut iov = [IoSlice::new(&[]); MAX_IOV];
+        let mut count = 0;
+        for (slot, frame) in iov.iter_mut().zip(inflight.iter()) {
+            let start = if count == 0 { head_written } else { 0 };
+            *slot = IoSlice::new(&frame[start..]);
+            count += 1;
+        }
+        let deadline = closing.as_ref().map(|(_, d)| *d);
+        let written = tokio::select! {
+            result = wr.write_vectored(&iov[..count]) => match result {
+                Ok(0) => return DisconnectReason::Io("socket accepted no bytes".into()),
+                Ok(n) => n,
+                Err(e) => return DisconnectReason::Io(e.to_string()),
+            },
+            // A close request while blocked: nothing was written, go handle it.
+            _ = link.close_wake.notified(), if closing.is_none() => continue,
+            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                // The flush ran out of time; the unwritten bytes are reported.
+                return closing.map(|(reason, _)| reason).unwrap_or(DisconnectReason::Shutdown);
+            }
+        };
+
+        let mut remaining = written;
+        let mut frames_done = 0;
+        while remaining > 0 {
+            let Some(head) = inflight.front() else { break };
+            let head_left = head.len() - head_written;
+            if remaining >= head_left {
+                remaining -= head_left;
+                inflight.pop_front();
+                head_written = 0;
+                frames_done += 1;
+            } else {
+                head_written += remaining;
+                remaining = 0;
+            }
+        }
+        if lock(&link.state).on_written(written, frames_done) {
+            shared.inbox.push(Event::Writable { peer: link.id });
+        }
+    }
+}

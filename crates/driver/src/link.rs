@@ -1,0 +1,100 @@
+//! What a connection's task shares with the application thread.
+
+use crate::event::{DisconnectReason, PeerId};
+use crate::inbox::lock;
+use peerwire_core::PeerState;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// A request to end a connection.
+#[derive(Debug, Clone)]
+pub struct CloseRequest {
+    pub reason: DisconnectReason,
+    /// Write out what is queued first (bounded by the flush timeout).
+    pub flush: bool,
+}
+
+pub struct PeerLink {
+    pub id: PeerId,
+    pub direction: Direction,
+    pub remote: SocketAddr,
+    pub local: SocketAddr,
+    pub state: Mutex<PeerState>,
+    /// Work was queued for the writer.
+    pub writer_wake: Notify,
+    /// The receive budget has room again.
+    pub reader_resume: Notify,
+    /// Set by the application; the reader lifts the pre-handshake limit on its next wake.
+    pub handshake_complete: AtomicBool,
+    close: Mutex<Option<CloseRequest>>,
+    closing: AtomicBool,
+    pub close_wake: Notify,
+    /// The peer closed its side (the reader saw end of stream).
+    pub peer_eof: Notify,
+    /// Test hook: make this connection's task panic, to prove panics are contained.
+    pub panic_requested: AtomicBool,
+}
+
+impl PeerLink {
+    pub fn new(
+        id: PeerId,
+        direction: Direction,
+        remote: SocketAddr,
+        local: SocketAddr,
+        state: PeerState,
+    ) -> Self {
+        Self {
+            id,
+            direction,
+            remote,
+            local,
+            state: Mutex::new(state),
+            writer_wake: Notify::new(),
+            reader_resume: Notify::new(),
+            handshake_complete: AtomicBool::new(false),
+            close: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            close_wake: Notify::new(),
+            peer_eof: Notify::new(),
+            panic_requested: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks the connection to end. The first request wins; returns whether this
+    /// one was accepted. New sends are refused from now on.
+    pub fn request_close(&self, request: CloseRequest) -> bool {
+        if self.closing.swap(true, Ordering::SeqCst) {
+            return false;
+        }
+        lock(&self.state).outbox.close();
+        *lock(&self.close) = Some(request);
+        self.close_wake.notify_one();
+        // A reader paused on its budget must keep draining the socket while we close.
+        self.reader_resume.notify_one();
+        true
+    }
+
+    pub fn take_close_request(&self) -> Option<CloseRequest> {
+        lock(&self.close).take()
+    }
+
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::SeqCst)
+    }
+
+    pub fn handshake_complete(&self) -> bool {
+        self.handshake_complete.load(Ordering::Acquire)
+    }
+
+    pub fn take_panic_request(&self) -> bool {
+        self.panic_requested.swap(false, Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,152 @@
+//! The driver over real loopback sockets, without Node.
+
+use peerwire_core::{Command, SendStatus};
+use peerwire_driver::{DisconnectReason, Driver, DriverConfig, Event, PeerId};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+const MAGIC: [u8; 4] = [0xfa, 0xbf, 0xb5, 0xda];
+
+/// A driver whose waker signals a condvar, so the test thread can block on events.
+struct Harness {
+    driver: Driver,
+    signal: Arc<(Mutex<bool>, Condvar)>,
+    seen: Vec<Event>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let signal = Arc::new((Mutex::new(false), Condvar::new()));
+        let s = signal.clone();
+        let driver = Driver::new(
+            DriverConfig::new(MAGIC),
+            Box::new(move || {
+                *s.0.lock().unwrap() = true;
+                s.1.notify_all();
+            }),
+        )
+        .unwrap();
+        Self {
+            driver,
+            signal,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Drains events until `pred` matches one of them; returns its index in `seen`.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut checked = 0;
+        loop {
+            if let Some(i) = self.seen[checked..].iter().position(&pred) {
+                return checked + i;
+            }
+            checked = self.seen.len();
+            let (flag, cv) = &*self.signal;
+            let mut ready = flag.lock().unwrap();
+            while !*ready {
+                let left = deadline.saturating_duration_since(Instant::now());
+                assert!(!left.is_zero(), "timed out waiting for {what}");
+                ready = cv.wait_timeout(ready, left).unwrap().0;
+            }
+            *ready = false;
+            drop(ready);
+            self.seen.extend(self.driver.drain());
+        }
+    }
+
+    fn frames_from(&self, peer: PeerId) -> Vec<(String, Vec<u8>)> {
+        self.seen
+            .iter()
+            .filter_map(|e| match e {
+                Event::Frame { peer: p, frame } if *p == peer => {
+                    Some((frame.command.to_string(), frame.payload.to_vec()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn connected_pair() -> (Harness, Harness, PeerId, PeerId) {
+    let mut server = Harness::new();
+    let mut client = Harness::new();
+    let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
+    let out = client.driver.connect(&addr.to_string());
+    client.wait_for("connected", |e| matches!(e, Event::Connected { peer, .. } if *peer == out));
+    let i = server.wait_for("accepted", |e| matches!(e, Event::Accepted { .. }));
+    let Event::Accepted { peer: inbound, .. } = server.seen[i] else {
+        unreachable!()
+    };
+    (server, client, inbound, out)
+}
+
+#[test]
+fn frames_flow_both_ways_in_order() {
+    let (mut server, mut client, inbound, out) = connected_pair();
+    let ping = Command::new("ping").unwrap();
+    for i in 0..500u64 {
+        let status = client.driver.send(out, &ping, &i.to_le_bytes()).unwrap();
+        assert!(status.is_queued());
+    }
+    server
+        .driver
+        .send(inbound, &Command::new("pong").unwrap(), b"back")
+        .unwrap();
+    server.wait_for("500 pings", |e| {
+        matches!(e, Event::Frame { frame, .. } if frame.payload[..] == 499u64.to_le_bytes())
+    });
+    let got = server.frames_from(inbound);
+    let want: Vec<_> = (0..500u64)
+        .map(|i| ("ping".to_string(), i.to_le_bytes().to_vec()))
+        .collect();
+    assert_eq!(got, want);
+    client.wait_for("pong", |e| matches!(e, Event::Frame { frame, .. } if frame.command.as_str() == "pong"));
+    assert_eq!(client.frames_from(out), vec![("pong".to_string(), b"back".to_vec())]);
+}
+
+#[test]
+fn bad_magic_disconnects_with_its_reason() {
+    let mut server = Harness::new();
+    let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::Write;
+    raw.write_all(&[0xf9, 0xbe, 0xb4, 0xd9]).unwrap();
+    raw.write_all(&[0u8; 20]).unwrap();
+    let i = server.wait_for("disconnect", |e| matches!(e, Event::Disconnected { .. }));
+    let Event::Disconnected { reason, .. } = &server.seen[i] else {
+        unreachable!()
+    };
+    assert_eq!(reason.code(), "bad-magic");
+}
+
+#[test]
+fn close_flushes_and_reports_closed() {
+    let (mut server, mut client, inbound, out) = connected_pair();
+    let block = Command::new("block").unwrap();
+    client.driver.mark_handshake_complete(out).unwrap();
+    server.driver.mark_handshake_complete(inbound).unwrap();
+    let payload = vec![7u8; 100_000];
+    for _ in 0..20 {
+        assert_ne!(
+            client.driver.send(out, &block, &payload).unwrap(),
+            SendStatus::Full
+        );
+    }
+    client.driver.close();
+    let i = client.wait_for("client disconnect", |e| matches!(e, Event::Disconnected { .. }));
+    let Event::Disconnected {
+        reason,
+        unflushed_bytes,
+        ..
+    } = &client.seen[i]
+    else {
+        unreachable!()
+    };
+    assert_eq!(*reason, DisconnectReason::Shutdown);
+    assert_eq!(*unflushed_bytes, 0);
+    client.wait_for("closed", |e| matches!(e, Event::Closed));
+    server.wait_for("server sees close", |e| matches!(e, Event::Disconnected { .. }));
+    assert_eq!(server.frames_from(inbound).len(), 20, "nothing promised was lost");
+    client.driver.finish();
+}
