@@ -1,1 +1,8 @@
+//! peerwire-napi: the N-API bridge between the tokio driver and JavaScript.
+//!
+//! Every exported method catches panics (`catch_unwind`), and the driver's tasks
+//! contain their own, so no Rust panic can abort Node.
 
+mod batch;
+mod engine;
+mod options;

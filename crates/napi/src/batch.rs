@@ -1,0 +1,157 @@
+//! Packs drained events into one buffer, one integer table and a few strings, so
+//! a whole batch crosses into JavaScript in a single call and every payload
+//! arrives as a view into the one buffer.
+
+use napi::bindgen_prelude::{Buffer, Uint32Array};
+use napi_derive::napi;
+use peerwire_driver::Event;
+
+/// Integers per event in `meta`: kind, peer, then three kind-specific fields.
+pub const META_STRIDE: usize = 5;
+
+/// Event kinds in `meta` (the first integer of each entry). Field layout after
+/// `kind, peer`:
+#[napi]
+pub const EVENT_FRAME: u32 = 0; // command string, payload offset, payload length
+#[napi]
+pub const EVENT_CONNECTED: u32 = 1; // remote string, local string, -
+#[napi]
+pub const EVENT_ACCEPTED: u32 = 2; // remote string, local string, listener id
+#[napi]
+pub const EVENT_CONNECT_FAILED: u32 = 3; // address string, error string, -
+#[napi]
+pub const EVENT_DROPPED: u32 = 4; // reason code string, detail string, -
+#[napi]
+pub const EVENT_WRITABLE: u32 = 5; // -, -, -
+#[napi]
+pub const EVENT_DISCONNECTED: u32 = 6; // reason code string, detail string, unflushed bytes
+#[napi]
+pub const EVENT_LISTENER_ERROR: u32 = 7; // (peer = listener id) error string, -, -
+#[napi]
+pub const EVENT_CLOSED: u32 = 8;
+
+/// One drained batch of events.
+#[napi(object)]
+pub struct EventBatch {
+    /// Every frame payload in the batch, back to back.
+    pub data: Buffer,
+    /// `META_STRIDE` integers per event.
+    pub meta: Uint32Array,
+    /// Strings referenced from `meta` by index (commands are interned).
+    pub strings: Vec<String>,
+}
+
+#[derive(Default)]
+struct Strings {
+    list: Vec<String>,
+    /// Commands repeat constantly; look the last few up instead of re-adding them.
+    commands: Vec<(peerwire_core::Command, u32)>,
+}
+
+impl Strings {
+    fn add(&mut self, s: String) -> u32 {
+        self.list.push(s);
+        (self.list.len() - 1) as u32
+    }
+
+    fn command(&mut self, command: &peerwire_core::Command) -> u32 {
+        if let Some((_, i)) = self.commands.iter().find(|(c, _)| c == command) {
+            return *i;
+        }
+        let i = self.add(command.as_str().to_owned());
+        self.commands.push((*command, i));
+        i
+    }
+}
+
+/// Packs `events`; the returned flag says whether `Closed` was among them.
+pub fn pack(events: Vec<Event>) -> (EventBatch, bool) {
+    let total: usize = events
+        .iter()
+        .map(|e| match e {
+            Event::Frame { frame, .. } => frame.payload.len(),
+            _ => 0,
+        })
+        .sum();
+    let mut data = Vec::with_capacity(total);
+    let mut meta = Vec::with_capacity(events.len() * META_STRIDE);
+    let mut strings = Strings::default();
+    let mut closed = false;
+    for event in events {
+        let entry: [u32; META_STRIDE] = match event {
+            Event::Frame { peer, frame } => {
+                let offset = data.len() as u32;
+                data.extend_from_slice(&frame.payload);
+                let command = strings.command(&frame.command);
+                [EVENT_FRAME, peer, command, offset, frame.payload.len() as u32]
+            }
+            Event::Connected {
+                peer,
+                remote,
+                local,
+            } => [
+                EVENT_CONNECTED,
+                peer,
+                strings.add(remote.to_string()),
+                strings.add(local.to_string()),
+                0,
+            ],
+            Event::Accepted {
+                peer,
+                listener,
+                remote,
+                local,
+            } => [
+                EVENT_ACCEPTED,
+                peer,
+                strings.add(remote.to_string()),
+                strings.add(local.to_string()),
+                listener,
+            ],
+            Event::ConnectFailed {
+                peer,
+                address,
+                error,
+            } => [
+                EVENT_CONNECT_FAILED,
+                peer,
+                strings.add(address),
+                strings.add(error),
+                0,
+            ],
+            Event::Dropped { peer, reason } => [
+                EVENT_DROPPED,
+                peer,
+                strings.add(reason.kind().as_str().to_owned()),
+                strings.add(reason.to_string()),
+                0,
+            ],
+            Event::Writable { peer } => [EVENT_WRITABLE, peer, 0, 0, 0],
+            Event::Disconnected {
+                peer,
+                reason,
+                unflushed_bytes,
+            } => [
+                EVENT_DISCONNECTED,
+                peer,
+                strings.add(reason.code().to_owned()),
+                strings.add(reason.detail()),
+                unflushed_bytes.min(u32::MAX as u64) as u32,
+            ],
+            Event::ListenerError { listener, error } => {
+                [EVENT_LISTENER_ERROR, listener, strings.add(error), 0, 0]
+            }
+            Event::Closed => {
+                closed = true;
+                [EVENT_CLOSED, 0, 0, 0, 0]
+            }
+        };
+        meta.extend_from_slice(&entry);
+    }
+    let batch = EventBatch {
+        data: Buffer::from(data),
+        meta: Uint32Array::new(meta),
+        strings: strings.list,
+    };
+    (batch, closed)
+}

@@ -1,0 +1,286 @@
+//! The native engine object JavaScript holds.
+
+use crate::batch::{pack, EventBatch};
+use crate::options::{apply_limits, driver_config, NativeEngineOptions, NativeLimits};
+use napi::bindgen_prelude::{Function, Uint32Array};
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use peerwire_core::{checksums_computed, Command, SendStatus};
+use peerwire_driver::{Direction, Driver, PeerId, UnknownPeer};
+
+/// `send` results.
+#[napi]
+pub const SEND_QUEUED: u32 = 0;
+#[napi]
+pub const SEND_BACKPRESSURE: u32 = 1;
+#[napi]
+pub const SEND_FULL: u32 = 2;
+#[napi]
+pub const SEND_CLOSED: u32 = 3;
+#[napi]
+pub const SEND_UNKNOWN_PEER: u32 = 4;
+
+fn status_code(status: SendStatus) -> u32 {
+    match status {
+        SendStatus::Queued => SEND_QUEUED,
+        SendStatus::Backpressure => SEND_BACKPRESSURE,
+        SendStatus::Full => SEND_FULL,
+        SendStatus::Closed => SEND_CLOSED,
+    }
+}
+
+fn command(name: &str) -> Result<Command> {
+    Command::new(name)
+        .map_err(|e| Error::new(Status::InvalidArg, format!("command \"{name}\": {e}")))
+}
+
+fn unknown(e: UnknownPeer) -> Error {
+    Error::new(Status::InvalidArg, format!("unknown peer {}", e.0))
+}
+
+#[napi(object)]
+pub struct ListenInfo {
+    pub id: u32,
+    pub host: String,
+    pub port: u32,
+}
+
+#[napi(object)]
+pub struct BroadcastResult {
+    pub queued: u32,
+    pub backpressure: Vec<u32>,
+    pub refused: Vec<u32>,
+}
+
+#[napi(object)]
+pub struct NativePeerInfo {
+    pub id: u32,
+    pub inbound: bool,
+    pub remote: String,
+    pub local: String,
+    pub bytes_in: f64,
+    pub messages_in: f64,
+    pub bytes_out: f64,
+    pub messages_out: f64,
+    pub messages_dropped: f64,
+    pub send_queue_bytes: f64,
+    pub recv_pending_bytes: f64,
+    pub handshake_complete: bool,
+    pub closing: bool,
+}
+
+/// A tokio-driven peer-to-peer engine. Events are delivered in batches: the
+/// engine calls `onWake` (no arguments) when events are waiting, and the owner
+/// calls `poll()` to take them.
+#[napi]
+pub struct NativeEngine {
+    driver: Driver,
+    finished: bool,
+}
+
+#[napi]
+impl NativeEngine {
+    /// `onWake` keeps the Node.js event loop alive until `close()` completes.
+    #[napi(constructor, catch_unwind)]
+    pub fn new(options: NativeEngineOptions, on_wake: Function<(), ()>) -> Result<Self> {
+        let config = driver_config(&options)?;
+        let wake = on_wake
+            .build_threadsafe_function::<()>()
+            .callee_handled::<false>()
+            .build()?;
+        let driver = Driver::new(
+            config,
+            Box::new(move || {
+                wake.call((), ThreadsafeFunctionCallMode::NonBlocking);
+            }),
+        )
+        .map_err(|e| Error::from_reason(format!("cannot start the I/O runtime: {e}")))?;
+        Ok(Self {
+            driver,
+            finished: false,
+        })
+    }
+
+    /// Binds `host:port` (port 0 picks a free one) and starts accepting.
+    #[napi(catch_unwind)]
+    pub fn listen(&self, host: String, port: u32) -> Result<ListenInfo> {
+        if port > u16::MAX as u32 {
+            return Err(Error::new(Status::InvalidArg, format!("port {port} is out of range")));
+        }
+        let address = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        let (id, bound) = self
+            .driver
+            .listen(&address)
+            .map_err(|e| Error::from_reason(format!("cannot listen on {address}: {e}")))?;
+        Ok(ListenInfo {
+            id,
+            host: bound.ip().to_string(),
+            port: bound.port() as u32,
+        })
+    }
+
+    /// Dials `host:port`. Returns the peer id carried by the later connected or
+    /// connect-failed event.
+    #[napi(catch_unwind)]
+    pub fn connect(&self, address: String) -> u32 {
+        self.driver.connect(&address)
+    }
+
+    /// Frames and queues one message. Returns a SEND_* code.
+    #[napi(catch_unwind)]
+    pub fn send(&self, peer: u32, command_name: String, payload: &[u8]) -> Result<u32> {
+        let command = command(&command_name)?;
+        Ok(match self.driver.send(peer, &command, payload) {
+            Ok(status) => status_code(status),
+            Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
+        })
+    }
+
+    /// Queues many messages with one command for one peer in one call: payload
+    /// `i` is `data[offsets[i]..offsets[i + 1]]`. Stops at the first one not queued.
+    /// Returns how many were queued and the SEND_* code of the last attempt.
+    #[napi(catch_unwind)]
+    pub fn send_many(
+        &self,
+        peer: u32,
+        command_name: String,
+        data: &[u8],
+        offsets: Uint32Array,
+    ) -> Result<Vec<u32>> {
+        let command = command(&command_name)?;
+        let mut sent = 0u32;
+        let mut last = SEND_QUEUED;
+        for pair in offsets.windows(2) {
+            let (start, end) = (pair[0] as usize, pair[1] as usize);
+            if start > end || end > data.len() {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("offsets {start}..{end} fall outside data of {} bytes", data.len()),
+                ));
+            }
+            last = match self.driver.send(peer, &command, &data[start..end]) {
+                Ok(status) => status_code(status),
+                Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
+            };
+            if last != SEND_QUEUED && last != SEND_BACKPRESSURE {
+                break;
+            }
+            sent += 1;
+        }
+        Ok(vec![sent, last])
+    }
+
+    /// Encodes once and queues the same bytes for each peer in `peers`, or for
+    /// every connected peer when `peers` is omitted.
+    #[napi(catch_unwind)]
+    pub fn broadcast(
+        &self,
+        command_name: String,
+        payload: &[u8],
+        peers: Option<Vec<u32>>,
+    ) -> Result<BroadcastResult> {
+        let command = command(&command_name)?;
+        let report = self.driver.broadcast(peers.as_deref(), &command, payload);
+        Ok(BroadcastResult {
+            queued: report.queued.len() as u32,
+            backpressure: report.backpressure,
+            refused: report.refused,
+        })
+    }
+
+    /// Lifts the pre-handshake payload limit for `peer`.
+    #[napi(catch_unwind)]
+    pub fn mark_handshake_complete(&self, peer: u32) -> Result<()> {
+        self.driver.mark_handshake_complete(peer).map_err(unknown)
+    }
+
+    /// Ends a connection; with `flush`, queued messages are written first. Returns
+    /// false when the peer is unknown or already closing.
+    #[napi(catch_unwind)]
+    pub fn disconnect(&self, peer: u32, reason: String, flush: Option<bool>) -> bool {
+        self.driver
+            .disconnect(peer, &reason, flush.unwrap_or(false))
+            .unwrap_or(false)
+    }
+
+    /// Changes limits for every connection, live ones included.
+    #[napi(catch_unwind)]
+    pub fn set_limits(&self, limits: NativeLimits) -> Result<()> {
+        let next = apply_limits(self.driver.limits(), &limits)?;
+        self.driver.set_limits(next);
+        Ok(())
+    }
+
+    /// Takes every waiting event; `null` when there are none.
+    #[napi(catch_unwind)]
+    pub fn poll(&mut self) -> Option<EventBatch> {
+        let events = self.driver.drain();
+        if events.is_empty() {
+            return None;
+        }
+        let (batch, closed) = pack(events);
+        if closed && !self.finished {
+            // Everything is gone: stop the I/O threads and release the wake-up
+            // function, which is what lets Node exit.
+            self.finished = true;
+            self.driver.finish();
+        }
+        Some(batch)
+    }
+
+    /// Starts a graceful shutdown; a closed event follows when it is complete.
+    #[napi(catch_unwind)]
+    pub fn close(&self) {
+        self.driver.close();
+    }
+
+    #[napi(catch_unwind)]
+    pub fn peer_info(&self, peer: u32) -> Option<NativePeerInfo> {
+        let info = self.driver.peer_info(peer as PeerId)?;
+        Some(NativePeerInfo {
+            id: info.id,
+            inbound: info.direction == Direction::Inbound,
+            remote: info.remote.to_string(),
+            local: info.local.to_string(),
+            bytes_in: info.stats.bytes_in as f64,
+            messages_in: info.stats.messages_in as f64,
+            bytes_out: info.stats.bytes_out as f64,
+            messages_out: info.stats.messages_out as f64,
+            messages_dropped: info.stats.messages_dropped as f64,
+            send_queue_bytes: info.send_queue_bytes as f64,
+            recv_pending_bytes: info.recv_pending_bytes as f64,
+            handshake_complete: info.handshake_complete,
+            closing: info.closing,
+        })
+    }
+
+    #[napi(catch_unwind)]
+    pub fn peer_ids(&self) -> Vec<u32> {
+        self.driver.peer_ids()
+    }
+
+    /// Test hook: makes `peer`'s I/O task panic. The panic is contained and the
+    /// peer disconnects with reason "internal".
+    #[napi(catch_unwind)]
+    pub fn debug_panic_peer(&self, peer: u32) -> Result<()> {
+        self.driver.inject_panic(peer).map_err(unknown)
+    }
+
+    /// Test hook: panics inside this very call. It must surface as a JavaScript
+    /// error, never abort the process.
+    #[napi(catch_unwind)]
+    pub fn debug_panic_now(&self) {
+        panic!("panic requested through debugPanicNow");
+    }
+}
+
+/// Frame checksums this process has computed (encode and verify).
+#[napi]
+pub fn checksums_computed_total() -> f64 {
+    checksums_computed() as f64
+}

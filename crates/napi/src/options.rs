@@ -1,0 +1,153 @@
+//! JavaScript options, checked and turned into driver configuration.
+
+use napi::{Error, Result, Status};
+use napi_derive::napi;
+use peerwire_core::{Action, Magic, PeerLimits, RejectKind};
+use peerwire_driver::DriverConfig;
+use std::time::Duration;
+
+/// Per-peer limits. Omitted fields keep their current value (Bitcoin Core's
+/// defaults at construction).
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeLimits {
+    /// Largest payload accepted once the handshake is complete (default 4,000,000).
+    pub max_payload: Option<u32>,
+    /// Largest payload accepted before it (default 32,768).
+    pub pre_handshake_max_payload: Option<u32>,
+    /// Lift the pre-handshake limit once `version` and `verack` have both arrived
+    /// (default true).
+    pub lift_on_version_and_verack: Option<bool>,
+    /// Queued outbound bytes at which `send` reports backpressure (default 1,000,000).
+    pub send_pause_bytes: Option<u32>,
+    /// Queued outbound bytes past which `send` refuses (default 10,000,000).
+    pub send_max_bytes: Option<u32>,
+    /// Queued outbound messages past which `send` refuses (default 250,000).
+    pub send_max_messages: Option<u32>,
+    /// Parsed input waiting for JavaScript at which reading pauses (default 5,000,000).
+    pub recv_budget_bytes: Option<u32>,
+    /// Bytes read from one peer per wake (default 65,536).
+    pub read_bytes_per_wake: Option<u32>,
+    /// Messages parsed for one peer per wake (default 1,024).
+    pub messages_per_wake: Option<u32>,
+    /// Bytes handed to one write call (default 262,144).
+    pub write_bytes_per_wake: Option<u32>,
+    /// What each reject does: "disconnect" or "drop". Defaults follow Bitcoin Core:
+    /// bad magic and oversized disconnect, bad checksum and bad command drop.
+    pub on_bad_magic: Option<String>,
+    pub on_oversized: Option<String>,
+    pub on_bad_checksum: Option<String>,
+    pub on_bad_command: Option<String>,
+}
+
+#[napi(object)]
+pub struct NativeEngineOptions {
+    /// The network magic as 8 hex digits in wire order, e.g. "f9beb4d9" for mainnet.
+    pub magic: String,
+    pub limits: Option<NativeLimits>,
+    /// Outbound connect timeout (default 10,000 ms).
+    pub connect_timeout_ms: Option<u32>,
+    /// How long a flushing disconnect or close waits on a slow peer (default 5,000 ms).
+    pub flush_timeout_ms: Option<u32>,
+    /// I/O threads (default 1).
+    pub worker_threads: Option<u32>,
+}
+
+fn invalid(msg: String) -> Error {
+    Error::new(Status::InvalidArg, msg)
+}
+
+pub fn parse_magic(hex: &str) -> Result<Magic> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 8 || !bytes.iter().all(u8::is_ascii_hexdigit) {
+        return Err(invalid(format!(
+            "magic must be 8 hex digits in wire order (e.g. \"f9beb4d9\"), got \"{hex}\""
+        )));
+    }
+    let mut magic = [0u8; 4];
+    for (i, byte) in magic.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|e| invalid(format!("magic: {e}")))?;
+    }
+    Ok(magic)
+}
+
+fn positive(field: &str, value: Option<u32>, current: usize) -> Result<usize> {
+    match value {
+        None => Ok(current),
+        Some(0) => Err(invalid(format!("limits.{field} must be at least 1"))),
+        Some(v) => Ok(v as usize),
+    }
+}
+
+fn action(field: &str, value: &Option<String>, current: Action) -> Result<Action> {
+    match value {
+        None => Ok(current),
+        Some(name) => Action::parse(name).ok_or_else(|| {
+            invalid(format!(
+                "limits.{field} must be \"disconnect\" or \"drop\", got \"{name}\""
+            ))
+        }),
+    }
+}
+
+/// Applies the fields that are set on top of `base`.
+pub fn apply_limits(base: PeerLimits, js: &NativeLimits) -> Result<PeerLimits> {
+    let mut l = base;
+    let d = &mut l.decode;
+    d.max_payload = positive("maxPayload", js.max_payload, d.max_payload as usize)? as u32;
+    d.pre_handshake_max_payload = positive(
+        "preHandshakeMaxPayload",
+        js.pre_handshake_max_payload,
+        d.pre_handshake_max_payload as usize,
+    )? as u32;
+    if let Some(lift) = js.lift_on_version_and_verack {
+        d.lift_on_version_and_verack = lift;
+    }
+    let policy = &mut d.policy;
+    for (kind, field, value) in [
+        (RejectKind::BadMagic, "onBadMagic", &js.on_bad_magic),
+        (RejectKind::Oversized, "onOversized", &js.on_oversized),
+        (RejectKind::BadChecksum, "onBadChecksum", &js.on_bad_checksum),
+        (RejectKind::BadCommand, "onBadCommand", &js.on_bad_command),
+    ] {
+        let chosen = action(field, value, policy.action(kind))?;
+        policy.set(kind, chosen);
+    }
+    let o = &mut l.outbox;
+    o.pause_bytes = positive("sendPauseBytes", js.send_pause_bytes, o.pause_bytes)?;
+    o.max_bytes = positive("sendMaxBytes", js.send_max_bytes, o.max_bytes)?;
+    o.max_messages = positive("sendMaxMessages", js.send_max_messages, o.max_messages)?;
+    if o.max_bytes < o.pause_bytes {
+        return Err(invalid(format!(
+            "limits.sendMaxBytes ({}) must be at least limits.sendPauseBytes ({})",
+            o.max_bytes, o.pause_bytes
+        )));
+    }
+    l.recv_budget = positive("recvBudgetBytes", js.recv_budget_bytes, l.recv_budget)?;
+    let w = &mut l.wake;
+    w.read_bytes = positive("readBytesPerWake", js.read_bytes_per_wake, w.read_bytes)?;
+    w.messages = positive("messagesPerWake", js.messages_per_wake, w.messages)?;
+    w.write_bytes = positive("writeBytesPerWake", js.write_bytes_per_wake, w.write_bytes)?;
+    Ok(l)
+}
+
+pub fn driver_config(options: &NativeEngineOptions) -> Result<DriverConfig> {
+    let mut config = DriverConfig::new(parse_magic(&options.magic)?);
+    if let Some(limits) = &options.limits {
+        config.limits = apply_limits(config.limits, limits)?;
+    }
+    if let Some(ms) = options.connect_timeout_ms {
+        config.connect_timeout = Duration::from_millis(positive("connectTimeoutMs", Some(ms), 0)? as u64);
+    }
+    if let Some(ms) = options.flush_timeout_ms {
+        config.flush_timeout = Duration::from_millis(ms as u64);
+    }
+    if let Some(n) = options.worker_threads {
+        if !(1..=64).contains(&n) {
+            return Err(invalid(format!("workerThreads must be 1..=64, got {n}")));
+        }
+        config.worker_threads = n as usize;
+    }
+    Ok(config)
+}

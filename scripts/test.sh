@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, type check, Rust tests, then the
+# addon tests. Expects the native addon built (npm ci builds it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "TypeScript type check"
+npx tsc -p tsconfig.json --noEmit
+step "biome lint"
+npx biome check .
+step "workflow validation"
+for f in .github/workflows/*.yml; do npx action-validator "$f"; done
+step "cargo test"
+cargo test --workspace --quiet
+step "vitest"
+npx vitest run

@@ -1,0 +1,112 @@
+// Typed events decoded from the native engine's batches.
+import type { EventBatch } from './binding.js';
+import { native } from './binding.js';
+
+/** A connection id, unique for the life of a transport. */
+export type PeerId = number;
+
+/** Input refused by the frame decoder. */
+export type RejectCode = 'bad-magic' | 'oversized' | 'bad-checksum' | 'bad-command';
+
+/** Why a connection ended. */
+export type DisconnectCode =
+  | 'requested'
+  | 'peer-closed'
+  | 'io-error'
+  | 'shutdown'
+  | 'internal'
+  | RejectCode;
+
+export type TransportEvent =
+  | { type: 'connected'; peer: PeerId; remote: string; local: string }
+  | { type: 'accepted'; peer: PeerId; remote: string; local: string; listener: number }
+  | { type: 'connect-failed'; peer: PeerId; address: string; error: string }
+  /** A message was refused and dropped; the connection stays. */
+  | { type: 'dropped'; peer: PeerId; reason: RejectCode; detail: string }
+  /** A peer whose sends reported backpressure has drained. */
+  | { type: 'writable'; peer: PeerId }
+  | {
+      type: 'disconnected';
+      peer: PeerId;
+      reason: DisconnectCode;
+      detail: string;
+      /** Bytes that were queued for the peer but never written. */
+      unflushedBytes: number;
+    }
+  | { type: 'listener-error'; listener: number; error: string }
+  /** `close()` finished; nothing more will arrive. */
+  | { type: 'closed' };
+
+export type FrameHandler = (peer: PeerId, command: string, payload: Buffer) => void;
+export type EventHandler = (event: TransportEvent) => void;
+
+const STRIDE = 5;
+
+/**
+ * Walks one batch in order, calling `onFrame` for frames (payloads are views into
+ * the batch buffer, not copies) and `onEvent` for everything else. A throwing
+ * handler does not stop the batch: the first error is returned for the caller
+ * to rethrow once the batch is done.
+ */
+export function dispatchBatch(
+  batch: EventBatch,
+  onFrame: FrameHandler,
+  onEvent: EventHandler,
+): unknown {
+  const { data, meta, strings } = batch;
+  let firstError: unknown;
+  for (let i = 0; i < meta.length; i += STRIDE) {
+    const kind = meta[i] as number;
+    const peer = meta[i + 1] as number;
+    const a = meta[i + 2] as number;
+    const b = meta[i + 3] as number;
+    const c = meta[i + 4] as number;
+    try {
+      if (kind === native.EVENT_FRAME) {
+        onFrame(peer, strings[a] as string, data.subarray(b, b + c));
+      } else {
+        onEvent(decodeEvent(kind, peer, a, b, c, strings));
+      }
+    } catch (err) {
+      firstError ??= err;
+    }
+  }
+  return firstError;
+}
+
+function decodeEvent(
+  kind: number,
+  peer: number,
+  a: number,
+  b: number,
+  c: number,
+  strings: string[],
+): TransportEvent {
+  const s = (i: number) => strings[i] as string;
+  switch (kind) {
+    case native.EVENT_CONNECTED:
+      return { type: 'connected', peer, remote: s(a), local: s(b) };
+    case native.EVENT_ACCEPTED:
+      return { type: 'accepted', peer, remote: s(a), local: s(b), listener: c };
+    case native.EVENT_CONNECT_FAILED:
+      return { type: 'connect-failed', peer, address: s(a), error: s(b) };
+    case native.EVENT_DROPPED:
+      return { type: 'dropped', peer, reason: s(a) as RejectCode, detail: s(b) };
+    case native.EVENT_WRITABLE:
+      return { type: 'writable', peer };
+    case native.EVENT_DISCONNECTED:
+      return {
+        type: 'disconnected',
+        peer,
+        reason: s(a) as DisconnectCode,
+        detail: s(b),
+        unflushedBytes: c,
+      };
+    case native.EVENT_LISTENER_ERROR:
+      return { type: 'listener-error', listener: peer, error: s(a) };
+    case native.EVENT_CLOSED:
+      return { type: 'closed' };
+    default:
+      throw new Error(`unknown native event kind ${kind}`);
+  }
+}

@@ -1,0 +1,200 @@
+// NativeTransport: the TypeScript face of the Rust engine. It owns one native
+// engine, turns its batches into typed callbacks and its codes into names.
+import { type NativeEngine, type NativeLimits, type NativePeerInfo, native } from './binding.js';
+import { dispatchBatch, type EventHandler, type FrameHandler, type PeerId } from './events.js';
+
+/** What `send` did with a message. */
+export type SendResult =
+  /** Queued; keep sending. */
+  | 'queued'
+  /** Queued, but the peer's queue is past its pause point: wait for `writable`. */
+  | 'backpressure'
+  /** Not queued: the peer's queue is at its hard limit. */
+  | 'full'
+  /** Not queued: the peer is disconnecting. */
+  | 'closed'
+  /** Not queued: no such peer (never connected, or gone). */
+  | 'unknown-peer';
+
+// Indexed by the native SEND_* codes, built once: `send` is a hot path.
+const SEND_RESULT_BY_CODE: SendResult[] = [];
+SEND_RESULT_BY_CODE[native.SEND_QUEUED] = 'queued';
+SEND_RESULT_BY_CODE[native.SEND_BACKPRESSURE] = 'backpressure';
+SEND_RESULT_BY_CODE[native.SEND_FULL] = 'full';
+SEND_RESULT_BY_CODE[native.SEND_CLOSED] = 'closed';
+SEND_RESULT_BY_CODE[native.SEND_UNKNOWN_PEER] = 'unknown-peer';
+
+function sendResult(code: number): SendResult {
+  const name = SEND_RESULT_BY_CODE[code];
+  if (name === undefined) throw new Error(`unknown native send code ${code}`);
+  return name;
+}
+
+export type Limits = NativeLimits;
+export type PeerInfo = NativePeerInfo;
+
+export interface NativeTransportOptions {
+  /** Network magic as 8 hex digits in wire order ("f9beb4d9" is mainnet). */
+  magic: string;
+  limits?: Limits;
+  /** Outbound connect timeout in ms (default 10,000). */
+  connectTimeoutMs?: number;
+  /** How long a flushing disconnect or close waits on a slow peer, in ms (default 5,000). */
+  flushTimeoutMs?: number;
+  /** I/O threads (default 1). */
+  workerThreads?: number;
+}
+
+export interface TransportHandlers {
+  /** A verified frame; `payload` is a view valid for as long as you keep it. */
+  onFrame?: FrameHandler;
+  /** Every other event: connections, drops, backpressure relief, disconnects. */
+  onEvent?: EventHandler;
+}
+
+export interface BroadcastOutcome {
+  /** How many peers queued the message. */
+  queued: number;
+  /** Peers now past their pause point (the message was queued). */
+  backpressure: PeerId[];
+  /** Peers that did not take it: full, closing or unknown. */
+  refused: PeerId[];
+}
+
+const noop = () => {};
+
+/**
+ * A socket-level peer-to-peer transport backed by the Rust engine. It frames,
+ * checksums, reads and writes; it knows nothing of handshakes or messages.
+ */
+export class NativeTransport {
+  private readonly engine: NativeEngine;
+  private onFrame: FrameHandler;
+  private onEvent: EventHandler;
+  private closing = false;
+  private closedFlag = false;
+  private readonly closeWaiters: Array<() => void> = [];
+
+  constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
+    this.onFrame = handlers.onFrame ?? noop;
+    this.onEvent = handlers.onEvent ?? noop;
+    this.engine = new native.NativeEngine(options, () => this.pump());
+  }
+
+  /** Replaces the handlers (for code that wires them after construction). */
+  setHandlers(handlers: TransportHandlers): void {
+    this.onFrame = handlers.onFrame ?? noop;
+    this.onEvent = handlers.onEvent ?? noop;
+  }
+
+  /** Binds and starts accepting; port 0 picks a free port. */
+  listen(host: string, port: number): { id: number; host: string; port: number } {
+    return this.engine.listen(host, port);
+  }
+
+  /** Dials `host:port`; the returned id appears in the `connected` or `connect-failed` event. */
+  connect(address: string): PeerId {
+    return this.engine.connect(address);
+  }
+
+  send(peer: PeerId, command: string, payload: Uint8Array): SendResult {
+    return sendResult(this.engine.send(peer, command, payload));
+  }
+
+  /**
+   * Queues many messages with one command in a single native call: message `i`
+   * is `data.subarray(offsets[i], offsets[i + 1])`.
+   */
+  sendMany(
+    peer: PeerId,
+    command: string,
+    data: Uint8Array,
+    offsets: Uint32Array,
+  ): { sent: number; last: SendResult } {
+    const [sent, last] = this.engine.sendMany(peer, command, data, offsets);
+    return { sent: sent ?? 0, last: sendResult(last ?? native.SEND_QUEUED) };
+  }
+
+  /** Encodes and checksums once, then queues the same bytes for every target. */
+  broadcast(command: string, payload: Uint8Array, peers?: PeerId[]): BroadcastOutcome {
+    return this.engine.broadcast(command, payload, peers);
+  }
+
+  /** Lifts the pre-handshake payload limit for `peer`. */
+  markHandshakeComplete(peer: PeerId): void {
+    this.engine.markHandshakeComplete(peer);
+  }
+
+  /**
+   * Ends a connection with your reason. With `flush`, what is queued is written
+   * first. Returns false if the peer is unknown or already disconnecting.
+   */
+  disconnect(peer: PeerId, reason: string, options: { flush?: boolean } = {}): boolean {
+    return this.engine.disconnect(peer, reason, options.flush ?? false);
+  }
+
+  /** Changes limits for every connection, live ones included. */
+  setLimits(limits: Limits): void {
+    this.engine.setLimits(limits);
+  }
+
+  peerInfo(peer: PeerId): PeerInfo | null {
+    return this.engine.peerInfo(peer);
+  }
+
+  peerIds(): PeerId[] {
+    return this.engine.peerIds();
+  }
+
+  get closed(): boolean {
+    return this.closedFlag;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, flush every queue (bounded by the flush
+   * timeout), close every connection. Resolves once all of that is done; after
+   * it the transport holds nothing that keeps Node running.
+   */
+  close(): Promise<void> {
+    if (this.closedFlag) return Promise.resolve();
+    const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
+    if (!this.closing) {
+      this.closing = true;
+      this.engine.close();
+    }
+    return done;
+  }
+
+  /** Test hook: makes the peer's native I/O task panic (it is contained). */
+  debugPanicPeer(peer: PeerId): void {
+    this.engine.debugPanicPeer(peer);
+  }
+
+  /** Test hook: panics inside a native call (it surfaces as a JS error). */
+  debugPanicNow(): void {
+    this.engine.debugPanicNow();
+  }
+
+  private pump(): void {
+    const batch = this.engine.poll();
+    if (batch === null) return;
+    const error = dispatchBatch(batch, this.onFrame, (event) => {
+      if (event.type === 'closed') this.closedFlag = true;
+      this.onEvent(event);
+    });
+    if (this.closedFlag) {
+      for (const resolve of this.closeWaiters.splice(0)) resolve();
+    }
+    if (error !== undefined) {
+      // A handler threw: surface it like an EventEmitter would, after the batch.
+      queueMicrotask(() => {
+        throw error;
+      });
+    }
+  }
+}
+
+/** Frame checksums computed by this process so far (encode and verify). */
+export function checksumsComputed(): number {
+  return native.checksumsComputedTotal();
+}
