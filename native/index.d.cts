@@ -173,6 +173,10 @@ export interface NativePeerInfo {
   messagesDropped: number
   sendQueueBytes: number
   recvPendingBytes: number
+  /** Received bytes not yet decoded (a partial frame). */
+  readBufferedBytes: number
+  /** What the read buffer has allocated. */
+  readBufferCapacity: number
   handshakeComplete: boolean
   closing: boolean
 }

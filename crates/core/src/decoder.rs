@@ -141,6 +141,11 @@ impl FrameDecoder {
         self.buf.len()
     }
 
+    /// Bytes the read buffer has allocated.
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Frees the buffer's memory when it holds nothing, so idle peers cost little.
     pub fn release_idle_buffer(&mut self) {
         if self.buf.is_empty() && self.buf.capacity() > 0 {

@@ -13,6 +13,7 @@ use bytes::{BufMut, Bytes};
 use peerwire_core::{Action, Decoded, FrameDecoder, PeerState};
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -174,6 +175,10 @@ async fn read_loop(shared: &Shared, link: &PeerLink, mut rd: OwnedReadHalf) -> D
             wait_for_budget(link).await;
         }
         decoder.release_idle_buffer();
+        link.read_buffered
+            .store(decoder.buffered(), Ordering::Relaxed);
+        link.read_capacity
+            .store(decoder.capacity(), Ordering::Relaxed);
     }
 }
 

@@ -49,6 +49,10 @@ pub struct PeerInfo {
     pub send_queue_bytes: usize,
     /// Inbound bytes delivered to the application's inbox but not yet taken.
     pub recv_pending_bytes: usize,
+    /// Received bytes not yet decoded (a partial frame).
+    pub read_buffered_bytes: usize,
+    /// What the read buffer has allocated.
+    pub read_buffer_capacity: usize,
     pub handshake_complete: bool,
     pub closing: bool,
 }
@@ -382,6 +386,8 @@ impl Driver {
             stats: state.stats,
             send_queue_bytes: state.outbox.pending_bytes(),
             recv_pending_bytes: state.budget.pending(),
+            read_buffered_bytes: link.read_buffered.load(Ordering::Relaxed),
+            read_buffer_capacity: link.read_capacity.load(Ordering::Relaxed),
             handshake_complete: link.handshake_complete(),
             closing: link.is_closing(),
         })

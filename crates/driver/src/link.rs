@@ -4,7 +4,7 @@ use crate::event::{DisconnectReason, PeerId};
 use crate::inbox::lock;
 use peerwire_core::PeerState;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
@@ -41,6 +41,10 @@ pub struct PeerLink {
     pub peer_eof: Notify,
     /// Test hook: make this connection's task panic, to prove panics are contained.
     pub panic_requested: AtomicBool,
+    /// Received bytes not yet decoded, and the read buffer's allocation, as the
+    /// reader last saw them: proof that memory follows bytes actually received.
+    pub read_buffered: AtomicUsize,
+    pub read_capacity: AtomicUsize,
 }
 
 impl PeerLink {
@@ -65,6 +69,8 @@ impl PeerLink {
             close_wake: Notify::new(),
             peer_eof: Notify::new(),
             panic_requested: AtomicBool::new(false),
+            read_buffered: AtomicUsize::new(0),
+            read_capacity: AtomicUsize::new(0),
         }
     }
 

@@ -73,7 +73,10 @@ fn connected_pair() -> (Harness, Harness, PeerId, PeerId) {
     let mut client = Harness::new();
     let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
     let out = client.driver.connect(&addr.to_string());
-    client.wait_for("connected", |e| matches!(e, Event::Connected { peer, .. } if *peer == out));
+    client.wait_for(
+        "connected",
+        |e| matches!(e, Event::Connected { peer, .. } if *peer == out),
+    );
     let i = server.wait_for("accepted", |e| matches!(e, Event::Accepted { .. }));
     let Event::Accepted { peer: inbound, .. } = server.seen[i] else {
         unreachable!()
@@ -93,16 +96,23 @@ fn frames_flow_both_ways_in_order() {
         .driver
         .send(inbound, &Command::new("pong").unwrap(), b"back")
         .unwrap();
-    server.wait_for("500 pings", |e| {
-        matches!(e, Event::Frame { frame, .. } if frame.payload[..] == 499u64.to_le_bytes())
-    });
+    server.wait_for(
+        "500 pings",
+        |e| matches!(e, Event::Frame { frame, .. } if frame.payload[..] == 499u64.to_le_bytes()),
+    );
     let got = server.frames_from(inbound);
     let want: Vec<_> = (0..500u64)
         .map(|i| ("ping".to_string(), i.to_le_bytes().to_vec()))
         .collect();
     assert_eq!(got, want);
-    client.wait_for("pong", |e| matches!(e, Event::Frame { frame, .. } if frame.command.as_str() == "pong"));
-    assert_eq!(client.frames_from(out), vec![("pong".to_string(), b"back".to_vec())]);
+    client.wait_for(
+        "pong",
+        |e| matches!(e, Event::Frame { frame, .. } if frame.command.as_str() == "pong"),
+    );
+    assert_eq!(
+        client.frames_from(out),
+        vec![("pong".to_string(), b"back".to_vec())]
+    );
 }
 
 #[test]
@@ -134,7 +144,9 @@ fn close_flushes_and_reports_closed() {
         );
     }
     client.driver.close();
-    let i = client.wait_for("client disconnect", |e| matches!(e, Event::Disconnected { .. }));
+    let i = client.wait_for("client disconnect", |e| {
+        matches!(e, Event::Disconnected { .. })
+    });
     let Event::Disconnected {
         reason,
         unflushed_bytes,
@@ -146,7 +158,13 @@ fn close_flushes_and_reports_closed() {
     assert_eq!(*reason, DisconnectReason::Shutdown);
     assert_eq!(*unflushed_bytes, 0);
     client.wait_for("closed", |e| matches!(e, Event::Closed));
-    server.wait_for("server sees close", |e| matches!(e, Event::Disconnected { .. }));
-    assert_eq!(server.frames_from(inbound).len(), 20, "nothing promised was lost");
+    server.wait_for("server sees close", |e| {
+        matches!(e, Event::Disconnected { .. })
+    });
+    assert_eq!(
+        server.frames_from(inbound).len(),
+        20,
+        "nothing promised was lost"
+    );
     client.driver.finish();
 }

@@ -83,7 +83,13 @@ pub fn pack(events: Vec<Event>) -> (EventBatch, bool) {
                 let offset = data.len() as u32;
                 data.extend_from_slice(&frame.payload);
                 let command = strings.command(&frame.command);
-                [EVENT_FRAME, peer, command, offset, frame.payload.len() as u32]
+                [
+                    EVENT_FRAME,
+                    peer,
+                    command,
+                    offset,
+                    frame.payload.len() as u32,
+                ]
             }
             Event::Connected {
                 peer,

@@ -66,6 +66,10 @@ pub struct NativePeerInfo {
     pub messages_dropped: f64,
     pub send_queue_bytes: f64,
     pub recv_pending_bytes: f64,
+    /// Received bytes not yet decoded (a partial frame).
+    pub read_buffered_bytes: f64,
+    /// What the read buffer has allocated.
+    pub read_buffer_capacity: f64,
     pub handshake_complete: bool,
     pub closing: bool,
 }
@@ -106,7 +110,10 @@ impl NativeEngine {
     #[napi(catch_unwind)]
     pub fn listen(&self, host: String, port: u32) -> Result<ListenInfo> {
         if port > u16::MAX as u32 {
-            return Err(Error::new(Status::InvalidArg, format!("port {port} is out of range")));
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("port {port} is out of range"),
+            ));
         }
         let address = if host.contains(':') {
             format!("[{host}]:{port}")
@@ -160,7 +167,10 @@ impl NativeEngine {
             if start > end || end > data.len() {
                 return Err(Error::new(
                     Status::InvalidArg,
-                    format!("offsets {start}..{end} fall outside data of {} bytes", data.len()),
+                    format!(
+                        "offsets {start}..{end} fall outside data of {} bytes",
+                        data.len()
+                    ),
                 ));
             }
             last = match self.driver.send(peer, &command, &data[start..end]) {
@@ -254,6 +264,8 @@ impl NativeEngine {
             messages_dropped: info.stats.messages_dropped as f64,
             send_queue_bytes: info.send_queue_bytes as f64,
             recv_pending_bytes: info.recv_pending_bytes as f64,
+            read_buffered_bytes: info.read_buffered_bytes as f64,
+            read_buffer_capacity: info.read_buffer_capacity as f64,
             handshake_complete: info.handshake_complete,
             closing: info.closing,
         })

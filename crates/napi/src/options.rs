@@ -108,7 +108,11 @@ pub fn apply_limits(base: PeerLimits, js: &NativeLimits) -> Result<PeerLimits> {
     for (kind, field, value) in [
         (RejectKind::BadMagic, "onBadMagic", &js.on_bad_magic),
         (RejectKind::Oversized, "onOversized", &js.on_oversized),
-        (RejectKind::BadChecksum, "onBadChecksum", &js.on_bad_checksum),
+        (
+            RejectKind::BadChecksum,
+            "onBadChecksum",
+            &js.on_bad_checksum,
+        ),
         (RejectKind::BadCommand, "onBadCommand", &js.on_bad_command),
     ] {
         let chosen = action(field, value, policy.action(kind))?;
@@ -138,7 +142,8 @@ pub fn driver_config(options: &NativeEngineOptions) -> Result<DriverConfig> {
         config.limits = apply_limits(config.limits, limits)?;
     }
     if let Some(ms) = options.connect_timeout_ms {
-        config.connect_timeout = Duration::from_millis(positive("connectTimeoutMs", Some(ms), 0)? as u64);
+        config.connect_timeout =
+            Duration::from_millis(positive("connectTimeoutMs", Some(ms), 0)? as u64);
     }
     if let Some(ms) = options.flush_timeout_ms {
         config.flush_timeout = Duration::from_millis(ms as u64);
