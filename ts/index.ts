@@ -1,11 +1,11 @@
 // peerwire: a Bitcoin-protocol P2P engine with a Rust hot path.
-export {
-  type DisconnectCode,
-  type EventHandler,
-  type FrameHandler,
-  type PeerId,
-  type RejectCode,
-  type TransportEvent,
+export type {
+  DisconnectCode,
+  EventHandler,
+  FrameHandler,
+  PeerId,
+  RejectCode,
+  TransportEvent,
 } from './native/events.js';
 export {
   type BroadcastOutcome,

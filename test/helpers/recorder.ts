@@ -1,5 +1,10 @@
 // A NativeTransport that records what it receives, with promise-based waits.
-import { NativeTransport, type NativeTransportOptions, type PeerId, type TransportEvent } from '../../ts/index.js';
+import {
+  NativeTransport,
+  type NativeTransportOptions,
+  type PeerId,
+  type TransportEvent,
+} from '../../ts/index.js';
 import { REGTEST_MAGIC } from './wire.js';
 
 export interface Received {

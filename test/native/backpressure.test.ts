@@ -77,11 +77,17 @@ describe('native transport: backpressure', () => {
       limits: { sendPauseBytes: 100_000, sendMaxBytes: 400_000 },
       flushTimeoutMs: 200,
     });
-    cleanups.push(() => sender.transport.close(), () => receiver.transport.close());
+    cleanups.push(
+      () => sender.transport.close(),
+      () => receiver.transport.close(),
+    );
     const { port } = receiver.transport.listen('127.0.0.1', 0);
     const stalled = sender.transport.connect(`127.0.0.1:${stalledPort}`);
     const healthy = sender.transport.connect(`127.0.0.1:${port}`);
-    await sender.until('both connected', () => sender.events.filter((e) => e.type === 'connected').length === 2);
+    await sender.until(
+      'both connected',
+      () => sender.events.filter((e) => e.type === 'connected').length === 2,
+    );
 
     const payload = Buffer.alloc(20_000, 2);
     while (sender.transport.send(stalled, 'block', payload) !== 'full') {}

@@ -60,7 +60,7 @@ describe('native transport: frames', () => {
       }),
     );
     for (let i = 0; i < 1_000; i++) {
-      clients.forEach((c, k) => c.transport.send(outs[k] as number, 'seq', u64(i)));
+      for (const [k, c] of clients.entries()) c.transport.send(outs[k] as number, 'seq', u64(i));
     }
     await server.until('3000 frames', () => server.frames.length === 3_000);
     const byPeer = new Map<number, number[]>();
@@ -83,7 +83,9 @@ describe('native transport: frames', () => {
     for (const p of payloads) client.transport.send(out, 'block', p);
     await server.until('all sizes', () => server.frames.length === sizes.length);
     expect(server.frames.map((f) => f.payload.length)).toEqual(sizes);
-    server.frames.forEach((f, i) => expect(f.payload.equals(payloads[i] as Buffer)).toBe(true));
+    for (const [i, f] of server.frames.entries()) {
+      expect(f.payload.equals(payloads[i] as Buffer)).toBe(true);
+    }
   });
 
   it('sendMany queues a batch in one call, in order', async () => {
@@ -109,8 +111,14 @@ describe('native transport: frames', () => {
     open.push(server, client);
     const { port } = server.transport.listen('127.0.0.1', 0);
     for (let i = 0; i < 50; i++) client.transport.connect(`127.0.0.1:${port}`);
-    await server.until('50 accepted', () => server.events.filter((e) => e.type === 'accepted').length === 50);
-    await client.until('50 connected', () => client.events.filter((e) => e.type === 'connected').length === 50);
+    await server.until(
+      '50 accepted',
+      () => server.events.filter((e) => e.type === 'accepted').length === 50,
+    );
+    await client.until(
+      '50 connected',
+      () => client.events.filter((e) => e.type === 'connected').length === 50,
+    );
 
     const payload = Buffer.alloc(10_000, 7);
     const before = checksumsComputed();

@@ -1,8 +1,8 @@
 // Bad input from raw sockets: each is refused with its reason, and other peers
 // carry on undisturbed.
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { connectedPair, Recorder } from '../helpers/recorder.js';
+import { connectedPair, type Recorder } from '../helpers/recorder.js';
 import { frame, u64 } from '../helpers/wire.js';
 
 let target: Recorder;
@@ -29,7 +29,10 @@ async function attack(...chunks: Buffer[]) {
   s.on('error', () => {});
   sockets.push(s);
   await new Promise<void>((r) => s.once('connect', () => r()));
-  await target.until('raw accept', () => target.events.filter((e) => e.type === 'accepted').length > accepted);
+  await target.until(
+    'raw accept',
+    () => target.events.filter((e) => e.type === 'accepted').length > accepted,
+  );
   const ev = target.events.filter((e) => e.type === 'accepted').at(-1);
   if (ev?.type !== 'accepted') throw new Error('no accept');
   for (const c of chunks) s.write(c);
