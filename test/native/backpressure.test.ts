@@ -2,6 +2,7 @@
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Recorder } from '../helpers/recorder.js';
+import { waitUntil } from '../helpers/wait.js';
 import { frame, u64 } from '../helpers/wire.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -61,7 +62,7 @@ describe('native transport: backpressure', () => {
     expect(sender.events.some((e) => e.type === 'writable')).toBe(false);
 
     // The other side starts reading: the queue drains and writable arrives once.
-    await sender.until('socket accepted', () => sockets.length === 1);
+    await waitUntil('socket accepted', () => sockets.length === 1);
     for (const s of sockets) {
       s.on('data', () => {});
       s.resume();
@@ -133,7 +134,7 @@ describe('native transport: backpressure', () => {
     expect(pendingWhileBlocked).toBeGreaterThanOrEqual(recvBudgetBytes);
     expect(pendingWhileBlocked).toBeLessThanOrEqual(recvBudgetBytes + 64 * 1024 + 32 * 1024);
     // ...so the flooder's socket filled up and it had to wait.
-    await receiver.until('flooder blocked', () => writesRefused);
+    await waitUntil('flooder blocked', () => writesRefused);
     // Once JS catches up, reading resumes and frames keep coming.
     const seen = receiver.frames.length;
     await receiver.until('more frames', () => receiver.frames.length > seen + 10_000);

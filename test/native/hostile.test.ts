@@ -3,6 +3,7 @@
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connectedPair, type Recorder } from '../helpers/recorder.js';
+import { waitUntil } from '../helpers/wait.js';
 import { frame, u64 } from '../helpers/wire.js';
 
 let target: Recorder;
@@ -37,15 +38,6 @@ async function attack(...chunks: Buffer[]) {
   if (ev?.type !== 'accepted') throw new Error('no accept');
   for (const c of chunks) s.write(c);
   return { socket: s, peer: ev.peer };
-}
-
-/** Re-checks a condition on a short interval (for state that raises no event). */
-async function waitUntil(check: () => boolean, timeoutMs = 10_000) {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 async function expectBystanderUnharmed() {
@@ -144,7 +136,10 @@ describe('native transport: hostile input', () => {
     target.transport.setLimits({ preHandshakeMaxPayload: 4_000_000 });
     const header = frame('block', Buffer.alloc(0), { length: 3_999_999 });
     const { peer } = await attack(header, Buffer.alloc(1_000));
-    await waitUntil(() => target.transport.peerInfo(peer)?.readBufferedBytes === 1_000);
+    await waitUntil(
+      '1000 bytes buffered',
+      () => target.transport.peerInfo(peer)?.readBufferedBytes === 1_000,
+    );
     const info = target.transport.peerInfo(peer);
     // One read's worth of room at most, nowhere near the 4 MB claimed.
     expect(info?.readBufferCapacity).toBeLessThanOrEqual(2 * (64 * 1024 + 1_024));
