@@ -1,4 +1,62 @@
 // peerwire: a Bitcoin-protocol P2P engine with a Rust hot path.
+
+// Chain helpers: hashes, raw blocks and transactions, proof of work.
+export {
+  blockHash,
+  blockHeader,
+  encodeHeader,
+  headerHash,
+  splitBlock,
+  txid,
+  wtxid,
+} from './chain/block.js';
+export { hashToHex, hexToHash, sha256d } from './chain/hash.js';
+export {
+  bitsToTarget,
+  blockWork,
+  checkProofOfWork,
+  hashToNumber,
+  targetToBits,
+} from './chain/pow.js';
+// Configuration.
+export { NETWORK_PRESETS, PRESET_NAMES, type PresetName } from './config/networks.js';
+export {
+  ConfigError,
+  type EngineConfig,
+  type EngineConfigInput,
+  EngineConfigSchema,
+  type Limits,
+  type LimitsInput,
+  loadNetworkFile,
+  type Network,
+  type NetworkInput,
+  NetworkSchema,
+  networkPreset,
+  type Policy,
+  parseConfig,
+  parseNetwork,
+} from './config/schema.js';
+// The Engine.
+export { type BanEntry, hostOf } from './engine/bans.js';
+export { type Clock, ManualClock, systemClock, type TimerHandle } from './engine/clock.js';
+export {
+  type DisconnectInfo,
+  Engine,
+  type EngineDisconnectReason,
+  type EngineEvents,
+  type EngineOptions,
+  type MessageInfo,
+} from './engine/engine.js';
+export {
+  EngineClosedError,
+  PeerGoneError,
+  RequestAbortedError,
+  RequestTimeoutError,
+} from './engine/errors.js';
+export { Peer, type PeerFeatures } from './engine/peer.js';
+export type { GetDataResult, TrackedCommand, TrackedResponses } from './engine/requests.js';
+export type { Transport } from './engine/transport.js';
+// The native transport.
 export type {
   DisconnectCode,
   EventHandler,
@@ -10,10 +68,14 @@ export type {
 export {
   type BroadcastOutcome,
   checksumsComputed,
-  type Limits,
   NativeTransport,
   type NativeTransportOptions,
   type PeerInfo,
   type SendResult,
   type TransportHandlers,
 } from './native/transport.js';
+// Messages.
+export { decodeMessage, encodeMessage, encodePayload, isKnownCommand } from './wire/codec.js';
+export { DecodeError, type DecodeErrorCode } from './wire/errors.js';
+export { MESSAGE_LIMITS } from './wire/limits.js';
+export * from './wire/types.js';

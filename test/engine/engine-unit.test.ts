@@ -1,0 +1,399 @@
+// The Engine driven by a fake transport and a manual clock: every timing rule
+// is checked deterministically, without sockets or real time.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../ts/engine/clock.js';
+import { Engine, type EngineOptions } from '../../ts/engine/engine.js';
+import { PeerGoneError, RequestTimeoutError } from '../../ts/engine/errors.js';
+import type { Peer } from '../../ts/engine/peer.js';
+import type { Message, VersionMessage } from '../../ts/wire/types.js';
+import { FakeTransport } from '../helpers/fake-transport.js';
+
+function version(overrides: Partial<VersionMessage> = {}): Message {
+  return {
+    command: 'version',
+    payload: {
+      version: 70016,
+      services: 9n,
+      timestamp: 1_700_000_000n,
+      receiver: { services: 0n, ip: '127.0.0.1', port: 18444 },
+      sender: { services: 9n, ip: '0.0.0.0', port: 0 },
+      nonce: 0x1234n,
+      userAgent: '/Satoshi:27.0.0/',
+      startHeight: 100,
+      relay: true,
+      ...overrides,
+    },
+  };
+}
+
+const verack: Message = { command: 'verack', payload: {} };
+
+/** Lets promise callbacks (request resolution) run. */
+async function flushMicrotasks() {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
+function setup(options: Omit<EngineOptions, 'clock' | 'transport'> = {}) {
+  const clock = new ManualClock({ seed: 7 });
+  const transport = new FakeTransport();
+  const engine = new Engine({ network: 'regtest', ...options, clock, transport });
+  const log: string[] = [];
+  engine.on('handshake', (p) => log.push(`handshake ${p.id}`));
+  engine.on('disconnected', (p, i) => log.push(`disconnected ${p.id} ${i.reason}`));
+  engine.on('failed', (f) => log.push(`failed ${f.address} retry=${f.retryInMs ?? '-'}`));
+  engine.on('banned', (b) => log.push(`banned ${b.host}`));
+  return { clock, transport, engine, log };
+}
+
+/** Dials and completes a handshake with a well-behaved remote. */
+function handshakeOutbound(t: ReturnType<typeof setup>, address = '10.0.0.1:18444'): Peer {
+  t.engine.connect(address);
+  const dial = t.transport.dials.at(-1);
+  if (!dial) throw new Error('no dial');
+  t.transport.acceptDial(dial.peer, address);
+  t.transport.deliver(dial.peer, version());
+  t.transport.deliver(dial.peer, verack);
+  const peer = t.engine.peer(dial.peer);
+  if (!peer) throw new Error('no peer');
+  return peer;
+}
+
+describe('engine handshake', () => {
+  it('outbound: sends version first, then wtxidrelay, sendaddrv2 and verack after theirs', () => {
+    const t = setup();
+    t.engine.connect('10.0.0.1:18444');
+    const id = t.transport.dials[0]?.peer as number;
+    t.transport.acceptDial(id);
+    expect(t.transport.sentTo(id).map((s) => s.command)).toEqual(['version']);
+    t.transport.deliver(id, version());
+    expect(t.transport.sentTo(id).map((s) => s.command)).toEqual([
+      'version',
+      'wtxidrelay',
+      'sendaddrv2',
+      'verack',
+    ]);
+    expect(t.log).toEqual([]);
+    t.transport.deliver(id, verack);
+    expect(t.log).toEqual([`handshake ${id}`]);
+    expect(t.transport.handshakeMarked.has(id)).toBe(true);
+    const peer = t.engine.peer(id);
+    expect(peer?.ready).toBe(true);
+    expect(peer?.userAgent).toBe('/Satoshi:27.0.0/');
+    // A ping follows at once to measure latency.
+    expect(t.transport.sentTo(id).at(-1)?.command).toBe('ping');
+  });
+
+  it('inbound: answers the peer version with ours; accepts verack before version', () => {
+    const t = setup();
+    t.transport.inbound(5);
+    expect(t.transport.sentTo(5)).toHaveLength(0);
+    t.transport.deliver(5, verack);
+    t.transport.deliver(5, { command: 'wtxidrelay', payload: {} });
+    t.transport.deliver(5, version());
+    expect(
+      t.transport
+        .sentTo(5)
+        .map((s) => s.command)
+        .slice(0, 4),
+    ).toEqual(['version', 'wtxidrelay', 'sendaddrv2', 'verack']);
+    expect(t.log).toEqual(['handshake 5']);
+    expect(t.engine.peer(5)?.features.wtxidRelay).toBe(true);
+  });
+
+  it('feature messages between version and verack are honoured, not rejected', () => {
+    const t = setup();
+    t.transport.inbound(6);
+    t.transport.deliver(6, version());
+    t.transport.deliver(6, { command: 'sendaddrv2', payload: {} });
+    t.transport.deliver(6, { command: 'wtxidrelay', payload: {} });
+    t.transport.deliver(6, verack);
+    const peer = t.engine.peer(6);
+    expect(peer?.features).toMatchObject({ addrV2: true, wtxidRelay: true });
+    expect(peer?.ready).toBe(true);
+  });
+
+  it('an old peer (70015) gets no wtxidrelay or sendaddrv2', () => {
+    const t = setup();
+    t.transport.inbound(7);
+    t.transport.deliver(7, version({ version: 70015 }));
+    expect(t.transport.sentTo(7).map((s) => s.command)).toEqual(['version', 'verack']);
+  });
+
+  it('messages before the handshake are ignored', () => {
+    const t = setup();
+    const seen: string[] = [];
+    t.engine.on('message', (_p, m) => seen.push(m.command));
+    t.transport.inbound(8);
+    t.transport.deliver(8, { command: 'ping', payload: { nonce: 1n } });
+    t.transport.deliver(8, { command: 'inv', payload: { inventory: [] } });
+    expect(seen).toEqual([]);
+    expect(t.transport.sentTo(8)).toHaveLength(0);
+  });
+
+  it('times out a handshake that never finishes', () => {
+    const t = setup({ limits: { handshakeTimeoutMs: 5_000 } });
+    t.transport.inbound(9);
+    t.transport.deliver(9, version());
+    t.clock.advance(4_999);
+    expect(t.transport.disconnects).toHaveLength(0);
+    t.clock.advance(1);
+    expect(t.transport.disconnects).toEqual([
+      { peer: 9, reason: 'handshake-timeout', flush: false },
+    ]);
+    t.transport.settle();
+    expect(t.log).toContain('disconnected 9 handshake-timeout');
+  });
+
+  it('detects a connection to itself by the version nonce', () => {
+    const t = setup();
+    t.engine.connect('127.0.0.1:18444');
+    const out = t.transport.dials[0]?.peer as number;
+    t.transport.acceptDial(out);
+    const ours = t.transport.sentTo(out, 'version')[0]?.message;
+    if (ours?.command !== 'version') throw new Error('no version sent');
+    // The same socket seen from the listening side carries our own nonce.
+    t.transport.inbound(11);
+    t.transport.deliver(11, version({ nonce: ours.payload.nonce }));
+    expect(t.transport.disconnects).toContainEqual({
+      peer: 11,
+      reason: 'self-connection',
+      flush: false,
+    });
+  });
+
+  it('enforces minimum version, required services and user agent policy', () => {
+    const t = setup({
+      policy: { minPeerVersion: 70001, requiredServices: 8n, rejectUserAgent: '^/bad' },
+    });
+    t.transport.inbound(20);
+    t.transport.deliver(20, version({ version: 60000 }));
+    t.transport.inbound(21);
+    t.transport.deliver(21, version({ userAgent: '/bad:1.0/' }));
+    t.engine.connect('10.0.0.5:18444');
+    const out = t.transport.dials[0]?.peer as number;
+    t.transport.acceptDial(out);
+    t.transport.deliver(out, version({ services: 1n }));
+    expect(t.transport.disconnects.map((d) => d.reason)).toEqual([
+      'version-too-old',
+      'user-agent-rejected',
+      'missing-services',
+    ]);
+  });
+
+  it('a duplicate version costs misbehaviour score', () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    t.transport.deliver(peer.id, version());
+    expect(peer.score).toBe(1);
+  });
+});
+
+describe('engine keepalive', () => {
+  it('pings on an interval, measures RTT, and disconnects when a ping goes unanswered', async () => {
+    const t = setup({ limits: { pingIntervalMs: 60_000, pingTimeoutMs: 30_000 } });
+    const peer = handshakeOutbound(t);
+    const pings = () => t.transport.sentTo(peer.id, 'ping');
+    const first = pings()[0]?.message;
+    if (first?.command !== 'ping') throw new Error('no ping');
+    t.clock.advance(250);
+    t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: first.payload.nonce } });
+    await flushMicrotasks();
+    expect(peer.rttMs).toBe(250);
+    // The next ping waits for the interval.
+    t.clock.advance(59_999);
+    expect(pings()).toHaveLength(1);
+    t.clock.advance(1);
+    expect(pings()).toHaveLength(2);
+    // A wrong nonce does not count as an answer.
+    t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: 999n } });
+    t.clock.advance(30_000);
+    await flushMicrotasks();
+    expect(t.transport.disconnects).toContainEqual({
+      peer: peer.id,
+      reason: 'ping-timeout',
+      flush: false,
+    });
+  });
+
+  it('answers pings with the same nonce', () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    t.transport.deliver(peer.id, { command: 'ping', payload: { nonce: 77n } });
+    const pong = t.transport.sentTo(peer.id, 'pong')[0]?.message;
+    expect(pong).toEqual({ command: 'pong', payload: { nonce: 77n } });
+  });
+
+  it('disconnects a peer silent for the inactivity timeout', () => {
+    const t = setup({
+      limits: { inactivityTimeoutMs: 100_000, pingIntervalMs: 1_000_000, pingTimeoutMs: 1_000_000 },
+    });
+    const peer = handshakeOutbound(t);
+    t.clock.advance(60_000);
+    t.transport.deliver(peer.id, { command: 'inv', payload: { inventory: [] } });
+    t.clock.advance(99_999);
+    expect(t.transport.disconnects).toHaveLength(0);
+    t.clock.advance(1);
+    expect(t.transport.disconnects).toEqual([
+      { peer: peer.id, reason: 'inactivity', flush: false },
+    ]);
+  });
+});
+
+describe('engine reconnect', () => {
+  it('redials a persistent peer with exponential backoff and jitter, then gives up', () => {
+    const t = setup({
+      reconnect: {
+        baseDelayMs: 1_000,
+        maxDelayMs: 8_000,
+        jitter: 0.25,
+        maxRestarts: 4,
+        windowMs: 600_000,
+      },
+    });
+    t.engine.connect('10.0.0.9:18444', { persistent: true });
+    const delays: number[] = [];
+    t.engine.on('failed', (f) => {
+      if (f.retryInMs !== undefined) delays.push(f.retryInMs);
+    });
+    for (let i = 0; i < 6; i++) {
+      const dial = t.transport.dials.at(-1);
+      if (!dial) break;
+      t.transport.event({
+        type: 'connect-failed',
+        peer: dial.peer,
+        address: dial.address,
+        error: 'refused',
+      });
+      t.clock.advance(10_000);
+    }
+    expect(t.transport.dials).toHaveLength(5);
+    expect(delays).toHaveLength(4);
+    const nominal = [1_000, 2_000, 4_000, 8_000];
+    delays.forEach((d, i) => {
+      expect(d).toBeGreaterThanOrEqual((nominal[i] as number) * 0.75);
+      expect(d).toBeLessThanOrEqual((nominal[i] as number) * 1.25);
+    });
+    // Jitter really varies the delays (seeded, so this is deterministic).
+    expect(new Set(delays.map((d, i) => d / (nominal[i] as number))).size).toBeGreaterThan(1);
+    expect(t.log.at(-1)).toBe('failed 10.0.0.9:18444 retry=-');
+  });
+
+  it('a completed handshake resets the backoff; inbound peers are never redialled', () => {
+    const t = setup({ reconnect: { baseDelayMs: 1_000, jitter: 0 } });
+    t.engine.connect('10.0.0.1:18444', { persistent: true });
+    const first = t.transport.dials[0]?.peer as number;
+    t.transport.event({
+      type: 'connect-failed',
+      peer: first,
+      address: '10.0.0.1:18444',
+      error: 'x',
+    });
+    t.clock.advance(1_000);
+    const second = t.transport.dials[1]?.peer as number;
+    t.transport.acceptDial(second, '10.0.0.1:18444');
+    t.transport.deliver(second, version());
+    t.transport.deliver(second, verack);
+    t.transport.drop(second, 'peer-closed', 'closed');
+    expect(t.log.at(-1)).toBe('failed 10.0.0.1:18444 retry=1000');
+
+    t.transport.inbound(50);
+    t.transport.deliver(50, version());
+    t.transport.deliver(50, verack);
+    const dials = t.transport.dials.length;
+    t.transport.drop(50, 'peer-closed', 'closed');
+    t.clock.advance(100_000);
+    expect(t.transport.dials.length).toBe(dials + 1); // only the persistent one
+  });
+});
+
+describe('engine slots and bans', () => {
+  it('never overruns outbound slots', () => {
+    const t = setup({ limits: { maxOutbound: 2 } });
+    t.engine.connect('10.0.0.1:1');
+    t.engine.connect('10.0.0.2:1');
+    expect(() => t.engine.connect('10.0.0.3:1')).toThrow(/all 2 outbound slots/);
+  });
+
+  it('politely rejects an inbound peer over capacity after the handshake', () => {
+    const t = setup({ limits: { maxInbound: 1 } });
+    for (const id of [30, 31]) {
+      t.transport.inbound(id, `10.0.1.${id}:5000`);
+      t.transport.deliver(id, version());
+      t.transport.deliver(id, verack);
+    }
+    expect(t.transport.disconnects).toEqual([{ peer: 31, reason: 'inbound-full', flush: true }]);
+    expect(t.transport.sentTo(31, 'verack')).toHaveLength(1);
+  });
+
+  it('bans at the misbehaviour threshold, refuses the host, and the ban expires', () => {
+    const t = setup({ limits: { banThreshold: 50, banTimeMs: 60_000 } });
+    const peer = handshakeOutbound(t, '10.0.0.7:18444');
+    peer.misbehaving(30, 'spam');
+    expect(t.transport.disconnects).toHaveLength(0);
+    peer.misbehaving(20, 'more spam');
+    expect(t.log).toContain('banned 10.0.0.7');
+    expect(t.transport.disconnects.at(-1)).toMatchObject({ peer: peer.id, reason: 'banned' });
+    t.transport.settle();
+    expect(() => peer.send({ command: 'ping', payload: { nonce: 1n } })).toThrow(PeerGoneError);
+    expect(() => t.engine.connect('10.0.0.7:9999')).toThrow(/banned/);
+    t.transport.inbound(60, '10.0.0.7:40000');
+    expect(t.transport.disconnects.at(-1)).toMatchObject({ peer: 60, reason: 'banned' });
+    t.clock.advance(60_000);
+    expect(t.engine.bans()).toEqual([]);
+    expect(() => t.engine.connect('10.0.0.7:9999')).not.toThrow();
+  });
+
+  it('a malformed payload is a typed decode error and a penalty, never a crash', () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    const errors: string[] = [];
+    t.engine.on('decode-error', (_p, e) => errors.push(`${e.code} ${e.field}`));
+    t.transport.frame(peer.id, 'headers', Buffer.from([0xfd, 0x01]));
+    t.transport.frame(peer.id, 'inv', Buffer.from([0xff, 0, 0, 0, 0, 0, 0, 0, 1]));
+    expect(errors).toEqual(['truncated headers.count', 'too-many inventory.count']);
+    expect(peer.score).toBe(40);
+  });
+});
+
+describe('engine request tracking', () => {
+  it('resolves a getheaders with the headers that answer it, and times out otherwise', async () => {
+    const t = setup({ limits: { requestTimeoutMs: 10_000 } });
+    const peer = handshakeOutbound(t);
+    const locator = { version: 70016, locator: [new Uint8Array(32)], hashStop: new Uint8Array(32) };
+    const answered = peer.request({ command: 'getheaders', payload: locator });
+    t.transport.deliver(peer.id, { command: 'headers', payload: { headers: [] } });
+    await expect(answered).resolves.toMatchObject({ command: 'headers' });
+
+    const unanswered = peer.request({ command: 'getheaders', payload: locator });
+    t.clock.advance(10_000);
+    await expect(unanswered).rejects.toBeInstanceOf(RequestTimeoutError);
+  });
+
+  it('unsolicited responses are flagged, and penalised when the policy says so', () => {
+    const t = setup({ policy: { unsolicited: 'penalize' } });
+    const peer = handshakeOutbound(t);
+    const flags: boolean[] = [];
+    t.engine.on('headers', (_p, _h, info) => flags.push(info.solicited));
+    t.transport.deliver(peer.id, { command: 'headers', payload: { headers: [] } });
+    expect(flags).toEqual([false]);
+    expect(peer.score).toBe(10);
+    // An addr nobody asked for is normal relay: no penalty.
+    t.transport.deliver(peer.id, { command: 'addr', payload: { addresses: [] } });
+    expect(peer.score).toBe(10);
+  });
+
+  it('pending requests fail when the peer goes away', async () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    const pending = peer.request({ command: 'getaddr', payload: {} });
+    t.transport.drop(peer.id, 'peer-closed', 'bye');
+    await expect(pending).rejects.toThrow(/abandoned/);
+  });
+
+  it('runtime limit changes reach the transport', () => {
+    const t = setup();
+    t.engine.setLimits({ maxPayload: 1_000, recvBudgetBytes: 50_000 });
+    expect(t.transport.limits.at(-1)).toEqual({ maxPayload: 1_000, recvBudgetBytes: 50_000 });
+    expect(() => t.engine.setLimits({ maxPayload: 0 })).toThrow(/maxPayload/);
+  });
+});

@@ -1,0 +1,51 @@
+// Proof of work: compact targets, the hash check and chain work.
+
+/** Decodes a compact "bits" target. Returns undefined for negative or overflowing ones. */
+export function bitsToTarget(bits: number): bigint | undefined {
+  const exponent = bits >>> 24;
+  const mantissa = bits & 0x007fffff;
+  const negative = (bits & 0x00800000) !== 0;
+  if (mantissa === 0) return 0n;
+  if (negative) return undefined;
+  const target =
+    exponent <= 3
+      ? BigInt(mantissa) >> BigInt(8 * (3 - exponent))
+      : BigInt(mantissa) << BigInt(8 * (exponent - 3));
+  if (target >= 1n << 256n) return undefined;
+  return target;
+}
+
+/** Encodes a target as compact bits (the inverse of bitsToTarget, normalised). */
+export function targetToBits(target: bigint): number {
+  let size = 0;
+  for (let t = target; t > 0n; t >>= 8n) size++;
+  let mantissa =
+    size <= 3 ? Number(target << BigInt(8 * (3 - size))) : Number(target >> BigInt(8 * (size - 3)));
+  if (mantissa & 0x00800000) {
+    mantissa >>= 8;
+    size++;
+  }
+  return ((size << 24) | mantissa) >>> 0;
+}
+
+/** A wire-order hash as the 256-bit little-endian number it is. */
+export function hashToNumber(hash: Uint8Array): bigint {
+  return BigInt(`0x${Buffer.from(hash).reverse().toString('hex')}`);
+}
+
+export type PowResult = 'ok' | 'bad-target' | 'above-limit' | 'high-hash';
+
+/** Bitcoin Core's CheckProofOfWork: the target is sane and the hash meets it. */
+export function checkProofOfWork(hash: Uint8Array, bits: number, powLimit: bigint): PowResult {
+  const target = bitsToTarget(bits);
+  if (target === undefined || target === 0n) return 'bad-target';
+  if (target > powLimit) return 'above-limit';
+  return hashToNumber(hash) <= target ? 'ok' : 'high-hash';
+}
+
+/** Expected hashes to find a block at `bits`: 2^256 / (target + 1). */
+export function blockWork(bits: number): bigint {
+  const target = bitsToTarget(bits);
+  if (target === undefined || target === 0n) return 0n;
+  return (1n << 256n) / (target + 1n);
+}

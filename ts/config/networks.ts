@@ -1,0 +1,100 @@
+// Built-in networks. Facts from Bitcoin Core's chainparams; forks bring their own
+// through a custom network definition (see schema.ts).
+
+/** Bitcoin's mainnet proof-of-work limit, shared by testnet3 and testnet4. */
+const MAIN_POW_LIMIT = '00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff';
+
+export const NETWORK_PRESETS = {
+  mainnet: {
+    name: 'mainnet',
+    magic: 'f9beb4d9',
+    port: 8333,
+    genesisHash: '000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f',
+    protocolVersion: 70016,
+    services: 0n,
+    dnsSeeds: [
+      'seed.bitcoin.sipa.be',
+      'dnsseed.bluematt.me',
+      'seed.bitcoin.jonasschnelli.ch',
+      'seed.btc.petertodd.net',
+      'seed.bitcoin.sprovoost.nl',
+      'dnsseed.emzy.de',
+      'seed.bitcoin.wiz.biz',
+    ],
+    pow: {
+      check: true,
+      limit: MAIN_POW_LIMIT,
+      retarget: { interval: 2016, targetTimespanSeconds: 14 * 24 * 60 * 60 },
+      allowMinDifficulty: false,
+    },
+  },
+  testnet3: {
+    name: 'testnet3',
+    magic: '0b110907',
+    port: 18333,
+    genesisHash: '000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943',
+    protocolVersion: 70016,
+    services: 0n,
+    dnsSeeds: [
+      'testnet-seed.bitcoin.jonasschnelli.ch',
+      'seed.tbtc.petertodd.net',
+      'seed.testnet.bitcoin.sprovoost.nl',
+      'testnet-seed.bluematt.me',
+    ],
+    pow: {
+      check: true,
+      limit: MAIN_POW_LIMIT,
+      retarget: { interval: 2016, targetTimespanSeconds: 14 * 24 * 60 * 60 },
+      allowMinDifficulty: true,
+    },
+  },
+  testnet4: {
+    name: 'testnet4',
+    magic: '1c163f28',
+    port: 48333,
+    genesisHash: '00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043',
+    protocolVersion: 70016,
+    services: 0n,
+    dnsSeeds: ['seed.testnet4.bitcoin.sprovoost.nl', 'seed.testnet4.wiz.biz'],
+    pow: {
+      check: true,
+      limit: MAIN_POW_LIMIT,
+      retarget: { interval: 2016, targetTimespanSeconds: 14 * 24 * 60 * 60 },
+      allowMinDifficulty: true,
+    },
+  },
+  signet: {
+    name: 'signet',
+    magic: '0a03cf40',
+    port: 38333,
+    genesisHash: '00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6',
+    protocolVersion: 70016,
+    services: 0n,
+    dnsSeeds: ['seed.signet.bitcoin.sprovoost.nl'],
+    pow: {
+      check: true,
+      limit: '00000377ae000000000000000000000000000000000000000000000000000000',
+      retarget: { interval: 2016, targetTimespanSeconds: 14 * 24 * 60 * 60 },
+      allowMinDifficulty: false,
+    },
+  },
+  regtest: {
+    name: 'regtest',
+    magic: 'fabfb5da',
+    port: 18444,
+    genesisHash: '0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206',
+    protocolVersion: 70016,
+    services: 0n,
+    dnsSeeds: [],
+    pow: {
+      check: true,
+      limit: '7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+      // Regtest never retargets.
+      retarget: null,
+      allowMinDifficulty: true,
+    },
+  },
+} as const;
+
+export type PresetName = keyof typeof NETWORK_PRESETS;
+export const PRESET_NAMES = Object.keys(NETWORK_PRESETS) as PresetName[];

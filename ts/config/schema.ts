@@ -1,0 +1,229 @@
+// One zod schema for the whole engine; the TypeScript types are inferred from it,
+// so what the types allow and what validation accepts cannot drift apart.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { NETWORK_PRESETS, PRESET_NAMES, type PresetName } from './networks.js';
+
+const hex = (bytes: number, what: string) =>
+  z
+    .string()
+    .regex(new RegExp(`^[0-9a-fA-F]{${bytes * 2}}$`), `must be ${bytes * 2} hex digits (${what})`)
+    .transform((s) => s.toLowerCase());
+
+/** bigint, or a safe non-negative integer / decimal string (JSON has no bigint). */
+const u64 = z
+  .union([
+    z.bigint().nonnegative(),
+    z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+    z.string().regex(/^\d+$/, 'must be a decimal integer'),
+  ])
+  .transform((v) => BigInt(v))
+  .refine((v) => v < 1n << 64n, 'must fit in 64 bits');
+
+const positiveInt = (max = Number.MAX_SAFE_INTEGER) => z.number().int().positive().max(max);
+const ms = () => positiveInt(2 ** 31 - 1);
+
+export const NetworkSchema = z.object({
+  name: z.string().min(1, 'must not be empty'),
+  /** Network magic in wire order, e.g. "f9beb4d9". */
+  magic: hex(4, 'the magic in wire order'),
+  port: z.number().int().min(1).max(65_535),
+  /** Display-order (byte-reversed) hash of the genesis block. */
+  genesisHash: hex(32, 'the genesis block hash as explorers show it'),
+  protocolVersion: z
+    .number()
+    .int()
+    .min(31_800)
+    .max(2 ** 31 - 1)
+    .default(70_016),
+  /** Services this node advertises in its version message. */
+  services: u64.default(0n),
+  userAgent: z.string().max(256, 'must be at most 256 bytes').default('/peerwire:0.1.0/'),
+  dnsSeeds: z.array(z.string().min(1)).default([]),
+  pow: z
+    .object({
+      /** Check every header's proof of work (forks with other PoW functions turn this off). */
+      check: z.boolean().default(true),
+      /** Easiest allowed target, display-order hex. */
+      limit: hex(32, 'the proof-of-work limit').default(
+        '00000000ffffffffffffffffffffffffffffffffffffffffffffffffffffffff',
+      ),
+      /** Difficulty retarget period, or null for chains that never retarget. */
+      retarget: z
+        .object({
+          interval: positiveInt(),
+          targetTimespanSeconds: positiveInt(),
+        })
+        .nullable()
+        .default(null),
+      /** testnet's 20-minute minimum-difficulty rule. */
+      allowMinDifficulty: z.boolean().default(false),
+    })
+    .prefault({}),
+});
+export type NetworkInput = z.input<typeof NetworkSchema>;
+export type Network = z.output<typeof NetworkSchema>;
+
+export const ReconnectSchema = z.object({
+  /** First retry delay; doubles each failure up to `maxDelayMs`. */
+  baseDelayMs: ms().default(1_000),
+  maxDelayMs: ms().default(60_000),
+  /** Random spread applied to each delay, as a fraction (0.2 = ±20 %). */
+  jitter: z.number().min(0).max(1).default(0.2),
+  /** Restarts allowed inside `windowMs` before the address is given up. */
+  maxRestarts: z.number().int().nonnegative().default(5),
+  windowMs: ms().default(10 * 60_000),
+});
+
+export const LimitsSchema = z.object({
+  maxInbound: z.number().int().nonnegative().default(117),
+  maxOutbound: z.number().int().nonnegative().default(8),
+  /** Largest payload once the handshake completes (Core's MAX_PROTOCOL_MESSAGE_LENGTH). */
+  maxPayload: positiveInt(0xffff_ffff).default(4_000_000),
+  preHandshakeMaxPayload: positiveInt(0xffff_ffff).default(32_768),
+  /** Parsed input waiting for handlers before reading pauses (Core's -maxreceivebuffer). */
+  recvBudgetBytes: positiveInt(0xffff_ffff).default(5_000_000),
+  /** Queued output at which sends report backpressure (Core's -maxsendbuffer). */
+  sendBudgetBytes: positiveInt(0xffff_ffff).default(1_000_000),
+  /** Queued output past which sends are refused. */
+  sendMaxBytes: positiveInt(0xffff_ffff).default(10_000_000),
+  connectTimeoutMs: ms().default(5_000),
+  handshakeTimeoutMs: ms().default(60_000),
+  pingIntervalMs: ms().default(2 * 60_000),
+  /** A ping unanswered this long disconnects (Core's TIMEOUT_INTERVAL). */
+  pingTimeoutMs: ms().default(20 * 60_000),
+  /** No message at all for this long disconnects. */
+  inactivityTimeoutMs: ms().default(20 * 60_000),
+  /** Default wait for a tracked response (getheaders, getdata, getaddr). */
+  requestTimeoutMs: ms().default(2 * 60_000),
+  banTimeMs: ms().default(24 * 60 * 60_000),
+  /** Misbehaviour score at which a peer is banned (btcd and bcoin use 100). */
+  banThreshold: positiveInt().default(100),
+  flushTimeoutMs: ms().default(5_000),
+});
+export type LimitsInput = z.input<typeof LimitsSchema>;
+export type Limits = z.output<typeof LimitsSchema>;
+
+export const PolicySchema = z.object({
+  /** Oldest protocol version accepted (Core's MIN_PEER_PROTO_VERSION). */
+  minPeerVersion: z.number().int().nonnegative().default(31_800),
+  /** Service bits every outbound peer must advertise. */
+  requiredServices: u64.default(0n),
+  /** A user agent matching this is refused (e.g. "^/Satoshi:0\\.1"). */
+  rejectUserAgent: z
+    .string()
+    .refine((s) => {
+      try {
+        new RegExp(s);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be a valid regular expression')
+    .optional(),
+  /** What to do with a response nobody asked for. */
+  unsolicited: z.enum(['ignore', 'penalize']).default('ignore'),
+  /** Relay flag sent in our version message. */
+  relay: z.boolean().default(true),
+});
+export type PolicyInput = z.input<typeof PolicySchema>;
+export type Policy = z.output<typeof PolicySchema>;
+
+/** A preset name or a custom network; errors name the exact nested field. */
+function resolveNetwork(input: string | Record<string, unknown>, ctx: z.RefinementCtx): Network {
+  if (typeof input === 'string') {
+    if ((PRESET_NAMES as string[]).includes(input)) return networkPreset(input as PresetName);
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown network "${input}": must be one of ${PRESET_NAMES.join(', ')}, or a custom network object`,
+    });
+    return z.NEVER;
+  }
+  const result = NetworkSchema.safeParse(input);
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) {
+    ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path });
+  }
+  return z.NEVER;
+}
+
+export const EngineConfigSchema = z.object({
+  /** A preset name ("mainnet", "testnet3", "testnet4", "signet", "regtest") or a custom network. */
+  network: z
+    .union([z.string(), z.record(z.string(), z.unknown())])
+    .default('regtest')
+    .transform(resolveNetwork),
+  listen: z
+    .object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65_535) })
+    .optional(),
+  limits: LimitsSchema.prefault({}),
+  policy: PolicySchema.prefault({}),
+  reconnect: ReconnectSchema.prefault({}),
+  /** I/O threads in the native driver. */
+  workerThreads: z.number().int().min(1).max(64).default(1),
+});
+export type EngineConfigInput = z.input<typeof EngineConfigSchema>;
+export type EngineConfig = z.output<typeof EngineConfigSchema>;
+
+/** A configuration was invalid; `issues` name each field and the rule it broke. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly issues: string[],
+    source = 'configuration',
+  ) {
+    super(`invalid ${source}:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+function describe(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.length ? issue.path.join('.') : '(root)';
+    return `${path}: ${issue.message}`;
+  });
+}
+
+function parseWith<S extends z.ZodType>(schema: S, input: unknown, source: string): z.output<S> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new ConfigError(describe(result.error), source);
+  return result.data;
+}
+
+export function parseConfig(input: EngineConfigInput = {}): EngineConfig {
+  return parseWith(EngineConfigSchema, input, 'engine configuration');
+}
+
+export function parseNetwork(input: unknown, source = 'network definition'): Network {
+  return parseWith(NetworkSchema, input, source);
+}
+
+/** A network preset by name. */
+export function networkPreset(name: PresetName): Network {
+  return NetworkSchema.parse(NETWORK_PRESETS[name]);
+}
+
+/** Validates a partial limits update (for changing limits at run time). */
+export function parseLimitsUpdate(input: Partial<LimitsInput>): Partial<Limits> {
+  const parsed = parseWith(LimitsSchema.partial(), input, 'limits update');
+  // Keep only the fields given: a partial schema would still fill in defaults.
+  return Object.fromEntries(
+    Object.entries(parsed).filter(([key]) => Object.hasOwn(input, key)),
+  ) as Partial<Limits>;
+}
+
+/** Loads a custom network (a Bitcoin-family fork) from a JSON file. */
+export function loadNetworkFile(path: string): Network {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read: ${(err as Error).message}`], `network file ${path}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`not valid JSON: ${(err as Error).message}`], `network file ${path}`);
+  }
+  return parseNetwork(json, `network file ${path}`);
+}

@@ -1,0 +1,690 @@
+// The Engine: peer lifecycle over a transport. Handshake, keepalive, slots,
+// misbehaviour and bans, redialling, request tracking, typed events. All timing
+// comes from the injected clock.
+import {
+  type EngineConfig,
+  type EngineConfigInput,
+  type Limits,
+  type LimitsInput,
+  parseConfig,
+  parseLimitsUpdate,
+} from '../config/schema.js';
+import type { PeerId, TransportEvent } from '../native/events.js';
+import type { SendResult } from '../native/transport.js';
+import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { DecodeError } from '../wire/errors.js';
+import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.js';
+import { type BanEntry, BanList, hostOf } from './bans.js';
+import { type Clock, systemClock } from './clock.js';
+import { Emitter } from './emitter.js';
+import { EngineClosedError, RequestAbortedError, RequestTimeoutError } from './errors.js';
+import { Peer, type PeerHost } from './peer.js';
+import { Backoff } from './reconnect.js';
+import {
+  type RequestOf,
+  RequestTracker,
+  type TrackedCommand,
+  type TrackedResponses,
+} from './requests.js';
+import { createNativeTransport, nativeLimits, type Transport } from './transport.js';
+
+/** Reasons the engine itself gives when it ends a connection. */
+export type EngineDisconnectReason =
+  | 'handshake-timeout'
+  | 'version-too-old'
+  | 'missing-services'
+  | 'user-agent-rejected'
+  | 'self-connection'
+  | 'inbound-full'
+  | 'ping-timeout'
+  | 'inactivity'
+  | 'banned'
+  | 'shutdown';
+
+export interface DisconnectInfo {
+  /** An EngineDisconnectReason, the application's own reason, or a transport code
+   *  such as "peer-closed", "io-error", "bad-magic", "oversized". */
+  reason: string;
+  detail: string;
+  /** Whether this side (engine or application) ended it. */
+  local: boolean;
+}
+
+/** Context passed with each message event. */
+export interface MessageInfo {
+  /** False when the message is a response kind nobody asked for. */
+  solicited: boolean;
+}
+
+type CommandEvents = {
+  [C in Command]: (peer: Peer, payload: PayloadOf<C>, info: MessageInfo) => void;
+};
+
+export interface EngineEvents extends CommandEvents {
+  /** A socket is up (before the handshake). */
+  connected: (peer: Peer) => void;
+  /** version/verack exchanged: the peer is ready. */
+  handshake: (peer: Peer) => void;
+  /** An outbound connection could not be made or kept. */
+  failed: (info: { address: string; error: string; retryInMs?: number }) => void;
+  disconnected: (peer: Peer, info: DisconnectInfo) => void;
+  banned: (entry: BanEntry) => void;
+  misbehaving: (peer: Peer, info: { score: number; total: number; reason: string }) => void;
+  /** Every decoded message after the handshake, before its per-command event. */
+  message: (peer: Peer, message: Message, info: MessageInfo) => void;
+  /** A command peerwire has no codec for, passed through raw. */
+  unknown: (peer: Peer, command: string, payload: Buffer) => void;
+  /** A malformed payload (the peer has been penalised). */
+  'decode-error': (peer: Peer, error: DecodeError) => void;
+  /** A message the transport refused and dropped (bad checksum, bad command). */
+  dropped: (peer: Peer, info: { reason: string; detail: string }) => void;
+  /** A peer that reported backpressure can take more. */
+  writable: (peer: Peer) => void;
+  closed: () => void;
+}
+
+export interface EngineOptions extends EngineConfigInput {
+  /** Time source; a ManualClock drives the engine deterministically in tests. */
+  clock?: Clock;
+  /** Defaults to a NativeTransport built from this configuration. */
+  transport?: Transport;
+}
+
+interface OutboundTarget {
+  address: string;
+  persistent: boolean;
+  backoff: Backoff;
+  peerId?: PeerId;
+  timer?: ReturnType<Clock['setTimer']>;
+}
+
+/** Score for a payload that does not decode (Core: oversized addr/inv/headers is 20). */
+const MALFORMED_SCORE = 20;
+/** Score for a response nobody asked for, when the policy is to penalise. */
+const UNSOLICITED_SCORE = 10;
+/** Inbound connections allowed to be mid-handshake beyond the inbound slots. */
+const EXTRA_HANDSHAKING_INBOUND = 8;
+/** Messages a peer may send before the handshake completes. */
+const HANDSHAKE_COMMANDS = new Set(['version', 'verack', 'wtxidrelay', 'sendaddrv2']);
+
+export class Engine implements PeerHost {
+  readonly config: EngineConfig;
+  readonly clock: Clock;
+  private readonly transport: Transport;
+  private readonly events = new Emitter<EngineEvents>();
+  private readonly tracker: RequestTracker;
+  private readonly banList = new BanList();
+  private readonly peersById = new Map<PeerId, Peer>();
+  private readonly targets = new Map<string, OutboundTarget>();
+  private readonly dialing = new Map<PeerId, OutboundTarget>();
+  private readonly ourNonces = new Set<bigint>();
+  private closing = false;
+  private closePromise?: Promise<void>;
+
+  constructor(options: EngineOptions = {}) {
+    const { clock, transport, ...config } = options;
+    this.config = parseConfig(config);
+    this.clock = clock ?? systemClock;
+    this.tracker = new RequestTracker(this.clock);
+    this.transport = transport ?? createNativeTransport(this.config);
+    this.transport.setHandlers({
+      onFrame: (peer: PeerId, command: string, payload: Buffer) =>
+        this.onFrame(peer, command, payload),
+      onEvent: (event: TransportEvent) => this.onTransportEvent(event),
+    });
+  }
+
+  // ---- public API -------------------------------------------------------
+
+  on<K extends keyof EngineEvents>(event: K, handler: EngineEvents[K]): () => void {
+    return this.events.on(event, handler);
+  }
+
+  once<K extends keyof EngineEvents>(event: K, handler: EngineEvents[K]): () => void {
+    return this.events.once(event, handler);
+  }
+
+  off<K extends keyof EngineEvents>(event: K, handler: EngineEvents[K]): void {
+    this.events.off(event, handler);
+  }
+
+  /** Starts accepting inbound peers. Defaults to `config.listen`, else 127.0.0.1 on the network's port. */
+  listen(host?: string, port?: number): { host: string; port: number } {
+    this.assertOpen();
+    const h = host ?? this.config.listen?.host ?? '127.0.0.1';
+    const p = port ?? this.config.listen?.port ?? this.config.network.port;
+    const bound = this.transport.listen(h, p);
+    return { host: bound.host, port: bound.port };
+  }
+
+  /**
+   * Dials `address` ("host:port"). A persistent peer is redialled with
+   * exponential backoff after it drops, until the restart limit is hit.
+   * Throws if the host is banned or every outbound slot is taken.
+   */
+  connect(address: string, options: { persistent?: boolean } = {}): void {
+    this.assertOpen();
+    const ban = this.banList.find(hostOf(address), this.clock.now());
+    if (ban)
+      throw new Error(
+        `${address} is banned until ${new Date(ban.untilMs).toISOString()}: ${ban.reason}`,
+      );
+    if (this.targets.has(address)) throw new Error(`already connected or connecting to ${address}`);
+    if (this.targets.size >= this.config.limits.maxOutbound) {
+      throw new Error(`all ${this.config.limits.maxOutbound} outbound slots are in use`);
+    }
+    const target: OutboundTarget = {
+      address,
+      persistent: options.persistent ?? false,
+      backoff: new Backoff(this.config.reconnect),
+    };
+    this.targets.set(address, target);
+    this.dial(target);
+  }
+
+  /** Stops redialling `address` and disconnects it if connected. */
+  forget(address: string, reason = 'forgotten'): void {
+    const target = this.targets.get(address);
+    if (!target) return;
+    this.targets.delete(address);
+    if (target.timer) this.clock.clearTimer(target.timer);
+    const peer = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
+    if (peer?.connected) this.disconnectPeer(peer, reason, false);
+  }
+
+  /** Connected peers (including those still handshaking). */
+  get peers(): Peer[] {
+    return [...this.peersById.values()];
+  }
+
+  /** Peers that completed the handshake. */
+  get readyPeers(): Peer[] {
+    return this.peers.filter((p) => p.ready);
+  }
+
+  peer(id: PeerId): Peer | undefined {
+    return this.peersById.get(id);
+  }
+
+  /** Sends `message` to every ready peer (one encode, one checksum). */
+  broadcast(message: Message, filter: (peer: Peer) => boolean = () => true): number {
+    this.assertOpen();
+    const targets = this.readyPeers.filter(filter);
+    if (targets.length === 0) return 0;
+    const result = this.transport.broadcast(
+      message.command,
+      encodeMessage(message),
+      targets.map((p) => p.id),
+    );
+    const now = this.clock.now();
+    for (const p of targets) p.state.lastSendMs = now;
+    return result.queued;
+  }
+
+  /** Bans a host (an IP, or "host:port") and disconnects its peers. */
+  ban(address: string, reason: string, durationMs = this.config.limits.banTimeMs): BanEntry {
+    const host = hostOf(address);
+    const entry = this.banList.ban(host, reason, this.clock.now() + durationMs);
+    for (const target of [...this.targets.values()]) {
+      if (hostOf(target.address) === host) this.forget(target.address, 'banned');
+    }
+    for (const peer of this.peers) {
+      if (hostOf(peer.address) === host && peer.connected) {
+        this.disconnectPeer(peer, 'banned', false);
+      }
+    }
+    this.events.emit('banned', entry);
+    return entry;
+  }
+
+  unban(address: string): boolean {
+    return this.banList.unban(hostOf(address));
+  }
+
+  bans(): BanEntry[] {
+    return this.banList.list(this.clock.now());
+  }
+
+  /** Changes limits; transport limits apply to live connections at once. */
+  setLimits(update: Partial<LimitsInput>): Limits {
+    const parsed = parseLimitsUpdate(update);
+    Object.assign(this.config.limits, parsed);
+    this.transport.setLimits(nativeLimits(parsed));
+    return this.config.limits;
+  }
+
+  /**
+   * Graceful shutdown: stop redialling, abandon pending requests, stop accepting,
+   * flush every queue, close every connection.
+   */
+  close(): Promise<void> {
+    if (this.closePromise) return this.closePromise;
+    this.closing = true;
+    for (const target of this.targets.values()) {
+      if (target.timer) this.clock.clearTimer(target.timer);
+    }
+    this.targets.clear();
+    this.tracker.abortAll('engine closing');
+    this.closePromise = this.transport.close().then(() => {
+      for (const peer of this.peers) this.cleanup(peer, 'shutdown');
+      this.events.emit('closed');
+    });
+    return this.closePromise;
+  }
+
+  // ---- PeerHost (what Peer handles call) ---------------------------------
+
+  sendTo(peer: Peer, message: Message): SendResult {
+    if (message.command === 'sendheaders') peer.state.sentSendHeaders = true;
+    peer.state.lastSendMs = this.clock.now();
+    return this.transport.send(peer.id, message.command, encodeMessage(message));
+  }
+
+  requestFrom<C extends TrackedCommand>(
+    peer: Peer,
+    message: RequestOf<C>,
+    timeoutMs?: number,
+  ): Promise<TrackedResponses[C]> {
+    // Slow links get more time: the base timeout plus a few round trips.
+    const timeout = timeoutMs ?? this.config.limits.requestTimeoutMs + 4 * (peer.rttMs ?? 0);
+    const response = this.tracker.track(peer.id, message, timeout);
+    const sent = this.sendTo(peer, message as Message);
+    if (sent === 'full' || sent === 'closed' || sent === 'unknown-peer') {
+      this.tracker.abortPeer(peer.id, `request not sent: ${sent}`);
+    }
+    return response;
+  }
+
+  disconnectPeer(peer: Peer, reason: string, flush: boolean): void {
+    this.transport.disconnect(peer.id, reason, { flush });
+  }
+
+  misbehaving(peer: Peer, score: number, reason: string): void {
+    if (!peer.connected) return;
+    peer.state.score += score;
+    const total = peer.state.score;
+    this.events.emit('misbehaving', peer, { score, total, reason });
+    if (total >= this.config.limits.banThreshold) this.banPeer(peer, reason);
+  }
+
+  banPeer(peer: Peer, reason: string, durationMs?: number): void {
+    this.ban(peer.address, reason, durationMs);
+  }
+
+  // ---- transport events ---------------------------------------------------
+
+  private onTransportEvent(event: TransportEvent): void {
+    switch (event.type) {
+      case 'connected':
+        this.onConnected(event.peer, event.remote, false);
+        break;
+      case 'accepted':
+        this.onConnected(event.peer, event.remote, true);
+        break;
+      case 'connect-failed':
+        this.onConnectFailed(event.peer, event.error);
+        break;
+      case 'disconnected':
+        this.onDisconnected(event.peer, event.reason, event.detail);
+        break;
+      case 'dropped': {
+        const peer = this.peersById.get(event.peer);
+        if (peer) this.events.emit('dropped', peer, { reason: event.reason, detail: event.detail });
+        break;
+      }
+      case 'writable': {
+        const peer = this.peersById.get(event.peer);
+        if (peer) this.events.emit('writable', peer);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  private onConnected(id: PeerId, remote: string, inbound: boolean): void {
+    const now = this.clock.now();
+    const peer = new Peer(this, id, remote, inbound, now);
+    this.peersById.set(id, peer);
+    if (inbound) {
+      const ban = this.banList.find(hostOf(remote), now);
+      if (ban) {
+        this.disconnectPeer(peer, 'banned', false);
+        return;
+      }
+      const handshaking = this.peers.filter((p) => p.inbound && !p.state.handshakeComplete).length;
+      if (handshaking > this.config.limits.maxInbound + EXTRA_HANDSHAKING_INBOUND) {
+        this.disconnectPeer(peer, 'inbound-full', false);
+        return;
+      }
+    } else {
+      const target = this.dialing.get(id);
+      this.dialing.delete(id);
+      if (target) peer.state.target = target.address;
+    }
+    peer.state.timers.handshake = this.clock.setTimer(this.config.limits.handshakeTimeoutMs, () => {
+      if (peer.connected && !peer.state.handshakeComplete) {
+        this.disconnectPeer(peer, 'handshake-timeout', false);
+      }
+    });
+    this.scheduleInactivityCheck(peer);
+    this.events.emit('connected', peer);
+    // Outbound speaks first; inbound answers the peer's version.
+    if (!inbound) this.sendVersion(peer);
+  }
+
+  private onConnectFailed(id: PeerId, error: string): void {
+    const target = this.dialing.get(id);
+    this.dialing.delete(id);
+    if (!target) return;
+    this.afterTargetLoss(target, error);
+  }
+
+  private onDisconnected(id: PeerId, code: string, detail: string): void {
+    const peer = this.peersById.get(id);
+    if (!peer) return;
+    const local = code === 'requested' || code === 'shutdown';
+    const reason = code === 'requested' ? detail : code;
+    this.cleanup(peer, reason);
+    this.peersById.delete(id);
+    this.events.emit('disconnected', peer, { reason, detail, local });
+    const target = peer.state.target ? this.targets.get(peer.state.target) : undefined;
+    if (target && target.peerId === id) {
+      target.peerId = undefined;
+      this.afterTargetLoss(target, `${reason}: ${detail}`);
+    }
+  }
+
+  /** Releases everything a peer holds. Idempotent. */
+  private cleanup(peer: Peer, reason: string): void {
+    if (peer.state.gone === undefined) peer.state.gone = reason;
+    const t = peer.state.timers;
+    for (const handle of [t.handshake, t.ping, t.inactivity]) {
+      if (handle) this.clock.clearTimer(handle);
+    }
+    peer.state.timers = {};
+    this.tracker.abortPeer(peer.id, `peer disconnected (${reason})`);
+  }
+
+  // ---- outbound targets and redial ------------------------------------------
+
+  private dial(target: OutboundTarget): void {
+    target.timer = undefined;
+    const id = this.transport.connect(target.address);
+    target.peerId = id;
+    this.dialing.set(id, target);
+  }
+
+  private afterTargetLoss(target: OutboundTarget, error: string): void {
+    if (this.closing || this.targets.get(target.address) !== target) return;
+    const now = this.clock.now();
+    target.backoff.recordFailure(now);
+    if (!target.persistent || !target.backoff.mayRetry(now)) {
+      this.targets.delete(target.address);
+      this.events.emit('failed', { address: target.address, error });
+      return;
+    }
+    const delay = target.backoff.nextDelay(() => this.clock.random());
+    this.events.emit('failed', { address: target.address, error, retryInMs: delay });
+    target.timer = this.clock.setTimer(delay, () => {
+      if (!this.closing && this.targets.get(target.address) === target) this.dial(target);
+    });
+  }
+
+  // ---- inbound messages ---------------------------------------------------
+
+  private onFrame(id: PeerId, command: string, payload: Buffer): void {
+    const peer = this.peersById.get(id);
+    if (!peer?.connected) return;
+    peer.state.lastRecvMs = this.clock.now();
+    let message: Message | undefined;
+    try {
+      message = decodeMessage(command, payload);
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err;
+      this.events.emit('decode-error', peer, err);
+      this.misbehaving(peer, MALFORMED_SCORE, `malformed ${command}: ${err.message}`);
+      return;
+    }
+    if (!peer.state.handshakeComplete) {
+      // Before the handshake only version, verack and feature negotiation count;
+      // anything else is ignored, as Bitcoin Core does.
+      if (message && HANDSHAKE_COMMANDS.has(message.command))
+        this.onHandshakeMessage(peer, message);
+      return;
+    }
+    if (!message) {
+      this.events.emit('unknown', peer, command, payload);
+      return;
+    }
+    this.onMessage(peer, message);
+  }
+
+  private onMessage(peer: Peer, message: Message): void {
+    let solicited = true;
+    switch (message.command) {
+      case 'ping':
+        this.sendTo(peer, { command: 'pong', payload: { nonce: message.payload.nonce } });
+        break;
+      case 'version':
+        this.misbehaving(peer, 1, 'duplicate version');
+        return;
+      case 'verack':
+      case 'wtxidrelay':
+      case 'sendaddrv2':
+        // Feature negotiation after verack is a protocol violation Core disconnects
+        // for; peerwire just ignores it.
+        return;
+      case 'sendheaders':
+        peer.features.sendHeaders = true;
+        break;
+      case 'sendcmpct':
+        peer.features.compactBlocks = { ...message.payload };
+        break;
+      case 'feefilter':
+        peer.features.feeRate = message.payload.feeRate;
+        break;
+      default:
+        break;
+    }
+    const match = this.tracker.match(peer.id, message);
+    if (match.rttMs !== undefined) this.recordRtt(peer, match.rttMs);
+    if (match.outcome === 'unsolicited') {
+      solicited = !this.isPenalisable(peer, message);
+      if (!solicited && this.config.policy.unsolicited === 'penalize') {
+        this.misbehaving(peer, UNSOLICITED_SCORE, `unsolicited ${message.command}`);
+        if (!peer.connected) return;
+      }
+    }
+    const info = { solicited };
+    this.events.emit('message', peer, message, info);
+    const emit = this.events.emit.bind(this.events) as (
+      event: Command,
+      peer: Peer,
+      payload: unknown,
+      info: MessageInfo,
+    ) => void;
+    emit(message.command, peer, message.payload, info);
+  }
+
+  /** Whether an unmatched response is truly unasked for (not a normal announcement). */
+  private isPenalisable(peer: Peer, message: Message): boolean {
+    switch (message.command) {
+      case 'pong':
+      case 'notfound':
+        return true;
+      case 'headers':
+        // Announcements come as headers only to peers that sent sendheaders.
+        return !peer.state.sentSendHeaders;
+      default:
+        // addr, block and tx may legitimately arrive unasked (relay, announcements).
+        return false;
+    }
+  }
+
+  private recordRtt(peer: Peer, rtt: number): void {
+    peer.rttMs = peer.rttMs === undefined ? rtt : 0.8 * peer.rttMs + 0.2 * rtt;
+    peer.minRttMs = Math.min(peer.minRttMs ?? rtt, rtt);
+  }
+
+  // ---- handshake ----------------------------------------------------------
+
+  private versionMessage(peer: Peer): VersionMessage {
+    const nonce = this.randomNonce();
+    this.ourNonces.add(nonce);
+    const [host, port] = splitAddress(peer.address);
+    return {
+      version: this.config.network.protocolVersion,
+      services: this.config.network.services,
+      timestamp: BigInt(Math.floor(this.clock.now() / 1000)),
+      receiver: { services: 0n, ip: host, port },
+      sender: { services: this.config.network.services, ip: '0.0.0.0', port: 0 },
+      nonce,
+      userAgent: this.config.network.userAgent,
+      startHeight: 0,
+      relay: this.config.policy.relay,
+    };
+  }
+
+  private sendVersion(peer: Peer): void {
+    if (peer.state.versionSent) return;
+    peer.state.versionSent = true;
+    this.sendTo(peer, { command: 'version', payload: this.versionMessage(peer) });
+  }
+
+  private onHandshakeMessage(peer: Peer, message: Message): void {
+    const st = peer.state;
+    switch (message.command) {
+      case 'version': {
+        if (peer.version) {
+          this.misbehaving(peer, 1, 'duplicate version');
+          return;
+        }
+        const v = message.payload;
+        const refusal = this.refuseVersion(peer, v);
+        if (refusal) {
+          this.disconnectPeer(peer, refusal, false);
+          return;
+        }
+        peer.version = v;
+        this.sendVersion(peer);
+        const common = Math.min(v.version, this.config.network.protocolVersion);
+        if (common >= 70_016) {
+          // BIP 339 and BIP 155 go between version and verack.
+          this.sendTo(peer, { command: 'wtxidrelay', payload: {} });
+          this.sendTo(peer, { command: 'sendaddrv2', payload: {} });
+        }
+        this.sendTo(peer, { command: 'verack', payload: {} });
+        st.verackSent = true;
+        break;
+      }
+      case 'verack':
+        // Some peers send verack before their version: accept either order.
+        st.verackReceived = true;
+        break;
+      case 'wtxidrelay':
+        peer.features.wtxidRelay = true;
+        break;
+      case 'sendaddrv2':
+        peer.features.addrV2 = true;
+        break;
+      default:
+        return;
+    }
+    this.maybeCompleteHandshake(peer);
+  }
+
+  private refuseVersion(peer: Peer, v: VersionMessage): EngineDisconnectReason | undefined {
+    const policy = this.config.policy;
+    if (v.nonce !== 0n && this.ourNonces.has(v.nonce)) return 'self-connection';
+    if (v.version < policy.minPeerVersion) return 'version-too-old';
+    if (!peer.inbound && (v.services & policy.requiredServices) !== policy.requiredServices) {
+      return 'missing-services';
+    }
+    if (policy.rejectUserAgent && new RegExp(policy.rejectUserAgent).test(v.userAgent)) {
+      return 'user-agent-rejected';
+    }
+    return undefined;
+  }
+
+  private maybeCompleteHandshake(peer: Peer): void {
+    const st = peer.state;
+    if (st.handshakeComplete || !peer.version || !st.verackReceived || !st.verackSent) return;
+    st.handshakeComplete = true;
+    if (st.timers.handshake) this.clock.clearTimer(st.timers.handshake);
+    st.timers.handshake = undefined;
+    if (peer.inbound) {
+      const ready = this.peers.filter((p) => p.inbound && p.state.handshakeComplete).length;
+      if (ready > this.config.limits.maxInbound) {
+        // Polite: our verack is flushed before the connection closes.
+        this.disconnectPeer(peer, 'inbound-full', true);
+        return;
+      }
+    }
+    try {
+      this.transport.markHandshakeComplete(peer.id);
+    } catch {
+      return; // it disconnected in the same batch
+    }
+    const target = st.target ? this.targets.get(st.target) : undefined;
+    target?.backoff.recordSuccess();
+    this.events.emit('handshake', peer);
+    if (peer.connected) this.sendPing(peer);
+  }
+
+  // ---- keepalive ----------------------------------------------------------
+
+  private sendPing(peer: Peer): void {
+    if (!peer.connected) return;
+    const nonce = this.randomNonce();
+    this.requestFrom(
+      peer,
+      { command: 'ping', payload: { nonce } },
+      this.config.limits.pingTimeoutMs,
+    )
+      .then(() => {
+        if (!peer.connected) return;
+        peer.state.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
+          this.sendPing(peer),
+        );
+      })
+      .catch((err: unknown) => {
+        if (err instanceof RequestTimeoutError && peer.connected) {
+          this.disconnectPeer(peer, 'ping-timeout', false);
+        } else if (!(err instanceof RequestAbortedError)) {
+          throw err;
+        }
+      });
+  }
+
+  private scheduleInactivityCheck(peer: Peer): void {
+    const limit = this.config.limits.inactivityTimeoutMs;
+    const idle = this.clock.now() - peer.state.lastRecvMs;
+    peer.state.timers.inactivity = this.clock.setTimer(Math.max(0, limit - idle), () => {
+      if (!peer.connected) return;
+      if (this.clock.now() - peer.state.lastRecvMs >= this.config.limits.inactivityTimeoutMs) {
+        this.disconnectPeer(peer, 'inactivity', false);
+      } else {
+        this.scheduleInactivityCheck(peer);
+      }
+    });
+  }
+
+  // ---- helpers ------------------------------------------------------------
+
+  private randomNonce(): bigint {
+    const hi = BigInt(Math.floor(this.clock.random() * 2 ** 32));
+    const lo = BigInt(Math.floor(this.clock.random() * 2 ** 32));
+    return (hi << 32n) | lo;
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new EngineClosedError();
+  }
+}
+
+function splitAddress(address: string): [string, number] {
+  const host = hostOf(address);
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return [host, Number.isInteger(port) ? port : 0];
+}

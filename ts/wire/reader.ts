@@ -1,0 +1,131 @@
+// Bounds-checked reading of a payload. Every read checks the bytes are there
+// first, so a lying count or length costs nothing before its bytes arrive.
+import { DecodeError } from './errors.js';
+
+export class Reader {
+  private offset = 0;
+  private readonly view: DataView;
+
+  constructor(
+    private readonly bytes: Uint8Array,
+    readonly command: string,
+  ) {
+    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
+  /** Bytes consumed since `start` (an earlier offset, usually 0). */
+  offsetFrom(start: number): number {
+    return this.offset - start;
+  }
+
+  get remaining(): number {
+    return this.bytes.length - this.offset;
+  }
+
+  fail(code: 'truncated' | 'too-many' | 'invalid', field: string, detail: string): never {
+    throw new DecodeError(code, this.command, field, detail);
+  }
+
+  private need(n: number, field: string): number {
+    if (this.remaining < n) {
+      this.fail('truncated', field, `needs ${n} bytes, ${this.remaining} left`);
+    }
+    const at = this.offset;
+    this.offset += n;
+    return at;
+  }
+
+  u8(field: string): number {
+    return this.view.getUint8(this.need(1, field));
+  }
+
+  bool(field: string): boolean {
+    return this.u8(field) !== 0;
+  }
+
+  u16be(field: string): number {
+    return this.view.getUint16(this.need(2, field), false);
+  }
+
+  u32(field: string): number {
+    return this.view.getUint32(this.need(4, field), true);
+  }
+
+  i32(field: string): number {
+    return this.view.getInt32(this.need(4, field), true);
+  }
+
+  u64(field: string): bigint {
+    return this.view.getBigUint64(this.need(8, field), true);
+  }
+
+  i64(field: string): bigint {
+    return this.view.getBigInt64(this.need(8, field), true);
+  }
+
+  /** A view of the next `n` bytes (no copy). */
+  bytesView(n: number, field: string): Uint8Array {
+    const at = this.need(n, field);
+    return this.bytes.subarray(at, at + n);
+  }
+
+  /** A copy of the next `n` bytes, so decoded messages do not pin batch buffers. */
+  bytes32(field: string): Uint8Array {
+    return this.bytesView(32, field).slice();
+  }
+
+  /** CompactSize, canonical encoding required (as Bitcoin Core does). */
+  varint(field: string): bigint {
+    const first = this.u8(field);
+    if (first < 0xfd) return BigInt(first);
+    if (first === 0xfd) {
+      const v = this.view.getUint16(this.need(2, field), true);
+      if (v < 0xfd) this.fail('invalid', field, 'non-canonical CompactSize');
+      return BigInt(v);
+    }
+    if (first === 0xfe) {
+      const v = this.u32(field);
+      if (v < 0x10000) this.fail('invalid', field, 'non-canonical CompactSize');
+      return BigInt(v);
+    }
+    const v = this.u64(field);
+    if (v < 0x100000000n) this.fail('invalid', field, 'non-canonical CompactSize');
+    return v;
+  }
+
+  /**
+   * A count of items at least `minItemBytes` each, at most `max`. Checked against
+   * both the limit and the bytes actually present before anything is allocated.
+   */
+  count(field: string, max: number, minItemBytes: number): number {
+    const n = this.varint(field);
+    if (n > BigInt(max)) this.fail('too-many', field, `${n} exceeds the limit of ${max}`);
+    const count = Number(n);
+    if (count * minItemBytes > this.remaining) {
+      this.fail('truncated', field, `${count} items need at least ${count * minItemBytes} bytes`);
+    }
+    return count;
+  }
+
+  /** A length-prefixed byte string of at most `max` bytes (copied). */
+  varBytes(field: string, max: number): Uint8Array {
+    const n = this.varint(field);
+    if (n > BigInt(max)) this.fail('too-many', field, `length ${n} exceeds ${max}`);
+    return this.bytesView(Number(n), field).slice();
+  }
+
+  /** A length-prefixed UTF-8 string of at most `max` bytes. */
+  varString(field: string, max: number): string {
+    const raw = this.varBytes(field, max);
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    } catch {
+      return this.fail('invalid', field, 'not valid UTF-8');
+    }
+  }
+
+  /** Everything left. */
+  rest(): Uint8Array {
+    return this.bytesView(this.remaining, 'rest');
+  }
+}
