@@ -1,0 +1,227 @@
+// Engine to engine over real loopback sockets, and hostile raw peers.
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type DisconnectInfo, Engine, type EngineOptions } from '../../ts/engine/engine.js';
+import { RequestTimeoutError } from '../../ts/engine/errors.js';
+import type { Peer } from '../../ts/engine/peer.js';
+import { encodeMessage } from '../../ts/wire/codec.js';
+import { waitUntil } from '../helpers/wait.js';
+import { frame } from '../helpers/wire.js';
+
+const engines: Engine[] = [];
+const sockets: Socket[] = [];
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+});
+
+function engine(options: EngineOptions = {}): Engine {
+  const e = new Engine({ network: 'regtest', ...options });
+  engines.push(e);
+  return e;
+}
+
+function nextEvent<T>(register: (resolve: (v: T) => void) => void, what: string, ms = 10_000) {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+    register((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
+}
+
+const handshake = (e: Engine) => nextEvent<Peer>((r) => e.once('handshake', r), 'handshake');
+const disconnected = (e: Engine) =>
+  nextEvent<[Peer, DisconnectInfo]>(
+    (r) => e.once('disconnected', (p, i) => r([p, i])),
+    'disconnect',
+  );
+
+describe('engine over loopback', () => {
+  it('handshakes in both directions and answers pings', async () => {
+    const a = engine();
+    const b = engine();
+    const { port } = a.listen('127.0.0.1', 0);
+    const [onA, onB] = [handshake(a), handshake(b)];
+    b.connect(`127.0.0.1:${port}`);
+    const [inbound, outbound] = await Promise.all([onA, onB]);
+    expect(inbound.inbound).toBe(true);
+    expect(outbound.inbound).toBe(false);
+    expect(outbound.version?.userAgent).toBe('/peerwire:0.1.0/');
+    expect(inbound.features.wtxidRelay && inbound.features.addrV2).toBe(true);
+
+    const pong = await outbound.request({ command: 'ping', payload: { nonce: 4242n } });
+    expect(pong.payload.nonce).toBe(4242n);
+    await waitUntil('rtt measured', () => outbound.rttMs !== undefined);
+
+    // And the other way round: a dials b.
+    const { port: portB } = b.listen('127.0.0.1', 0);
+    const second = handshake(b);
+    a.connect(`127.0.0.1:${portB}`);
+    expect((await second).inbound).toBe(true);
+  });
+
+  it('keepalive pings flow on the configured interval', async () => {
+    const limits = { pingIntervalMs: 50 };
+    const a = engine({ limits });
+    const b = engine({ limits });
+    const { port } = a.listen('127.0.0.1', 0);
+    let pongs = 0;
+    b.on('pong', () => pongs++);
+    b.connect(`127.0.0.1:${port}`);
+    await waitUntil('five pongs', () => pongs >= 5);
+  });
+
+  it('redials a persistent peer with backoff after it goes away', async () => {
+    const a = engine();
+    const b = engine({ reconnect: { baseDelayMs: 50, jitter: 0 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    const failures: Array<number | undefined> = [];
+    b.on('failed', (f) => failures.push(f.retryInMs));
+    let handshakes = 0;
+    b.on('handshake', () => handshakes++);
+    b.connect(`127.0.0.1:${port}`, { persistent: true });
+    await waitUntil('first handshake', () => handshakes === 1);
+    // The server drops it; the client comes back by itself.
+    for (const p of a.peers) p.disconnect('go away');
+    await waitUntil('second handshake', () => handshakes === 2);
+    expect(failures).toEqual([50]);
+  });
+
+  it('bans a misbehaving peer and refuses it afterwards', async () => {
+    const a = engine({ limits: { banThreshold: 20 } });
+    const b = engine();
+    const { port } = a.listen('127.0.0.1', 0);
+    const banned = nextEvent<string>((r) => a.once('banned', (e) => r(e.host)), 'ban');
+    const bDisc = disconnected(b);
+    a.on('handshake', (p) => p.misbehaving(25, 'test'));
+    b.connect(`127.0.0.1:${port}`);
+    expect(await banned).toBe('127.0.0.1');
+    expect((await bDisc)[1].reason).toBe('peer-closed');
+    // A second attempt is refused on accept.
+    const refused = disconnected(a);
+    const b2 = engine();
+    b2.connect(`127.0.0.1:${port}`);
+    expect((await refused)[1].reason).toBe('banned');
+    expect(a.bans().map((x) => x.host)).toEqual(['127.0.0.1']);
+  });
+
+  it('rejects an inbound peer over capacity after its handshake', async () => {
+    const a = engine({ limits: { maxInbound: 1 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    const first = engine();
+    const ok = handshake(first);
+    first.connect(`127.0.0.1:${port}`);
+    await ok;
+    const second = engine();
+    const secondHandshake = handshake(second);
+    const secondGone = disconnected(second);
+    const rejected = disconnected(a);
+    second.connect(`127.0.0.1:${port}`);
+    await secondHandshake; // it did get a complete handshake...
+    expect((await rejected)[1].reason).toBe('inbound-full'); // ...and then a polite goodbye
+    expect((await secondGone)[1].reason).toBe('peer-closed');
+    expect(a.readyPeers).toHaveLength(1);
+  });
+
+  it('times out a request that is never answered', async () => {
+    const a = engine();
+    const b = engine({ limits: { requestTimeoutMs: 200 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    const ready = handshake(b);
+    b.connect(`127.0.0.1:${port}`);
+    const peer = await ready;
+    // Engine a has no headers handler: like bcoin at its tip, it never answers.
+    const request = peer.request({
+      command: 'getheaders',
+      payload: { version: 70016, locator: [new Uint8Array(32)], hashStop: new Uint8Array(32) },
+    });
+    await expect(request).rejects.toBeInstanceOf(RequestTimeoutError);
+    expect(peer.connected).toBe(true);
+  });
+
+  it('penalises a hostile peer that sends malformed messages, and carries on with others', async () => {
+    // Bans are per host, and every peer here is 127.0.0.1: keep the threshold out
+    // of reach so the honest peer is not banned along with the hostile one.
+    const a = engine({ limits: { banThreshold: 1_000 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    const honest = engine();
+    const honestReady = handshake(honest);
+    honest.connect(`127.0.0.1:${port}`);
+    const honestPeer = await honestReady;
+
+    const hostileReady = handshake(a);
+    const raw = tcpConnect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    sockets.push(raw);
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    const version = encodeMessage({
+      command: 'version',
+      payload: {
+        version: 70016,
+        services: 0n,
+        timestamp: 0n,
+        receiver: { services: 0n, ip: '127.0.0.1', port },
+        sender: { services: 0n, ip: '0.0.0.0', port: 0 },
+        nonce: 99n,
+        userAgent: '/hostile/',
+        startHeight: 0,
+        relay: false,
+      },
+    });
+    raw.write(frame('version', version));
+    raw.write(frame('verack', Buffer.alloc(0)));
+    const hostile = await hostileReady;
+    expect(hostile.userAgent).toBe('/hostile/');
+
+    const errors: string[] = [];
+    a.on('decode-error', (p, e) => {
+      if (p === hostile) errors.push(`${e.code} ${e.field}`);
+    });
+    // Headers whose count claims 2,000 entries with no bytes behind it, then a
+    // headers count over the limit.
+    raw.write(frame('headers', Buffer.from([0xfd, 0xd0, 0x07])));
+    raw.write(frame('headers', Buffer.from([0xfd, 0xd1, 0x07])));
+    await waitUntil('two decode errors', () => errors.length === 2);
+    expect(errors).toEqual(['truncated headers.count', 'too-many headers.count']);
+    expect(hostile.score).toBe(40);
+
+    // Then garbage framing: the transport cuts it off with its reason.
+    const gone = disconnected(a);
+    raw.write(frame('ping', Buffer.alloc(8), { magic: 'f9beb4d9' }));
+    const [who, info] = await gone;
+    expect(who).toBe(hostile);
+    expect(info.reason).toBe('bad-magic');
+    // The honest peer never noticed.
+    const pong = await honestPeer.request({ command: 'ping', payload: { nonce: 1n } });
+    expect(pong.payload.nonce).toBe(1n);
+    expect(honestPeer.connected).toBe(true);
+  });
+
+  it('setLimits reaches live connections', async () => {
+    const a = engine();
+    const b = engine();
+    const { port } = a.listen('127.0.0.1', 0);
+    const ready = handshake(b);
+    b.connect(`127.0.0.1:${port}`);
+    const peer = await ready;
+    a.setLimits({ maxPayload: 1_000 });
+    const gone = disconnected(a);
+    peer.send({ command: 'tx', payload: { raw: new Uint8Array(5_000) } });
+    expect((await gone)[1].reason).toBe('oversized');
+  });
+
+  it('close tells peers, flushes and resolves', async () => {
+    const a = engine();
+    const b = engine();
+    const { port } = a.listen('127.0.0.1', 0);
+    const ready = handshake(b);
+    b.connect(`127.0.0.1:${port}`);
+    await ready;
+    const seen = disconnected(b);
+    await a.close();
+    expect((await seen)[1].reason).toBe('peer-closed');
+    expect(() => a.connect('127.0.0.1:1')).toThrow(/closed/);
+  });
+});
