@@ -95,12 +95,22 @@ describe('engine over loopback', () => {
     const { port } = a.listen('127.0.0.1', 0);
     const banned = nextEvent<string>((r) => a.once('banned', (e) => r(e.host)), 'ban');
     const bDisc = disconnected(b);
-    a.on('handshake', (p) => p.misbehaving(25, 'test'));
+    let first: Peer | undefined;
+    a.on('handshake', (p) => {
+      first = p;
+      p.misbehaving(25, 'test');
+    });
     b.connect(`127.0.0.1:${port}`);
     expect(await banned).toBe('127.0.0.1');
     expect((await bDisc)[1].reason).toBe('peer-closed');
     // A second attempt is refused on accept.
-    const refused = disconnected(a);
+    const refused = nextEvent<[Peer, DisconnectInfo]>(
+      (r) =>
+        a.on('disconnected', (p, i) => {
+          if (p !== first) r([p, i]);
+        }),
+      'refusal',
+    );
     const b2 = engine();
     b2.connect(`127.0.0.1:${port}`);
     expect((await refused)[1].reason).toBe('banned');
@@ -151,7 +161,13 @@ describe('engine over loopback', () => {
     honest.connect(`127.0.0.1:${port}`);
     const honestPeer = await honestReady;
 
-    const hostileReady = handshake(a);
+    const hostileReady = nextEvent<Peer>(
+      (r) =>
+        a.on('handshake', (p) => {
+          if (p.userAgent === '/hostile/') r(p);
+        }),
+      'hostile handshake',
+    );
     const raw = tcpConnect(port, '127.0.0.1');
     raw.on('error', () => {});
     sockets.push(raw);

@@ -30,6 +30,18 @@ export const NetworkSchema = z.object({
   port: z.number().int().min(1).max(65_535),
   /** Display-order (byte-reversed) hash of the genesis block. */
   genesisHash: hex(32, 'the genesis block hash as explorers show it'),
+  /** The genesis block's header fields, when known: lets a header chain check the
+   *  first retarget period. Its hash must match `genesisHash`. */
+  genesisHeader: z
+    .object({
+      version: z.number().int(),
+      /** Display-order hex. */
+      merkleRoot: hex(32, 'the merkle root as explorers show it'),
+      time: z.number().int().nonnegative(),
+      bits: z.number().int().nonnegative(),
+      nonce: z.number().int().nonnegative(),
+    })
+    .optional(),
   protocolVersion: z
     .number()
     .int()

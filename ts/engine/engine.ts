@@ -88,6 +88,8 @@ export interface EngineOptions extends EngineConfigInput {
   clock?: Clock;
   /** Defaults to a NativeTransport built from this configuration. */
   transport?: Transport;
+  /** The best height to announce in our version messages (default 0). */
+  startHeight?: () => number;
 }
 
 interface OutboundTarget {
@@ -118,11 +120,13 @@ export class Engine implements PeerHost {
   private readonly targets = new Map<string, OutboundTarget>();
   private readonly dialing = new Map<PeerId, OutboundTarget>();
   private readonly ourNonces = new Set<bigint>();
+  private readonly startHeight: () => number;
   private closing = false;
   private closePromise?: Promise<void>;
 
   constructor(options: EngineOptions = {}) {
-    const { clock, transport, ...config } = options;
+    const { clock, transport, startHeight, ...config } = options;
+    this.startHeight = startHeight ?? (() => 0);
     this.config = parseConfig(config);
     this.clock = clock ?? systemClock;
     this.tracker = new RequestTracker(this.clock);
@@ -204,6 +208,16 @@ export class Engine implements PeerHost {
 
   peer(id: PeerId): Peer | undefined {
     return this.peersById.get(id);
+  }
+
+  /** Socket counters for a peer (bytes and messages each way), if the transport keeps them. */
+  peerStats(peer: Peer):
+    | { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number }
+    | undefined {
+    const info = this.transport.peerInfo?.(peer.id);
+    if (!info) return undefined;
+    const { bytesIn, bytesOut, messagesIn, messagesOut } = info;
+    return { bytesIn, bytesOut, messagesIn, messagesOut };
   }
 
   /** Sends `message` to every ready peer (one encode, one checksum). */
@@ -541,7 +555,7 @@ export class Engine implements PeerHost {
       sender: { services: this.config.network.services, ip: '0.0.0.0', port: 0 },
       nonce,
       userAgent: this.config.network.userAgent,
-      startHeight: 0,
+      startHeight: this.startHeight(),
       relay: this.config.policy.relay,
     };
   }

@@ -6,6 +6,7 @@ import {
   type BroadcastOutcome,
   type Limits as NativeLimits,
   NativeTransport,
+  type PeerInfo,
   type SendResult,
   type TransportHandlers,
 } from '../native/transport.js';
@@ -20,6 +21,8 @@ export interface Transport {
   disconnect(peer: PeerId, reason: string, options?: { flush?: boolean }): boolean;
   setLimits(limits: NativeLimits): void;
   close(): Promise<void>;
+  /** Socket-level counters, where the transport keeps them. */
+  peerInfo?(peer: PeerId): PeerInfo | null;
 }
 
 /** The engine's limits in the native driver's terms. */
