@@ -7,21 +7,30 @@ import { sha256d } from './hash.js';
 import { genesisHeaderOf } from './headerchain.js';
 import { checkProofOfWork } from './pow.js';
 
+/** `count` headers after the network's genesis (see headerStream). */
+export function generateHeaders(network: Network, count: number, seed = 'peerwire'): BlockHeader[] {
+  const out: BlockHeader[] = [];
+  for (const header of headerStream(network, seed)) {
+    if (out.length === count) break;
+    out.push(header);
+  }
+  return out;
+}
+
 /**
- * `count` headers after the network's genesis: ten-minute spacing, the genesis
+ * Endless headers after the network's genesis: ten-minute spacing, the genesis
  * bits throughout (so only for networks that do not retarget, like regtest),
  * merkle roots derived from `seed`, nonces searched until the hash meets the target.
  */
-export function generateHeaders(network: Network, count: number, seed = 'peerwire'): BlockHeader[] {
+export function* headerStream(network: Network, seed = 'peerwire'): Generator<BlockHeader> {
   const genesis = genesisHeaderOf(network);
   if (!genesis) throw new Error(`network ${network.name} has no genesis header to build on`);
   if (network.pow.retarget) {
     throw new Error(`network ${network.name} retargets; generated chains keep one difficulty`);
   }
   const powLimit = BigInt(`0x${network.pow.limit}`);
-  const out: BlockHeader[] = [];
   let prev = headerHash(genesis);
-  for (let height = 1; height <= count; height++) {
+  for (let height = 1; ; height++) {
     const header: BlockHeader = {
       version: 0x2000_0000,
       prevBlock: prev,
@@ -35,8 +44,7 @@ export function generateHeaders(network: Network, count: number, seed = 'peerwir
       header.nonce++;
       hash = headerHash(header);
     }
-    out.push(header);
+    yield header;
     prev = hash;
   }
-  return out;
 }

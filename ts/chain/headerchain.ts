@@ -115,7 +115,11 @@ export class HeaderChain {
     if (pow.check) {
       const result = checkProofOfWork(hash, h.bits, this.powLimit);
       if (result !== 'ok') {
-        throw new HeaderError(result, height, `hash ${hashToHex(hash)} bits ${h.bits.toString(16)}`);
+        throw new HeaderError(
+          result,
+          height,
+          `hash ${hashToHex(hash)} bits ${h.bits.toString(16)}`,
+        );
       }
       const expected = this.expectedBits(height, h.time);
       if (expected !== undefined && h.bits !== expected) {
@@ -128,7 +132,11 @@ export class HeaderChain {
     }
     const mtp = this.medianTimePast();
     if (mtp !== undefined && h.time <= mtp) {
-      throw new HeaderError('time-too-old', height, `time ${h.time} is not after the median ${mtp}`);
+      throw new HeaderError(
+        'time-too-old',
+        height,
+        `time ${h.time} is not after the median ${mtp}`,
+      );
     }
     this.push({ hash, header: h, time: h.time, bits: h.bits });
   }

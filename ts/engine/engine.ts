@@ -211,9 +211,9 @@ export class Engine implements PeerHost {
   }
 
   /** Socket counters for a peer (bytes and messages each way), if the transport keeps them. */
-  peerStats(peer: Peer):
-    | { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number }
-    | undefined {
+  peerStats(
+    peer: Peer,
+  ): { bytesIn: number; bytesOut: number; messagesIn: number; messagesOut: number } | undefined {
     const info = this.transport.peerInfo?.(peer.id);
     if (!info) return undefined;
     const { bytesIn, bytesOut, messagesIn, messagesOut } = info;

@@ -1,0 +1,167 @@
+// `peerwire sync`: headers from real nodes, validated as they arrive. A peer
+// that sends an invalid header is penalised and the sync goes on with the rest.
+
+import { hashToHex } from '../chain/hash.js';
+import { chainFor } from '../chain/headerchain.js';
+import { writeHeadersFile } from '../chain/headersfile.js';
+import { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
+import { CliError, hostPort, intFlag, parse } from './args.js';
+import { syncFromPeer } from './headers-service.js';
+import { chooseNetwork } from './network.js';
+import { Progress, table, toJson } from './output.js';
+
+export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
+                     [--network NAME | --network-config FILE] [--out FILE]
+                     [--timeout-ms N] [--json]
+
+Syncs block headers from the given nodes. Every header must link to its parent,
+meet its proof-of-work target and follow the network's difficulty rules; a peer
+that sends an invalid one is penalised and the sync continues with the others.
+
+Options:
+  --connect HOST:PORT     a node to sync from (repeatable, at least one)
+  --network NAME          mainnet, testnet3, testnet4, signet or regtest (default mainnet)
+  --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
+  --out FILE              write the headers to FILE (for peerwire node --headers)
+  --timeout-ms N          give up on a peer that does not connect or answer (default 30000)
+  --json                  print the result as JSON (no progress bars)
+  -h, --help              show this help`;
+
+export async function runSync(argv: string[]): Promise<number> {
+  const flags = parse(
+    argv,
+    {
+      connect: { type: 'string', multiple: true },
+      network: { type: 'string' },
+      'network-config': { type: 'string' },
+      out: { type: 'string' },
+      'timeout-ms': { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    SYNC_USAGE,
+  );
+  if (flags.help) {
+    console.log(SYNC_USAGE);
+    return 0;
+  }
+  const targets = (flags.connect as string[] | undefined) ?? [];
+  if (targets.length === 0) throw new CliError(`--connect is required\n\n${SYNC_USAGE}`, 2);
+  for (const t of targets) hostPort(t, 'connect');
+  const network = chooseNetwork(
+    flags.network as string | undefined,
+    flags['network-config'] as string | undefined,
+    'mainnet',
+  );
+  const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 30_000);
+  const json = flags.json === true;
+  const progress = new Progress(!json);
+  const chain = chainFor(network);
+  const engine = new Engine({
+    network,
+    limits: {
+      connectTimeoutMs: timeoutMs,
+      requestTimeoutMs: timeoutMs,
+      handshakeTimeoutMs: timeoutMs,
+    },
+    startHeight: () => chain.height,
+  });
+
+  const results = new Map<string, { outcome: string; peer?: Peer; error?: string }>();
+  const started = performance.now();
+  try {
+    // Handshakes come in as they may; peers then take turns syncing the shared
+    // chain, one at a time, so each validates on top of the last.
+    const ready = collectPeers(engine, targets, timeoutMs, results);
+    for (const t of targets) engine.connect(t);
+    const peers = await ready;
+    for (const peer of peers) {
+      const label = peer.state.target ?? peer.address;
+      try {
+        const outcome = await syncFromPeer(peer, chain, (p) =>
+          progress.update(label, p.height, p.target),
+        );
+        results.set(label, { outcome, peer });
+      } catch (err) {
+        results.set(label, { outcome: 'penalised', peer, error: (err as Error).message });
+      }
+    }
+  } finally {
+    progress.done();
+    await engine.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const written = flags.out ? writeHeadersFile(flags.out as string, chain) : undefined;
+  const rows = targets.map((address) => {
+    const r = results.get(address);
+    return {
+      address,
+      outcome: r?.outcome ?? 'unknown',
+      userAgent: r?.peer?.userAgent ?? null,
+      error: r?.error ?? null,
+    };
+  });
+  const synced = rows.some((r) => r.outcome === 'synced');
+  if (json) {
+    console.log(
+      toJson({
+        network: network.name,
+        height: chain.height,
+        tip: hashToHex(chain.tipHash),
+        seconds,
+        out: flags.out ?? null,
+        peers: rows,
+      }),
+    );
+  } else {
+    console.log(
+      table(
+        ['peer', 'outcome', 'user agent', 'detail'],
+        rows.map((r) => [r.address, r.outcome, r.userAgent ?? '-', r.error ?? '']),
+      ),
+    );
+    console.log(
+      `${network.name}: height ${chain.height}, tip ${hashToHex(chain.tipHash)} in ${seconds.toFixed(2)} s`,
+    );
+    if (written !== undefined) console.log(`wrote ${written} headers to ${flags.out}`);
+  }
+  if (!synced) throw new CliError('no peer could be synced from');
+  return 0;
+}
+
+/** Resolves with every peer that completed a handshake, once each target has either handshaken or failed. */
+function collectPeers(
+  engine: Engine,
+  targets: string[],
+  timeoutMs: number,
+  results: Map<string, { outcome: string; error?: string }>,
+): Promise<Peer[]> {
+  return new Promise((resolve) => {
+    const peers: Peer[] = [];
+    const settle = () => {
+      if (
+        peers.length + [...results.values()].filter((r) => r.outcome === 'unreachable').length >=
+        targets.length
+      ) {
+        clearTimeout(timer);
+        resolve(peers);
+      }
+    };
+    const timer = setTimeout(() => resolve(peers), timeoutMs + 1_000);
+    engine.on('handshake', (p) => {
+      peers.push(p);
+      settle();
+    });
+    engine.on('failed', (f) => {
+      results.set(f.address, { outcome: 'unreachable', error: f.error });
+      settle();
+    });
+    engine.on('disconnected', (p, info) => {
+      if (!p.state.handshakeComplete) {
+        results.set(p.address, { outcome: 'unreachable', error: `${info.reason}: ${info.detail}` });
+        settle();
+      }
+    });
+  });
+}
