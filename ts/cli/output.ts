@@ -44,19 +44,21 @@ export class Progress {
   }
 }
 
-/** A plain-text table with right-aligned numbers. */
+/** A plain-text table: numbers right-aligned, text left-aligned. */
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  const fmt = (r: string[], header: boolean) =>
+  const numeric = (c: string) => /^[-+]?[\d,.]+\s*[×%]?$/.test(c);
+  const fmt = (r: string[]) =>
     r
       .map((c, i) => {
         const w = widths[i] as number;
-        return header || i === 0 ? c.padEnd(w) : c.padStart(w);
+        return numeric(c) ? c.padStart(w) : c.padEnd(w);
       })
-      .join('  ');
+      .join('  ')
+      .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [fmt(headers, true), rule, ...rows.map((r) => fmt(r.map(String), false))].join('\n');
+  return [fmt(headers), rule, ...rows.map((r) => fmt(r.map(String)))].join('\n');
 }
 
 /** JSON that can carry bigints (as decimal strings). */

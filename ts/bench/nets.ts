@@ -1,0 +1,223 @@
+// The two implementations under test behind one small interface, so each
+// workload is written once: peerwire (the Rust engine via NativeTransport) and
+// the plain-Node baseline.
+import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { NativeTransport } from '../native/transport.js';
+import { BaselineDecoder, baselineFrame, writeAll } from './baseline.js';
+
+export const MAGIC = 'fabfb5da';
+export type Impl = 'peerwire' | 'baseline';
+export type FrameHandler = (conn: number, command: string, payload: Buffer) => void;
+
+export interface BenchNet {
+  listen(): number;
+  /** Opens `count` connections to `port`; resolves with their ids once all are up. */
+  connect(port: number, count: number): Promise<number[]>;
+  /** Resolves with each inbound connection id as it is accepted. */
+  onAccept(handler: (conn: number) => void): void;
+  onFrame(handler: FrameHandler): void;
+  /** Sends, waiting out backpressure. */
+  send(conn: number, command: string, payload: Uint8Array): Promise<void>;
+  /** Sends many small messages with one command. */
+  sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void>;
+  /** Encodes once and sends to every connection in `conns`. */
+  broadcast(conns: number[], command: string, payload: Uint8Array): void;
+  close(): Promise<void>;
+}
+
+export function createNet(impl: Impl): BenchNet {
+  return impl === 'peerwire' ? new PeerwireNet() : new BaselineNet();
+}
+
+class PeerwireNet implements BenchNet {
+  private frameHandler: FrameHandler = () => {};
+  private acceptHandler: (conn: number) => void = () => {};
+  private connected = new Map<number, () => void>();
+  private writable = new Map<number, () => void>();
+  private readonly transport = new NativeTransport(
+    { magic: MAGIC, limits: { preHandshakeMaxPayload: 4_000_000 } },
+    {
+      onFrame: (peer, command, payload) => this.frameHandler(peer, command, payload),
+      onEvent: (e) => {
+        if (e.type === 'accepted') {
+          this.transport.markHandshakeComplete(e.peer);
+          this.acceptHandler(e.peer);
+        } else if (e.type === 'connected') {
+          this.transport.markHandshakeComplete(e.peer);
+          this.connected.get(e.peer)?.();
+        } else if (e.type === 'connect-failed') {
+          throw new Error(`connect failed: ${e.error}`);
+        } else if (e.type === 'writable') {
+          const resume = this.writable.get(e.peer);
+          this.writable.delete(e.peer);
+          resume?.();
+        }
+      },
+    },
+  );
+
+  listen(): number {
+    return this.transport.listen('127.0.0.1', 0).port;
+  }
+
+  connect(port: number, count: number): Promise<number[]> {
+    return Promise.all(
+      Array.from({ length: count }, () => {
+        const id = this.transport.connect(`127.0.0.1:${port}`);
+        return new Promise<number>((resolve) => this.connected.set(id, () => resolve(id)));
+      }),
+    );
+  }
+
+  onAccept(handler: (conn: number) => void): void {
+    this.acceptHandler = handler;
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.frameHandler = handler;
+  }
+
+  private waitWritable(conn: number): Promise<void> {
+    return new Promise((resolve) => this.writable.set(conn, resolve));
+  }
+
+  async send(conn: number, command: string, payload: Uint8Array): Promise<void> {
+    for (;;) {
+      const r = this.transport.send(conn, command, payload);
+      if (r === 'queued') return;
+      if (r === 'backpressure') return this.waitWritable(conn);
+      if (r === 'full') {
+        await this.waitWritable(conn);
+        continue;
+      }
+      throw new Error(`send failed: ${r}`);
+    }
+  }
+
+  async sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void> {
+    const count = payloads.length / size;
+    const batch = 8_192;
+    const offsets = new Uint32Array(batch + 1);
+    for (let start = 0; start < count; ) {
+      const n = Math.min(batch, count - start);
+      for (let i = 0; i <= n; i++) offsets[i] = i * size;
+      const data = payloads.subarray(start * size, (start + n) * size);
+      const { sent, last } = this.transport.sendMany(
+        conn,
+        command,
+        data,
+        offsets.subarray(0, n + 1),
+      );
+      start += sent;
+      if (last === 'backpressure' || last === 'full') await this.waitWritable(conn);
+      else if (last !== 'queued') throw new Error(`send failed: ${last}`);
+    }
+  }
+
+  broadcast(conns: number[], command: string, payload: Uint8Array): void {
+    this.transport.broadcast(command, payload, conns);
+  }
+
+  close(): Promise<void> {
+    return this.transport.close();
+  }
+}
+
+class BaselineNet implements BenchNet {
+  private readonly magic = Buffer.from(MAGIC, 'hex');
+  private frameHandler: FrameHandler = () => {};
+  private acceptHandler: (conn: number) => void = () => {};
+  private sockets = new Map<number, Socket>();
+  private server?: Server;
+  private nextId = 1;
+
+  private adopt(socket: Socket): number {
+    const id = this.nextId++;
+    socket.setNoDelay(true);
+    this.sockets.set(id, socket);
+    const decoder = new BaselineDecoder(this.magic, (command, payload) =>
+      this.frameHandler(id, command, payload),
+    );
+    socket.on('data', (chunk) => decoder.push(chunk));
+    socket.on('error', () => {});
+    return id;
+  }
+
+  listen(): number {
+    this.server = createServer((s) => this.acceptHandler(this.adopt(s)));
+    this.server.listen(0, '127.0.0.1');
+    this.server.maxConnections = 100_000;
+    return 0;
+  }
+
+  async listening(): Promise<number> {
+    const server = this.server;
+    if (!server) throw new Error('not listening');
+    if (!server.listening) await new Promise((r) => server.once('listening', r));
+    return (server.address() as { port: number }).port;
+  }
+
+  connect(port: number, count: number): Promise<number[]> {
+    return Promise.all(
+      Array.from(
+        { length: count },
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const s = tcpConnect(port, '127.0.0.1');
+            s.once('connect', () => resolve(this.adopt(s)));
+            s.once('error', reject);
+          }),
+      ),
+    );
+  }
+
+  onAccept(handler: (conn: number) => void): void {
+    this.acceptHandler = handler;
+  }
+
+  onFrame(handler: FrameHandler): void {
+    this.frameHandler = handler;
+  }
+
+  private socket(conn: number): Socket {
+    const s = this.sockets.get(conn);
+    if (!s) throw new Error(`no connection ${conn}`);
+    return s;
+  }
+
+  async send(conn: number, command: string, payload: Uint8Array): Promise<void> {
+    const s = this.socket(conn);
+    if (!s.write(baselineFrame(this.magic, command, payload))) {
+      await new Promise((r) => s.once('drain', r));
+    }
+  }
+
+  async sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void> {
+    const count = payloads.length / size;
+    const batch = 8_192;
+    for (let start = 0; start < count; start += batch) {
+      const frames: Buffer[] = [];
+      for (let i = start; i < Math.min(count, start + batch); i++) {
+        frames.push(
+          baselineFrame(this.magic, command, payloads.subarray(i * size, (i + 1) * size)),
+        );
+      }
+      await writeAll(this.socket(conn), frames);
+    }
+  }
+
+  broadcast(conns: number[], command: string, payload: Uint8Array): void {
+    const frame = baselineFrame(this.magic, command, payload);
+    for (const c of conns) this.socket(c).write(frame);
+  }
+
+  close(): Promise<void> {
+    for (const s of this.sockets.values()) s.destroy();
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** The port a freshly listening net is bound to (the baseline binds asynchronously). */
+export async function boundPort(net: BenchNet, port: number): Promise<number> {
+  return net instanceof BaselineNet ? net.listening() : port;
+}
