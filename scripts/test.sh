@@ -18,5 +18,7 @@ step "workflow validation"
 for f in .github/workflows/*.yml; do npx action-validator "$f"; done
 step "cargo test"
 cargo test --workspace --quiet
+step "build the TypeScript (the CLI tests run dist/ as a user would)"
+npm run build:ts
 step "vitest"
 npx vitest run

@@ -90,7 +90,8 @@ describe('engine over loopback', () => {
   });
 
   it('bans a misbehaving peer and refuses it afterwards', async () => {
-    const a = engine({ limits: { banThreshold: 20 } });
+    // Loopback peers are only disconnected unless banLocal is on (Core's rule).
+    const a = engine({ limits: { banThreshold: 20 }, policy: { banLocal: true } });
     const b = engine();
     const { port } = a.listen('127.0.0.1', 0);
     const banned = nextEvent<string>((r) => a.once('banned', (e) => r(e.host)), 'ban');

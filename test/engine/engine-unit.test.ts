@@ -343,6 +343,16 @@ describe('engine slots and bans', () => {
     expect(() => t.engine.connect('10.0.0.7:9999')).not.toThrow();
   });
 
+  it('a loopback peer at the threshold is disconnected, not banned (as Bitcoin Core)', () => {
+    const t = setup();
+    t.transport.inbound(70, '127.0.0.1:40000');
+    t.transport.deliver(70, version());
+    t.transport.deliver(70, verack);
+    t.engine.peer(70)?.misbehaving(100, 'bad');
+    expect(t.transport.disconnects.at(-1)).toMatchObject({ peer: 70, reason: 'misbehaving' });
+    expect(t.engine.bans()).toEqual([]);
+  });
+
   it('a malformed payload is a typed decode error and a penalty, never a crash', () => {
     const t = setup();
     const peer = handshakeOutbound(t);

@@ -75,7 +75,9 @@ export async function runSync(argv: string[]): Promise<number> {
     // chain, one at a time, so each validates on top of the last.
     const ready = collectPeers(engine, targets, timeoutMs, results);
     for (const t of targets) engine.connect(t);
-    const peers = await ready;
+    // Peers take turns in the order given on the command line.
+    const order = (p: Peer) => targets.indexOf(p.state.target ?? p.address);
+    const peers = (await ready).sort((x, y) => order(x) - order(y));
     for (const peer of peers) {
       const label = peer.state.target ?? peer.address;
       try {
@@ -154,12 +156,17 @@ function collectPeers(
       settle();
     });
     engine.on('failed', (f) => {
+      // Only a first verdict: a peer dropped after it was penalised stays penalised.
+      if (results.has(f.address)) return;
       results.set(f.address, { outcome: 'unreachable', error: f.error });
       settle();
     });
     engine.on('disconnected', (p, info) => {
-      if (!p.state.handshakeComplete) {
-        results.set(p.address, { outcome: 'unreachable', error: `${info.reason}: ${info.detail}` });
+      if (!p.state.handshakeComplete && !results.has(p.state.target ?? p.address)) {
+        results.set(p.state.target ?? p.address, {
+          outcome: 'unreachable',
+          error: `${info.reason}: ${info.detail}`,
+        });
         settle();
       }
     });

@@ -135,6 +135,9 @@ export const PolicySchema = z.object({
     .optional(),
   /** What to do with a response nobody asked for. */
   unsolicited: z.enum(['ignore', 'penalize']).default('ignore'),
+  /** Ban loopback peers that reach the misbehaviour threshold. Bitcoin Core does not
+   *  ("not punishing local peer"): they share one address, so it only disconnects them. */
+  banLocal: z.boolean().default(false),
   /** Relay flag sent in our version message. */
   relay: z.boolean().default(true),
 });

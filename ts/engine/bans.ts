@@ -15,6 +15,12 @@ export function hostOf(address: string): string {
   return colon > 0 && address.indexOf(':') === colon ? address.slice(0, colon) : address;
 }
 
+/** Whether `host` is a loopback address (127.0.0.0/8 or ::1), as Core's IsLocal. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^::ffff:/, '');
+  return h === '::1' || h === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
 export class BanList {
   private bans = new Map<string, BanEntry>();
 

@@ -14,7 +14,7 @@ import type { SendResult } from '../native/transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
 import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.js';
-import { type BanEntry, BanList, hostOf } from './bans.js';
+import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
 import { Emitter } from './emitter.js';
 import { EngineClosedError, RequestAbortedError, RequestTimeoutError } from './errors.js';
@@ -39,6 +39,7 @@ export type EngineDisconnectReason =
   | 'ping-timeout'
   | 'inactivity'
   | 'banned'
+  | 'misbehaving'
   | 'shutdown';
 
 export interface DisconnectInfo {
@@ -318,7 +319,13 @@ export class Engine implements PeerHost {
     peer.state.score += score;
     const total = peer.state.score;
     this.events.emit('misbehaving', peer, { score, total, reason });
-    if (total >= this.config.limits.banThreshold) this.banPeer(peer, reason);
+    if (total < this.config.limits.banThreshold) return;
+    if (isLoopback(hostOf(peer.address)) && !this.config.policy.banLocal) {
+      // Local peers share one address: banning one would ban them all.
+      this.disconnectPeer(peer, 'misbehaving', false);
+    } else {
+      this.banPeer(peer, reason);
+    }
   }
 
   banPeer(peer: Peer, reason: string, durationMs?: number): void {
