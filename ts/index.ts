@@ -10,7 +10,18 @@ export {
   txid,
   wtxid,
 } from './chain/block.js';
+// Header chains and header sync.
+export { generateHeaders, headerStream } from './chain/generate.js';
 export { hashToHex, hexToHash, sha256d } from './chain/hash.js';
+export {
+  chainFor,
+  genesisHeaderOf,
+  HeaderChain,
+  HeaderError,
+  type HeaderErrorCode,
+  MAX_HEADERS_PER_MESSAGE,
+} from './chain/headerchain.js';
+export { readHeadersFile, writeHeadersFile } from './chain/headersfile.js';
 export {
   bitsToTarget,
   blockWork,
@@ -18,6 +29,7 @@ export {
   hashToNumber,
   targetToBits,
 } from './chain/pow.js';
+export { type SyncProgress, serveHeaders, syncFromPeer } from './cli/headers-service.js';
 // Configuration.
 export { NETWORK_PRESETS, PRESET_NAMES, type PresetName } from './config/networks.js';
 export {
