@@ -28,7 +28,8 @@ export declare class NativeEngine {
   send(peer: number, commandName: string, payload: Uint8Array): number
   /**
    * Queues many messages with one command for one peer in one call: payload
-   * `i` is `data[offsets[i]..offsets[i + 1]]`. Stops at the first one not queued.
+   * `i` is `data[offsets[i]..offsets[i + 1]]`. They are framed into one buffer;
+   * if the queue cannot take them all, as many as fit are queued in order.
    * Returns how many were queued and the SEND_* code of the last attempt.
    */
   sendMany(peer: number, commandName: string, data: Uint8Array, offsets: Uint32Array): Array<number>

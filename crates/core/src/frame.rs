@@ -73,6 +73,25 @@ pub fn encode_frame(magic: Magic, command: &Command, payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
+/// Frames many payloads with one command into one contiguous buffer: one
+/// allocation and one queue entry for the lot, one checksum per payload.
+pub fn encode_frames<'a>(
+    magic: Magic,
+    command: &Command,
+    payloads: impl Iterator<Item = &'a [u8]> + Clone,
+) -> Bytes {
+    let total: usize = payloads.clone().map(|p| HEADER_SIZE + p.len()).sum();
+    let mut out = BytesMut::with_capacity(total);
+    for payload in payloads {
+        out.put_slice(&magic);
+        out.put_slice(command.wire_bytes());
+        out.put_u32_le(payload.len() as u32);
+        out.put_slice(&checksum(payload));
+        out.put_slice(payload);
+    }
+    out.freeze()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +107,18 @@ mod tests {
             0, 0x5d, 0xf6, 0xe0, 0xe2,
         ];
         assert_eq!(&frame[..], &expected[..]);
+    }
+
+    #[test]
+    fn a_run_of_frames_equals_frames_one_by_one() {
+        let ping = Command::new("ping").unwrap();
+        let payloads: [&[u8]; 3] = [&[1], &[], &[2, 3, 4]];
+        let run = encode_frames(MAINNET, &ping, payloads.iter().copied());
+        let one_by_one: Vec<u8> = payloads
+            .iter()
+            .flat_map(|p| encode_frame(MAINNET, &ping, p).to_vec())
+            .collect();
+        assert_eq!(&run[..], &one_by_one[..]);
     }
 
     #[test]

@@ -54,10 +54,18 @@ impl SendStatus {
     }
 }
 
+/// Encoded bytes in the queue: one frame, or a run of frames encoded back to
+/// back (many small messages cost one allocation and one queue entry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub bytes: Bytes,
+    pub messages: usize,
+}
+
 #[derive(Debug, Default)]
 pub struct Outbox {
     limits: OutboxLimits,
-    queue: VecDeque<Bytes>,
+    queue: VecDeque<Chunk>,
     /// Bytes queued plus bytes handed to the writer and not yet written.
     pending_bytes: usize,
     /// Frames queued plus frames handed to the writer and not yet written.
@@ -81,18 +89,23 @@ impl Outbox {
 
     /// Queues one encoded frame.
     pub fn push(&mut self, frame: Bytes) -> SendStatus {
+        self.push_run(frame, 1)
+    }
+
+    /// Queues `messages` frames encoded back to back in `bytes`: all or nothing.
+    pub fn push_run(&mut self, bytes: Bytes, messages: usize) -> SendStatus {
         if self.closed {
             return SendStatus::Closed;
         }
-        if self.pending_bytes + frame.len() > self.limits.max_bytes
-            || self.pending_messages + 1 > self.limits.max_messages
+        if self.pending_bytes + bytes.len() > self.limits.max_bytes
+            || self.pending_messages + messages > self.limits.max_messages
         {
             self.waiting_for_writable = true;
             return SendStatus::Full;
         }
-        self.pending_bytes += frame.len();
-        self.pending_messages += 1;
-        self.queue.push_back(frame);
+        self.pending_bytes += bytes.len();
+        self.pending_messages += messages;
+        self.queue.push_back(Chunk { bytes, messages });
         if self.pending_bytes >= self.limits.pause_bytes {
             self.waiting_for_writable = true;
             SendStatus::Backpressure
@@ -101,17 +114,17 @@ impl Outbox {
         }
     }
 
-    /// Moves frames to the writer, up to `max_bytes` (at least one frame).
+    /// Moves chunks to the writer, up to `max_bytes` (at least one chunk).
     /// They stay counted as pending until [`Outbox::on_written`] reports them.
-    pub fn take_batch(&mut self, max_bytes: usize, into: &mut VecDeque<Bytes>) {
+    pub fn take_batch(&mut self, max_bytes: usize, into: &mut VecDeque<Chunk>) {
         let mut taken = 0;
-        while let Some(frame) = self.queue.front() {
-            if taken > 0 && taken + frame.len() > max_bytes {
+        while let Some(chunk) = self.queue.front() {
+            if taken > 0 && taken + chunk.bytes.len() > max_bytes {
                 break;
             }
-            taken += frame.len();
-            if let Some(frame) = self.queue.pop_front() {
-                into.push_back(frame);
+            taken += chunk.bytes.len();
+            if let Some(chunk) = self.queue.pop_front() {
+                into.push_back(chunk);
             }
         }
     }
@@ -196,8 +209,8 @@ mod tests {
         let mut writer = VecDeque::new();
         out.take_batch(80, &mut writer);
         assert_eq!(writer.len(), 2);
-        assert_eq!(writer[0][0], 0);
-        assert_eq!(writer[1][0], 1);
+        assert_eq!(writer[0].bytes[0], 0);
+        assert_eq!(writer[1].bytes[0], 1);
         // 120 pending -> 80: still above half the pause point, no writable yet.
         assert!(!out.on_written(40, 1));
         // 80 pending -> 40 pending: below 50, writable fires once.
@@ -206,7 +219,7 @@ mod tests {
         writer.clear();
         out.take_batch(1, &mut writer);
         assert_eq!(writer.len(), 1, "at least one frame per batch");
-        assert_eq!(writer[0][0], 2);
+        assert_eq!(writer[0].bytes[0], 2);
     }
 
     #[test]
@@ -229,7 +242,20 @@ mod tests {
         let (mut wa, mut wb) = (VecDeque::new(), VecDeque::new());
         a.take_batch(usize::MAX, &mut wa);
         b.take_batch(usize::MAX, &mut wb);
-        assert_eq!(wa[0].as_ptr(), shared.as_ptr());
-        assert_eq!(wb[0].as_ptr(), shared.as_ptr());
+        assert_eq!(wa[0].bytes.as_ptr(), shared.as_ptr());
+        assert_eq!(wb[0].bytes.as_ptr(), shared.as_ptr());
+    }
+
+    #[test]
+    fn a_run_counts_every_message_and_is_all_or_nothing() {
+        let mut out = Outbox::new(limits(1000, 1000, 10));
+        assert_eq!(out.push_run(frame(100), 8), SendStatus::Queued);
+        assert_eq!(
+            out.push_run(frame(10), 3),
+            SendStatus::Full,
+            "11 messages > 10"
+        );
+        assert_eq!(out.pending_bytes(), 100);
+        assert_eq!(out.push_run(frame(10), 2), SendStatus::Queued);
     }
 }

@@ -9,8 +9,8 @@ use crate::event::{DisconnectReason, Event, PeerId};
 use crate::inbox::lock;
 use crate::link::{Direction, PeerLink};
 use crate::tasks::{CatchUnwind, TaskGuard};
-use bytes::{BufMut, Bytes};
-use peerwire_core::{Action, Decoded, FrameDecoder, PeerState};
+use bytes::BufMut;
+use peerwire_core::{Action, Chunk, Decoded, FrameDecoder, PeerState};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::Ordering;
@@ -214,7 +214,7 @@ async fn wait_for_budget(link: &PeerLink) {
 }
 
 async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) -> DisconnectReason {
-    let mut inflight: VecDeque<Bytes> = VecDeque::new();
+    let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut head_written = 0usize;
     let mut closing: Option<(DisconnectReason, Instant)> = None;
     loop {
@@ -250,9 +250,9 @@ async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) ->
 
         let mut iov = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
-        for (slot, frame) in iov.iter_mut().zip(inflight.iter()) {
+        for (slot, chunk) in iov.iter_mut().zip(inflight.iter()) {
             let start = if count == 0 { head_written } else { 0 };
-            *slot = IoSlice::new(&frame[start..]);
+            *slot = IoSlice::new(&chunk.bytes[start..]);
             count += 1;
         }
         let deadline = closing.as_ref().map(|(_, d)| *d);
@@ -274,12 +274,12 @@ async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) ->
         let mut frames_done = 0;
         while remaining > 0 {
             let Some(head) = inflight.front() else { break };
-            let head_left = head.len() - head_written;
+            let head_left = head.bytes.len() - head_written;
             if remaining >= head_left {
                 remaining -= head_left;
+                frames_done += head.messages;
                 inflight.pop_front();
                 head_written = 0;
-                frames_done += 1;
             } else {
                 head_written += remaining;
                 remaining = 0;

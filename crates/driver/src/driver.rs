@@ -7,7 +7,9 @@ use crate::inbox::{lock, Inbox, Waker};
 use crate::link::{CloseRequest, Direction, PeerLink};
 use crate::listener;
 use crate::tasks::TaskCounter;
-use peerwire_core::{encode_frame, Command, Magic, PeerLimits, PeerStats, SendStatus};
+use peerwire_core::{
+    encode_frame, encode_frames, Command, Magic, PeerLimits, PeerStats, SendStatus,
+};
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -255,6 +257,43 @@ impl Driver {
             link.writer_wake.notify_one();
         }
         Ok(status)
+    }
+
+    /// Frames many payloads with one command into one buffer and queues it as a
+    /// single entry (one allocation, one lock, one wake-up). If the queue cannot
+    /// take them all, queues them one by one until it is full. Returns how many
+    /// were queued and the status of the last attempt.
+    pub fn send_many(
+        &self,
+        peer: PeerId,
+        command: &Command,
+        payloads: &[&[u8]],
+    ) -> Result<(usize, SendStatus), UnknownPeer> {
+        let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
+        if payloads.is_empty() {
+            return Ok((0, SendStatus::Queued));
+        }
+        let run = encode_frames(self.shared.magic, command, payloads.iter().copied());
+        let mut status = lock(&link.state).outbox.push_run(run, payloads.len());
+        let mut sent = if status.is_queued() {
+            payloads.len()
+        } else {
+            0
+        };
+        if status == SendStatus::Full {
+            for payload in payloads {
+                let frame = encode_frame(self.shared.magic, command, payload);
+                status = lock(&link.state).send(frame);
+                if !status.is_queued() {
+                    break;
+                }
+                sent += 1;
+            }
+        }
+        if sent > 0 {
+            link.writer_wake.notify_one();
+        }
+        Ok((sent, status))
     }
 
     /// Frames once, checksums once, and queues the same bytes for every target

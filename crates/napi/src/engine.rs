@@ -149,7 +149,8 @@ impl NativeEngine {
     }
 
     /// Queues many messages with one command for one peer in one call: payload
-    /// `i` is `data[offsets[i]..offsets[i + 1]]`. Stops at the first one not queued.
+    /// `i` is `data[offsets[i]..offsets[i + 1]]`. They are framed into one buffer;
+    /// if the queue cannot take them all, as many as fit are queued in order.
     /// Returns how many were queued and the SEND_* code of the last attempt.
     #[napi(catch_unwind)]
     pub fn send_many(
@@ -160,8 +161,7 @@ impl NativeEngine {
         offsets: Uint32Array,
     ) -> Result<Vec<u32>> {
         let command = command(&command_name)?;
-        let mut sent = 0u32;
-        let mut last = SEND_QUEUED;
+        let mut payloads = Vec::with_capacity(offsets.len().saturating_sub(1));
         for pair in offsets.windows(2) {
             let (start, end) = (pair[0] as usize, pair[1] as usize);
             if start > end || end > data.len() {
@@ -173,16 +173,12 @@ impl NativeEngine {
                     ),
                 ));
             }
-            last = match self.driver.send(peer, &command, &data[start..end]) {
-                Ok(status) => status_code(status),
-                Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
-            };
-            if last != SEND_QUEUED && last != SEND_BACKPRESSURE {
-                break;
-            }
-            sent += 1;
+            payloads.push(&data[start..end]);
         }
-        Ok(vec![sent, last])
+        Ok(match self.driver.send_many(peer, &command, &payloads) {
+            Ok((sent, status)) => vec![sent as u32, status_code(status)],
+            Err(UnknownPeer(_)) => vec![0, SEND_UNKNOWN_PEER],
+        })
     }
 
     /// Encodes once and queues the same bytes for each peer in `peers`, or for
