@@ -15,8 +15,6 @@ use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
@@ -48,7 +46,15 @@ pub(crate) fn start(
     // Small messages (ping, inv) should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     let state = PeerState::new(&shared.limits());
-    let link = Arc::new(PeerLink::new(id, direction, remote, local, state));
+    let stream = Arc::new(stream);
+    let link = Arc::new(PeerLink::new(
+        id,
+        direction,
+        remote,
+        local,
+        state,
+        stream.clone(),
+    ));
     if !shared.register(link.clone()) {
         if direction == Direction::Outbound {
             shared.inbox.push(Event::ConnectFailed {
@@ -77,12 +83,13 @@ pub(crate) fn start(
     shared.handle.spawn(run(task_shared, link, stream, guard));
 }
 
-async fn run(shared: Arc<Shared>, link: Arc<PeerLink>, stream: TcpStream, _guard: TaskGuard) {
-    let (rd, wr) = stream.into_split();
+async fn run(shared: Arc<Shared>, link: Arc<PeerLink>, stream: Arc<TcpStream>, _guard: TaskGuard) {
+    // The stream is shared, not split: the application thread may write to it
+    // directly when nothing is queued (see PeerLink::send_chunk).
     let io = async {
         tokio::select! {
-            reason = read_loop(&shared, &link, rd) => reason,
-            reason = write_loop(&shared, &link, wr) => reason,
+            reason = read_loop(&shared, &link, &stream) => reason,
+            reason = write_loop(&shared, &link, &stream) => reason,
         }
     };
     let reason = match CatchUnwind(Box::pin(io)).await {
@@ -102,17 +109,21 @@ async fn run(shared: Arc<Shared>, link: Arc<PeerLink>, stream: TcpStream, _guard
     });
 }
 
-async fn read_loop(shared: &Shared, link: &PeerLink, mut rd: OwnedReadHalf) -> DisconnectReason {
+async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> DisconnectReason {
     let (mut epoch, mut limits) = shared.limits_with_epoch();
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut batch = Vec::new();
     loop {
         wait_for_budget(link).await;
+        if let Err(e) = stream.readable().await {
+            return DisconnectReason::Io(e.to_string());
+        }
         let read = {
             let buf = decoder.read_buffer(limits.wake.read_bytes);
-            rd.read_buf(&mut buf.limit(limits.wake.read_bytes)).await
+            stream.try_read_buf(&mut buf.limit(limits.wake.read_bytes))
         };
         match read {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             Ok(0) => {
                 link.peer_eof.notify_one();
                 if link.is_closing() {
@@ -213,7 +224,7 @@ async fn wait_for_budget(link: &PeerLink) {
     }
 }
 
-async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) -> DisconnectReason {
+async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> DisconnectReason {
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut head_written = 0usize;
     let mut closing: Option<(DisconnectReason, Instant)> = None;
@@ -237,7 +248,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) ->
             if let Some((reason, deadline)) = closing {
                 // Everything promised is written: send FIN, then wait for the peer's
                 // so unread input on our side cannot turn the close into a reset.
-                let _ = timeout_at(deadline, wr.shutdown()).await;
+                let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
                 let _ = timeout_at(deadline, link.peer_eof.notified()).await;
                 return reason;
             }
@@ -257,7 +268,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) ->
         }
         let deadline = closing.as_ref().map(|(_, d)| *d);
         let written = tokio::select! {
-            result = wr.write_vectored(&iov[..count]) => match result {
+            result = write_some(stream, &iov[..count]) => match result {
                 Ok(0) => return DisconnectReason::Io("socket accepted no bytes".into()),
                 Ok(n) => n,
                 Err(e) => return DisconnectReason::Io(e.to_string()),
@@ -287,6 +298,18 @@ async fn write_loop(shared: &Shared, link: &PeerLink, mut wr: OwnedWriteHalf) ->
         }
         if lock(&link.state).on_written(written, frames_done) {
             shared.inbox.push(Event::Writable { peer: link.id });
+        }
+    }
+}
+
+/// One vectored write once the socket is writable (cancel-safe: nothing is
+/// written unless it completes).
+async fn write_some(stream: &TcpStream, iov: &[IoSlice<'_>]) -> std::io::Result<usize> {
+    loop {
+        stream.writable().await?;
+        match stream.try_write_vectored(iov) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            result => return result,
         }
     }
 }

@@ -252,11 +252,7 @@ impl Driver {
     ) -> Result<SendStatus, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
         let frame = encode_frame(self.shared.magic, command, payload);
-        let status = lock(&link.state).send(frame);
-        if status.is_queued() {
-            link.writer_wake.notify_one();
-        }
-        Ok(status)
+        Ok(link.send_chunk(frame, 1))
     }
 
     /// Frames many payloads with one command into one buffer and queues it as a
@@ -274,7 +270,7 @@ impl Driver {
             return Ok((0, SendStatus::Queued));
         }
         let run = encode_frames(self.shared.magic, command, payloads.iter().copied());
-        let mut status = lock(&link.state).outbox.push_run(run, payloads.len());
+        let mut status = link.send_chunk(run, payloads.len());
         let mut sent = if status.is_queued() {
             payloads.len()
         } else {
@@ -282,16 +278,12 @@ impl Driver {
         };
         if status == SendStatus::Full {
             for payload in payloads {
-                let frame = encode_frame(self.shared.magic, command, payload);
-                status = lock(&link.state).send(frame);
+                status = link.send_chunk(encode_frame(self.shared.magic, command, payload), 1);
                 if !status.is_queued() {
                     break;
                 }
                 sent += 1;
             }
-        }
-        if sent > 0 {
-            link.writer_wake.notify_one();
         }
         Ok((sent, status))
     }
@@ -318,7 +310,7 @@ impl Driver {
                 report.refused.push(id);
                 continue;
             };
-            let status = lock(&link.state).send(frame.clone());
+            let status = link.send_chunk(frame.clone(), 1);
             match status {
                 SendStatus::Queued => report.queued.push(id),
                 SendStatus::Backpressure => {
@@ -326,9 +318,6 @@ impl Driver {
                     report.backpressure.push(id);
                 }
                 SendStatus::Full | SendStatus::Closed => report.refused.push(id),
-            }
-            if status.is_queued() {
-                link.writer_wake.notify_one();
             }
         }
         report
