@@ -1,0 +1,133 @@
+// HeaderChain: linkage, proof of work, difficulty retargets, timestamps, locators.
+import { describe, expect, it } from 'vitest';
+import { headerHash } from '../../ts/chain/block.js';
+import { generateHeaders } from '../../ts/chain/generate.js';
+import { chainFor, HeaderChain, HeaderError } from '../../ts/chain/headerchain.js';
+import { bitsToTarget, checkProofOfWork, targetToBits } from '../../ts/chain/pow.js';
+import { networkPreset, parseNetwork } from '../../ts/config/schema.js';
+import type { BlockHeader } from '../../ts/wire/types.js';
+
+const REGTEST = networkPreset('regtest');
+
+function mine(prev: BlockHeader | Buffer, time: number, bits: number, limit: bigint): BlockHeader {
+  const prevHash = Buffer.isBuffer(prev) ? prev : headerHash(prev);
+  const h: BlockHeader = {
+    version: 4,
+    prevBlock: prevHash,
+    merkleRoot: new Uint8Array(32),
+    time,
+    bits,
+    nonce: 0,
+  };
+  while (checkProofOfWork(headerHash(h), bits, limit) !== 'ok') h.nonce++;
+  return h;
+}
+
+function errorOf(fn: () => unknown): HeaderError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof HeaderError) return err;
+    throw err;
+  }
+  throw new Error('expected a HeaderError');
+}
+
+describe('HeaderChain', () => {
+  it('accepts a generated chain and rejects headers that do not link', () => {
+    const headers = generateHeaders(REGTEST, 50);
+    const chain = chainFor(REGTEST);
+    expect(chain.append(headers.slice(0, 30))).toBe(30);
+    const e = errorOf(() => chain.append(headers.slice(31)));
+    expect(e.code).toBe('unconnected');
+    expect(e.height).toBe(31);
+    expect(chain.height).toBe(30);
+  });
+
+  it('rejects a header whose hash misses its target', () => {
+    const [first] = generateHeaders(REGTEST, 1) as [BlockHeader];
+    const limit = BigInt(`0x${REGTEST.pow.limit}`);
+    const bad = { ...first };
+    while (checkProofOfWork(headerHash(bad), bad.bits, limit) === 'ok') bad.nonce++;
+    expect(errorOf(() => chainFor(REGTEST).append([bad])).code).toBe('high-hash');
+  });
+
+  it('rejects a timestamp at or before the median of the last eleven', () => {
+    const headers = generateHeaders(REGTEST, 12);
+    const chain = chainFor(REGTEST);
+    chain.append(headers.slice(0, 11));
+    const limit = BigInt(`0x${REGTEST.pow.limit}`);
+    const old = mine(
+      chain.tipHash,
+      (headers[5] as BlockHeader).time,
+      REGTEST.genesisHeader?.bits ?? 0,
+      limit,
+    );
+    expect(errorOf(() => chain.append([old])).code).toBe('time-too-old');
+  });
+
+  it('follows the retarget rule: actual timespan over target timespan, clamped, capped', () => {
+    // A SHA-256 test network that retargets every 10 blocks of 10 minutes.
+    const net = parseNetwork({
+      ...REGTEST,
+      name: 'retarget-test',
+      pow: {
+        check: true,
+        limit: REGTEST.pow.limit,
+        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
+      },
+    });
+    const limit = BigInt(`0x${net.pow.limit}`);
+    const genesis = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
+    const chain = new HeaderChain(net, {
+      version: genesis.version,
+      prevBlock: new Uint8Array(32),
+      merkleRoot: Buffer.from(genesis.merkleRoot, 'hex').reverse(),
+      time: genesis.time,
+      bits: genesis.bits,
+      nonce: genesis.nonce,
+    });
+    // Ten blocks five minutes apart: twice as fast as wanted.
+    let prev: Buffer = chain.tipHash;
+    let time = genesis.time;
+    for (let i = 1; i < 10; i++) {
+      time += 300;
+      const h = mine(prev, time, genesis.bits, limit);
+      chain.append([h]);
+      prev = headerHash(h);
+    }
+    time += 300;
+    // Core: new target = old target × (last time − first time) / timespan.
+    const expected = targetToBits(((bitsToTarget(genesis.bits) as bigint) * 2_700n) / 6_000n);
+    expect(expected).not.toBe(genesis.bits);
+    const wrong = mine(prev, time, genesis.bits, limit);
+    const e = errorOf(() => chain.append([wrong]));
+    expect(e.code).toBe('bad-diffbits');
+    expect(e.height).toBe(10);
+    chain.append([mine(prev, time, expected, limit)]);
+    expect(chain.height).toBe(10);
+    // Between retargets the bits must stay put.
+    const drift = mine(chain.tipHash, time + 600, genesis.bits, limit);
+    expect(errorOf(() => chain.append([drift])).code).toBe('bad-diffbits');
+  });
+
+  it('builds locators and answers getheaders from them', () => {
+    const headers = generateHeaders(REGTEST, 3_000);
+    const chain = chainFor(REGTEST);
+    chain.append(headers);
+    const locator = chain.locator();
+    expect(locator[0]).toEqual(chain.tipHash);
+    expect(locator.at(-1)).toEqual(chain.hashAt(0));
+    expect(locator.length).toBeLessThan(30);
+    // A peer at height 100 gets the next 2,000; a stop hash ends early.
+    const after = chain.headersAfter([chain.hashAt(100) as Buffer], new Uint8Array(32));
+    expect(after).toHaveLength(2_000);
+    expect(after[0]).toEqual(headers[100]);
+    const stop = chain.headersAfter([chain.hashAt(100) as Buffer], chain.hashAt(110) as Buffer);
+    expect(stop).toHaveLength(10);
+    // Unknown locator hashes fall back to genesis.
+    expect(chain.headersAfter([new Uint8Array(32).fill(9)], new Uint8Array(32))[0]).toEqual(
+      headers[0],
+    );
+  });
+});
