@@ -1,28 +1,10 @@
 // The scripts in examples/ run and do what they say.
 import { spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { exitOf, ROOT, startCli } from '../helpers/cli.js';
+import { exitOf, ROOT, runNode, startCli } from '../helpers/cli.js';
 
-function runExample(file: string, args: string[] = [], timeoutMs = 60_000) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} timed out: ${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function runExample(file: string, args: string[] = []) {
+  return runNode(['--import', 'tsx', file, ...args], 60_000);
 }
 
 const nodes: Array<Awaited<ReturnType<typeof startCli>>> = [];

@@ -12,8 +12,16 @@ export interface CliResult {
 }
 
 export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT });
+  return runNode([MAIN, ...args], timeoutMs);
+}
+
+/** Runs `node ...nodeArgs` from the repository root; SIGKILLs it after `timeoutMs`. */
+export function runNode(
+  nodeArgs: string[],
+  timeoutMs: number,
+): Promise<CliResult & { killed: boolean }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, nodeArgs, { cwd: ROOT });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
@@ -22,13 +30,14 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
     child.stderr.on('data', (d) => {
       stderr += d;
     });
+    let killed = false;
     const timer = setTimeout(() => {
+      killed = true;
       child.kill('SIGKILL');
-      reject(new Error(`peerwire ${args.join(' ')} timed out; stderr: ${stderr}`));
     }, timeoutMs);
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout, stderr });
+      resolve({ code, stdout, stderr, killed });
     });
   });
 }

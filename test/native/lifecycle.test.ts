@@ -1,40 +1,17 @@
 // Shutdown, process exit and panic containment.
-import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { runNode } from '../helpers/cli.js';
 import { connectedPair, Recorder } from '../helpers/recorder.js';
 import { u64 } from '../helpers/wire.js';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 const open: Recorder[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((r) => r.transport.close()));
 });
 
 function runChild(script: string, timeoutMs: number) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }>(
-    (resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: root });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => {
-        stdout += d;
-      });
-      child.stderr.on('data', (d) => {
-        stderr += d;
-      });
-      let killed = false;
-      const timer = setTimeout(() => {
-        killed = true;
-        child.kill('SIGKILL');
-      }, timeoutMs);
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout, stderr, killed });
-      });
-    },
-  );
+  return runNode(['--import', 'tsx', script], timeoutMs);
 }
 
 describe('native transport: lifecycle', () => {

@@ -65,12 +65,16 @@ impl Frame {
 /// target queue without copying or re-hashing.
 pub fn encode_frame(magic: Magic, command: &Command, payload: &[u8]) -> Bytes {
     let mut out = BytesMut::with_capacity(HEADER_SIZE + payload.len());
+    put_frame(&mut out, magic, command, payload);
+    out.freeze()
+}
+
+fn put_frame(out: &mut BytesMut, magic: Magic, command: &Command, payload: &[u8]) {
     out.put_slice(&magic);
     out.put_slice(command.wire_bytes());
     out.put_u32_le(payload.len() as u32);
     out.put_slice(&checksum(payload));
     out.put_slice(payload);
-    out.freeze()
 }
 
 /// Frames many payloads with one command into one contiguous buffer: one
@@ -83,11 +87,7 @@ pub fn encode_frames<'a>(
     let total: usize = payloads.clone().map(|p| HEADER_SIZE + p.len()).sum();
     let mut out = BytesMut::with_capacity(total);
     for payload in payloads {
-        out.put_slice(&magic);
-        out.put_slice(command.wire_bytes());
-        out.put_u32_le(payload.len() as u32);
-        out.put_slice(&checksum(payload));
-        out.put_slice(payload);
+        put_frame(&mut out, magic, command, payload);
     }
     out.freeze()
 }
