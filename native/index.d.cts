@@ -74,6 +74,9 @@ export interface BroadcastResult {
 /** Frame checksums this process has computed (encode and verify). */
 export declare function checksumsComputedTotal(): number
 
+/** SHA-256 applied twice. */
+export declare function doubleSha256(data: Uint8Array): Buffer
+
 export declare const EVENT_ACCEPTED: number
 
 export declare const EVENT_CLOSED: number

@@ -1,9 +1,9 @@
 // Hashes as Bitcoin uses them.
-import { createHash } from 'node:crypto';
+import { native } from '../native/binding.js';
 
+/** SHA-256 applied twice (in Rust: node:crypto's per-call setup costs more than the hash). */
 export function sha256d(data: Uint8Array): Buffer {
-  const once = createHash('sha256').update(data).digest();
-  return createHash('sha256').update(once).digest();
+  return native.doubleSha256(data);
 }
 
 /** Display form of a wire-order hash: byte-reversed hex, as explorers show it. */

@@ -35,12 +35,33 @@ export function hashToNumber(hash: Uint8Array): bigint {
 
 export type PowResult = 'ok' | 'bad-target' | 'above-limit' | 'high-hash';
 
+/** A target as 32 big-endian bytes, for comparing against byte-reversed hashes. */
+function targetBytes(target: bigint): Buffer {
+  return Buffer.from(target.toString(16).padStart(64, '0'), 'hex');
+}
+
+/** The last few (bits, limit) verdicts: a chain uses one target for 2,016 blocks. */
+const targetCache = new Map<string, Buffer | Exclude<PowResult, 'ok' | 'high-hash'>>();
+
 /** Bitcoin Core's CheckProofOfWork: the target is sane and the hash meets it. */
 export function checkProofOfWork(hash: Uint8Array, bits: number, powLimit: bigint): PowResult {
-  const target = bitsToTarget(bits);
-  if (target === undefined || target === 0n) return 'bad-target';
-  if (target > powLimit) return 'above-limit';
-  return hashToNumber(hash) <= target ? 'ok' : 'high-hash';
+  const key = `${bits}:${powLimit}`;
+  let target = targetCache.get(key);
+  if (target === undefined) {
+    const t = bitsToTarget(bits);
+    target =
+      t === undefined || t === 0n ? 'bad-target' : t > powLimit ? 'above-limit' : targetBytes(t);
+    if (targetCache.size > 64) targetCache.clear();
+    targetCache.set(key, target);
+  }
+  if (typeof target === 'string') return target;
+  // The hash is a little-endian number: compare its bytes from the top down.
+  for (let i = 0; i < 32; i++) {
+    const h = hash[31 - i] as number;
+    const t = target[i] as number;
+    if (h !== t) return h < t ? 'ok' : 'high-hash';
+  }
+  return 'ok';
 }
 
 /** Expected hashes to find a block at `bits`: 2^256 / (target + 1). */

@@ -38,9 +38,10 @@ export class Progress {
     this.drawn = lines.length;
   }
 
-  /** Forgets the bars so later output starts on a fresh line. */
+  /** Leaves the bars drawn so far on screen; later bars start below them. */
   done(): void {
     this.drawn = 0;
+    this.rows.clear();
   }
 }
 

@@ -9,4 +9,5 @@
 
 mod batch;
 mod engine;
+mod hash;
 mod options;
