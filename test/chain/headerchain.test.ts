@@ -111,6 +111,47 @@ describe('HeaderChain', () => {
     expect(errorOf(() => chain.append([drift])).code).toBe('bad-diffbits');
   });
 
+  it("testnet's rule: a block 20 minutes late may use the minimum difficulty, the next goes back", () => {
+    const net = parseNetwork({
+      ...REGTEST,
+      name: 'testnet-rule',
+      pow: {
+        check: true,
+        limit: REGTEST.pow.limit,
+        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
+        allowMinDifficulty: true,
+      },
+    });
+    const limit = BigInt(`0x${net.pow.limit}`);
+    const g = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
+    const chain = new HeaderChain(net, {
+      version: g.version,
+      prevBlock: new Uint8Array(32),
+      merkleRoot: Buffer.from(g.merkleRoot, 'hex').reverse(),
+      time: g.time,
+      bits: g.bits,
+      nonce: g.nonce,
+    });
+    let time = g.time;
+    const add = (bits: number, spacing: number) => {
+      time += spacing;
+      const h = mine(chain.tipHash, time, bits, limit);
+      chain.append([h]);
+      return h;
+    };
+    for (let i = 1; i < 10; i++) add(g.bits, 300);
+    // The retarget at height 10 makes blocks harder than the minimum.
+    const harder = targetToBits(((bitsToTarget(g.bits) as bigint) * 2_700n) / 6_000n);
+    add(harder, 300);
+    // Height 11 comes 25 minutes late: the minimum difficulty is allowed...
+    add(g.bits, 1_500);
+    // ...and height 12, on time, must return to the last real difficulty.
+    const tooEasy = mine(chain.tipHash, time + 300, g.bits, limit);
+    expect(errorOf(() => chain.append([tooEasy])).code).toBe('bad-diffbits');
+    add(harder, 300);
+    expect(chain.height).toBe(12);
+  });
+
   it('builds locators and answers getheaders from them', () => {
     const headers = generateHeaders(REGTEST, 3_000);
     const chain = chainFor(REGTEST);
