@@ -404,6 +404,9 @@ describe('engine request tracking', () => {
     const t = setup();
     t.engine.setLimits({ maxPayload: 1_000, recvBudgetBytes: 50_000 });
     expect(t.transport.limits.at(-1)).toEqual({ maxPayload: 1_000, recvBudgetBytes: 50_000 });
+    t.engine.setLimits({ onBadChecksum: 'disconnect' });
+    expect(t.transport.limits.at(-1)).toEqual({ onBadChecksum: 'disconnect' });
+    expect(() => t.engine.setLimits({ onBadMagic: 'ignore' as never })).toThrow(/onBadMagic/);
     expect(() => t.engine.setLimits({ maxPayload: 0 })).toThrow(/maxPayload/);
   });
 });

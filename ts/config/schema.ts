@@ -112,6 +112,11 @@ export const LimitsSchema = z.object({
   /** Misbehaviour score at which a peer is banned (btcd and bcoin use 100). */
   banThreshold: positiveInt().default(100),
   flushTimeoutMs: ms().default(5_000),
+  /** What each kind of bad framing does to the peer (Bitcoin Core's choices by default). */
+  onBadMagic: z.enum(['disconnect', 'drop']).default('disconnect'),
+  onOversized: z.enum(['disconnect', 'drop']).default('disconnect'),
+  onBadChecksum: z.enum(['disconnect', 'drop']).default('drop'),
+  onBadCommand: z.enum(['disconnect', 'drop']).default('drop'),
 });
 export type LimitsInput = z.input<typeof LimitsSchema>;
 export type Limits = z.output<typeof LimitsSchema>;

@@ -35,6 +35,10 @@ export function nativeLimits(limits: Partial<Limits>): NativeLimits {
   if (limits.recvBudgetBytes !== undefined) out.recvBudgetBytes = limits.recvBudgetBytes;
   if (limits.sendBudgetBytes !== undefined) out.sendPauseBytes = limits.sendBudgetBytes;
   if (limits.sendMaxBytes !== undefined) out.sendMaxBytes = limits.sendMaxBytes;
+  if (limits.onBadMagic !== undefined) out.onBadMagic = limits.onBadMagic;
+  if (limits.onOversized !== undefined) out.onOversized = limits.onOversized;
+  if (limits.onBadChecksum !== undefined) out.onBadChecksum = limits.onBadChecksum;
+  if (limits.onBadCommand !== undefined) out.onBadCommand = limits.onBadCommand;
   return out;
 }
 
