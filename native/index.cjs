@@ -851,4 +851,5 @@ module.exports.SEND_BACKPRESSURE = nativeBinding.SEND_BACKPRESSURE
 module.exports.SEND_CLOSED = nativeBinding.SEND_CLOSED
 module.exports.SEND_FULL = nativeBinding.SEND_FULL
 module.exports.SEND_QUEUED = nativeBinding.SEND_QUEUED
+module.exports.SEND_TOO_LARGE = nativeBinding.SEND_TOO_LARGE
 module.exports.SEND_UNKNOWN_PEER = nativeBinding.SEND_UNKNOWN_PEER

@@ -194,4 +194,6 @@ export declare const SEND_FULL: number
 /** `send` results. */
 export declare const SEND_QUEUED: number
 
+export declare const SEND_TOO_LARGE: number
+
 export declare const SEND_UNKNOWN_PEER: number

@@ -141,6 +141,11 @@ describe('native transport: frames', () => {
   it('reports unknown peers and invalid commands clearly', async () => {
     const { client, out } = track(await connectedPair());
     expect(client.transport.send(424_242, 'ping', u64(1))).toBe('unknown-peer');
+    client.transport.setLimits({ sendMaxBytes: 1_000_000, sendPauseBytes: 500_000 });
+    expect(client.transport.send(out, 'block', Buffer.alloc(2_000_000))).toBe('too-large');
+    expect(() => client.transport.setLimits({ readBytesPerWake: 2 ** 31 })).toThrow(
+      /readBytesPerWake must be between 1 and 16777216/,
+    );
     expect(() => client.transport.send(out, 'much-too-long-command', u64(1))).toThrow(
       /longer than 12 bytes/,
     );

@@ -112,13 +112,26 @@ describe('native transport: hostile input', () => {
     await target.until('big addr', () => target.framesFrom(second.peer).length === 1);
   });
 
-  it('version and verack from the peer lift the pre-handshake limit by themselves', async () => {
+  it('the peer version and verack plus our verack lift the pre-handshake limit', async () => {
+    const { socket, peer } = await attack(
+      frame('version', Buffer.alloc(100)),
+      frame('verack', Buffer.alloc(0)),
+    );
+    await target.until('version and verack', () => target.framesFrom(peer).length === 2);
+    // We accept their version: our verack goes out, and their next big message fits.
+    target.transport.send(peer, 'verack', Buffer.alloc(0));
+    socket.write(frame('addr', Buffer.alloc(40_000)));
+    await target.until('big addr', () => target.framesFrom(peer).length === 3);
+  });
+
+  it('the peer alone cannot lift the pre-handshake limit', async () => {
     const { peer } = await attack(
       frame('version', Buffer.alloc(100)),
       frame('verack', Buffer.alloc(0)),
       frame('addr', Buffer.alloc(40_000)),
     );
-    await target.until('three frames', () => target.framesFrom(peer).length === 3);
+    const ev = await target.event('disconnected', (e) => e.peer === peer);
+    expect(ev.reason).toBe('oversized');
   });
 
   it('a header trickled one byte at a time is parsed the same', async () => {

@@ -304,7 +304,7 @@ export class Engine implements PeerHost {
     const timeout = timeoutMs ?? this.config.limits.requestTimeoutMs + 4 * (peer.rttMs ?? 0);
     const response = this.tracker.track(peer.id, message, timeout);
     const sent = this.sendTo(peer, message as Message);
-    if (sent === 'full' || sent === 'closed' || sent === 'unknown-peer') {
+    if (sent === 'full' || sent === 'too-large' || sent === 'closed' || sent === 'unknown-peer') {
       this.tracker.abortPeer(peer.id, `request not sent: ${sent}`);
     }
     return response;

@@ -9,8 +9,10 @@ export type SendResult =
   | 'queued'
   /** Queued, but the peer's queue is past its pause point: wait for `writable`. */
   | 'backpressure'
-  /** Not queued: the peer's queue is at its hard limit. */
+  /** Not queued: the peer's queue is at its hard limit; wait for `writable`. */
   | 'full'
+  /** Not queued, and never will be: bigger than the queue's hard limit on its own. */
+  | 'too-large'
   /** Not queued: the peer is disconnecting. */
   | 'closed'
   /** Not queued: no such peer (never connected, or gone). */
@@ -23,6 +25,7 @@ SEND_RESULT_BY_CODE[native.SEND_BACKPRESSURE] = 'backpressure';
 SEND_RESULT_BY_CODE[native.SEND_FULL] = 'full';
 SEND_RESULT_BY_CODE[native.SEND_CLOSED] = 'closed';
 SEND_RESULT_BY_CODE[native.SEND_UNKNOWN_PEER] = 'unknown-peer';
+SEND_RESULT_BY_CODE[native.SEND_TOO_LARGE] = 'too-large';
 
 function sendResult(code: number): SendResult {
   const name = SEND_RESULT_BY_CODE[code];

@@ -9,7 +9,7 @@ use crate::checksum::checksum;
 use crate::command::Command;
 use crate::frame::{Frame, Header, Magic, HEADER_SIZE};
 use crate::reject::{Action, Reject, RejectPolicy};
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Bitcoin Core's MAX_PROTOCOL_MESSAGE_LENGTH.
 pub const DEFAULT_MAX_PAYLOAD: u32 = 4_000_000;
@@ -24,10 +24,12 @@ pub struct DecodeLimits {
     pub magic: Magic,
     pub max_payload: u32,
     pub pre_handshake_max_payload: u32,
-    /// Lift the pre-handshake limit by itself once both `version` and `verack`
-    /// have been received. Without this, frames the peer sends right after its
-    /// verack could hit the small limit before the application marks the
-    /// handshake complete.
+    /// Lift the pre-handshake limit once the peer's `version` and `verack` have
+    /// arrived and we have sent our own `verack` (which the application sends only
+    /// after accepting the peer's version): see [`FrameDecoder::on_our_verack_sent`].
+    /// Without this, frames a peer sends as soon as it has our verack could meet
+    /// the small limit before the application gets round to marking the handshake
+    /// complete.
     pub lift_on_version_and_verack: bool,
     pub policy: RejectPolicy,
 }
@@ -81,6 +83,7 @@ pub struct FrameDecoder {
     handshake_complete: bool,
     seen_version: bool,
     seen_verack: bool,
+    sent_verack: bool,
 }
 
 impl FrameDecoder {
@@ -92,6 +95,7 @@ impl FrameDecoder {
             handshake_complete: false,
             seen_version: false,
             seen_verack: false,
+            sent_verack: false,
         }
     }
 
@@ -107,6 +111,12 @@ impl FrameDecoder {
     /// Lifts the pre-handshake payload limit.
     pub fn complete_handshake(&mut self) {
         self.handshake_complete = true;
+    }
+
+    /// Records that our `verack` went out: we accepted the peer's version.
+    pub fn on_our_verack_sent(&mut self) {
+        self.sent_verack = true;
+        self.maybe_lift();
     }
 
     pub fn handshake_complete(&self) -> bool {
@@ -192,7 +202,16 @@ impl FrameDecoder {
                     if self.buf.len() < length {
                         return None;
                     }
-                    let payload = self.buf.split_to(length).freeze();
+                    let payload = if length < self.buf.capacity() / 4 {
+                        // A small payload would pin the whole read buffer until the
+                        // application takes it: copy it out instead, so memory held
+                        // follows the bytes delivered, not the buffers they came in.
+                        let copy = Bytes::copy_from_slice(&self.buf[..length]);
+                        self.buf.advance(length);
+                        copy
+                    } else {
+                        self.buf.split_to(length).freeze()
+                    };
                     self.state = State::Header;
                     if checksum(&payload) != expected {
                         let reason = Reject::BadChecksum {
@@ -254,7 +273,7 @@ impl FrameDecoder {
     }
 
     fn note_handshake_command(&mut self, command: &Command) {
-        if self.handshake_complete || !self.limits.lift_on_version_and_verack {
+        if self.handshake_complete {
             return;
         }
         match command.as_str() {
@@ -262,7 +281,15 @@ impl FrameDecoder {
             "verack" => self.seen_verack = true,
             _ => return,
         }
-        if self.seen_version && self.seen_verack {
+        self.maybe_lift();
+    }
+
+    fn maybe_lift(&mut self) {
+        if self.limits.lift_on_version_and_verack
+            && self.seen_version
+            && self.seen_verack
+            && self.sent_verack
+        {
             self.handshake_complete = true;
         }
     }
@@ -481,17 +508,60 @@ mod tests {
     }
 
     #[test]
-    fn version_and_verack_lift_the_limit_in_either_order() {
+    fn version_and_verack_lift_the_limit_in_either_order_once_ours_is_sent() {
         for order in [["version", "verack"], ["verack", "version"]] {
             let mut dec = FrameDecoder::new(limits());
             for c in order {
                 dec.feed(&frame(c, &[]));
             }
+            assert_eq!(frames_of(&decode_all(&mut dec)).len(), 2);
+            assert!(!dec.handshake_complete(), "the peer alone cannot lift it");
+            dec.on_our_verack_sent();
             dec.feed(&frame("addr", &vec![0; 40_000]));
-            let got = decode_all(&mut dec);
-            assert_eq!(frames_of(&got).len(), 3, "{order:?}");
+            assert_eq!(frames_of(&decode_all(&mut dec)).len(), 1, "{order:?}");
             assert!(dec.handshake_complete());
         }
+    }
+
+    #[test]
+    fn without_our_verack_the_peer_cannot_lift_the_limit() {
+        let mut dec = FrameDecoder::new(limits());
+        dec.feed(&frame("version", &[]));
+        dec.feed(&frame("verack", &[]));
+        dec.feed(&frame("addr", &vec![0; 40_000]));
+        let got = decode_all(&mut dec);
+        assert_eq!(
+            reject_kinds(&got),
+            vec![(RejectKind::Oversized, Action::Disconnect)]
+        );
+    }
+
+    #[test]
+    fn small_payloads_do_not_pin_the_read_buffer() {
+        let mut dec = FrameDecoder::new(limits());
+        dec.complete_handshake();
+        let buf = dec.read_buffer(64 * 1024);
+        let (start, cap) = (buf.as_ptr() as usize, buf.capacity());
+        buf.extend_from_slice(&frame("ping", &7u64.to_le_bytes()));
+        let Some(Decoded::Frame(small)) = dec.next_frame() else {
+            panic!("no frame")
+        };
+        let at = small.payload.as_ptr() as usize;
+        assert!(
+            at < start || at >= start + cap,
+            "an 8-byte payload was split off a 64 KiB buffer instead of copied"
+        );
+
+        // A payload that fills most of its buffer is split off, not copied.
+        let big = frame("block", &vec![1u8; 60_000]);
+        let buf = dec.read_buffer(big.len());
+        let (start, cap) = (buf.as_ptr() as usize, buf.capacity());
+        buf.extend_from_slice(&big);
+        let Some(Decoded::Frame(large)) = dec.next_frame() else {
+            panic!("no frame")
+        };
+        let at = large.payload.as_ptr() as usize;
+        assert!(at >= start && at < start + cap);
     }
 
     #[test]
@@ -501,6 +571,7 @@ mod tests {
         let mut dec = FrameDecoder::new(lim);
         dec.feed(&frame("version", &[]));
         dec.feed(&frame("verack", &[]));
+        dec.on_our_verack_sent();
         decode_all(&mut dec);
         assert!(!dec.handshake_complete());
     }

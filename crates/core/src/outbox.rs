@@ -42,8 +42,10 @@ pub enum SendStatus {
     Queued,
     /// Queued, but the queue is at or past its pause point: wait for writable.
     Backpressure,
-    /// Not queued: the queue is at its hard limit.
+    /// Not queued: the queue is at its hard limit; wait for writable.
     Full,
+    /// Not queued, and never will be: larger than the queue's hard limit on its own.
+    TooLarge,
     /// Not queued: the peer is closing or gone.
     Closed,
 }
@@ -92,17 +94,36 @@ impl Outbox {
         self.push_run(frame, 1)
     }
 
-    /// Queues `messages` frames encoded back to back in `bytes`: all or nothing.
-    pub fn push_run(&mut self, bytes: Bytes, messages: usize) -> SendStatus {
+    /// Whether `bytes` in `messages` frames may be queued now: `Queued` when they
+    /// fit, else why not. Sets the writable flag when waiting will help.
+    pub fn admit(&mut self, bytes: usize, messages: usize) -> SendStatus {
         if self.closed {
             return SendStatus::Closed;
         }
-        if self.pending_bytes + bytes.len() > self.limits.max_bytes
+        if bytes > self.limits.max_bytes || messages > self.limits.max_messages {
+            return SendStatus::TooLarge;
+        }
+        if self.pending_bytes + bytes > self.limits.max_bytes
             || self.pending_messages + messages > self.limits.max_messages
         {
             self.waiting_for_writable = true;
             return SendStatus::Full;
         }
+        SendStatus::Queued
+    }
+
+    /// Queues `messages` frames encoded back to back in `bytes`: all or nothing.
+    pub fn push_run(&mut self, bytes: Bytes, messages: usize) -> SendStatus {
+        let admitted = self.admit(bytes.len(), messages);
+        if admitted != SendStatus::Queued {
+            return admitted;
+        }
+        self.enqueue(bytes, messages)
+    }
+
+    /// Queues without the admission check: for the rest of a frame whose start
+    /// already went out (it was admitted whole before that).
+    pub fn enqueue(&mut self, bytes: Bytes, messages: usize) -> SendStatus {
         self.pending_bytes += bytes.len();
         self.pending_messages += messages;
         self.queue.push_back(Chunk { bytes, messages });
@@ -190,6 +211,7 @@ mod tests {
         assert_eq!(out.push(frame(100)), SendStatus::Backpressure);
         assert_eq!(out.push(frame(100)), SendStatus::Full);
         assert_eq!(out.pending_bytes(), 220, "a refused frame is not counted");
+        assert_eq!(out.push(frame(251)), SendStatus::TooLarge, "can never fit");
     }
 
     #[test]

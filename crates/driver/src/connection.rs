@@ -21,6 +21,10 @@ use tokio::time::{sleep_until, timeout_at, Instant};
 /// Most frames handed to one vectored write.
 const MAX_IOV: usize = 64;
 
+/// What a dropped-message event is charged against the receive budget (a
+/// header's worth plus the event itself), and credited back when drained.
+pub(crate) const DROPPED_EVENT_COST: usize = 128;
+
 /// Registers a freshly connected socket and starts its task. The connected or
 /// accepted event is queued before the task can deliver any frame.
 pub(crate) fn start(
@@ -45,7 +49,8 @@ pub(crate) fn start(
     };
     // Small messages (ping, inv) should not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
-    let state = PeerState::new(&shared.limits());
+    let (epoch, limits) = shared.limits_with_epoch();
+    let state = PeerState::new(&limits);
     let stream = Arc::new(stream);
     let link = Arc::new(PeerLink::new(
         id,
@@ -64,6 +69,11 @@ pub(crate) fn start(
             });
         }
         return;
+    }
+    // Limits changed between building the state and registering: set_limits
+    // may have missed this link, so apply the current ones.
+    if shared.limits_epoch() != epoch {
+        lock(&link.state).set_limits(&shared.limits());
     }
     shared.inbox.push(match listener {
         Some(listener) => Event::Accepted {
@@ -142,13 +152,19 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
                 (epoch, limits) = shared.limits_with_epoch();
                 decoder.set_limits(limits.decode);
             }
-            if !decoder.handshake_complete() && link.handshake_complete() {
-                decoder.complete_handshake();
-            }
             let mut parsed = 0;
             let mut dropped = 0;
             let mut fatal = None;
             while parsed < limits.wake.messages {
+                // Checked per frame: a peer's first post-handshake message may
+                // sit right behind its verack in the same read.
+                if !decoder.handshake_complete() {
+                    if link.handshake_complete() {
+                        decoder.complete_handshake();
+                    } else if link.verack_sent() {
+                        decoder.on_our_verack_sent();
+                    }
+                }
                 match decoder.next_frame() {
                     None => break,
                     Some(Decoded::Frame(frame)) => batch.push(Event::Frame {
@@ -206,6 +222,11 @@ fn deliver(shared: &Shared, link: &PeerLink, batch: &mut Vec<Event>, dropped: u6
     {
         let mut state = lock(&link.state);
         state.stats.messages_dropped += dropped;
+        // Dropped messages wait in the inbox too: charge them, or a peer could
+        // queue endless reject events without ever pausing its reader.
+        state
+            .budget
+            .on_delivered(dropped as usize * DROPPED_EVENT_COST);
         state.on_frames_delivered(batch.iter().filter_map(|event| match event {
             Event::Frame { frame, .. } => Some(frame),
             _ => None,

@@ -1,7 +1,7 @@
 //! The driver: a tokio runtime running peerwire-core over real sockets.
 
 use crate::config::DriverConfig;
-use crate::connection;
+use crate::connection::{self, DROPPED_EVENT_COST};
 use crate::event::{DisconnectReason, Event, PeerId};
 use crate::inbox::{lock, Inbox, Waker};
 use crate::link::{CloseRequest, Direction, PeerLink};
@@ -23,6 +23,10 @@ use tokio::sync::watch;
 /// Pending connections a listener queues before accepting; large enough for a
 /// burst of thousands of peers dialling at once.
 const LISTEN_BACKLOG: u32 = 4096;
+
+/// Payload bytes one drain hands over at most; the rest waits for the next.
+/// Keeps a batch's offsets well inside 32 bits however many peers are busy.
+pub const MAX_PAYLOAD_PER_DRAIN: usize = 256 * 1024 * 1024;
 
 /// The send target does not exist (never connected, or already disconnected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,6 +255,7 @@ impl Driver {
         payload: &[u8],
     ) -> Result<SendStatus, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
+        link.note_sent(command);
         let frame = encode_frame(self.shared.magic, command, payload);
         Ok(link.send_chunk(frame, 1))
     }
@@ -269,6 +274,7 @@ impl Driver {
         if payloads.is_empty() {
             return Ok((0, SendStatus::Queued));
         }
+        link.note_sent(command);
         let run = encode_frames(self.shared.magic, command, payloads.iter().copied());
         let mut status = link.send_chunk(run, payloads.len());
         let mut sent = if status.is_queued() {
@@ -276,7 +282,8 @@ impl Driver {
         } else {
             0
         };
-        if status == SendStatus::Full {
+        if matches!(status, SendStatus::Full | SendStatus::TooLarge) {
+            // The run as a whole does not fit: queue what fits, in order.
             for payload in payloads {
                 status = link.send_chunk(encode_frame(self.shared.magic, command, payload), 1);
                 if !status.is_queued() {
@@ -310,6 +317,7 @@ impl Driver {
                 report.refused.push(id);
                 continue;
             };
+            link.note_sent(command);
             let status = link.send_chunk(frame.clone(), 1);
             match status {
                 SendStatus::Queued => report.queued.push(id),
@@ -317,7 +325,9 @@ impl Driver {
                     report.queued.push(id);
                     report.backpressure.push(id);
                 }
-                SendStatus::Full | SendStatus::Closed => report.refused.push(id),
+                SendStatus::Full | SendStatus::TooLarge | SendStatus::Closed => {
+                    report.refused.push(id)
+                }
             }
         }
         report
@@ -372,14 +382,17 @@ impl Driver {
     /// Takes every waiting event, crediting the receive budgets of the peers whose
     /// frames it takes (waking readers that were paused on them).
     pub fn drain(&self) -> Vec<Event> {
-        let events = self.shared.inbox.drain();
+        let events = self.shared.inbox.drain(MAX_PAYLOAD_PER_DRAIN);
         let mut credit: Vec<(PeerId, usize)> = Vec::new();
         for event in &events {
-            if let Event::Frame { peer, frame } = event {
-                match credit.last_mut() {
-                    Some((last, bytes)) if last == peer => *bytes += frame.wire_len(),
-                    _ => credit.push((*peer, frame.wire_len())),
-                }
+            let (peer, bytes) = match event {
+                Event::Frame { peer, frame } => (*peer, frame.wire_len()),
+                Event::Dropped { peer, .. } => (*peer, DROPPED_EVENT_COST),
+                _ => continue,
+            };
+            match credit.last_mut() {
+                Some((last, total)) if *last == peer => *total += bytes,
+                _ => credit.push((peer, bytes)),
             }
         }
         if !credit.is_empty() {

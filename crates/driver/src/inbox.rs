@@ -40,11 +40,30 @@ impl Inbox {
         self.wake();
     }
 
-    /// Takes everything waiting.
-    pub fn drain(&self) -> Vec<Event> {
+    /// Takes what is waiting, in order, up to `max_payload` frame payload bytes
+    /// (at least one event). If some are left, the consumer is woken again.
+    pub fn drain(&self, max_payload: usize) -> Vec<Event> {
         // Cleared before taking, so a push that lands after the take wakes again.
         self.wake_pending.store(false, Ordering::SeqCst);
-        std::mem::take(&mut *lock(&self.events))
+        let mut events = lock(&self.events);
+        let mut payload = 0;
+        let cut = events
+            .iter()
+            .position(|e| {
+                if let Event::Frame { frame, .. } = e {
+                    payload += frame.payload.len();
+                }
+                payload > max_payload
+            })
+            .map_or(events.len(), |i| i.max(1));
+        let rest = events.split_off(cut);
+        let taken = std::mem::replace(&mut *events, rest);
+        let more = !events.is_empty();
+        drop(events);
+        if more {
+            self.wake();
+        }
+        taken
     }
 
     /// Drops the waker: nothing will be signalled again. Releasing it is what
@@ -84,11 +103,11 @@ mod tests {
         inbox.push(Event::Writable { peer: 1 });
         inbox.push(Event::Writable { peer: 2 });
         assert_eq!(wakes.load(Ordering::SeqCst), 1);
-        assert_eq!(inbox.drain().len(), 2);
+        assert_eq!(inbox.drain(usize::MAX).len(), 2);
         inbox.push_batch(&mut vec![Event::Writable { peer: 3 }]);
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
         inbox.disable_waker();
-        inbox.drain();
+        inbox.drain(usize::MAX);
         inbox.push(Event::Closed);
         assert_eq!(wakes.load(Ordering::SeqCst), 2);
     }

@@ -14,7 +14,7 @@ mod listener;
 mod tasks;
 
 pub use config::{DriverConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT};
-pub use driver::{BroadcastReport, Driver, PeerInfo, UnknownPeer};
+pub use driver::{BroadcastReport, Driver, PeerInfo, UnknownPeer, MAX_PAYLOAD_PER_DRAIN};
 pub use event::{DisconnectReason, Event, PeerId};
 pub use inbox::Waker;
 pub use link::Direction;

@@ -3,7 +3,7 @@
 use crate::event::{DisconnectReason, PeerId};
 use crate::inbox::lock;
 use bytes::Bytes;
-use peerwire_core::{PeerState, SendStatus};
+use peerwire_core::{Command, PeerState, SendStatus};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -38,6 +38,8 @@ pub struct PeerLink {
     pub reader_resume: Notify,
     /// Set by the application; the reader lifts the pre-handshake limit on its next wake.
     pub handshake_complete: AtomicBool,
+    /// We sent our `verack` (see [`PeerLink::note_sent`]).
+    verack_sent: AtomicBool,
     close: Mutex<Option<CloseRequest>>,
     closing: AtomicBool,
     pub close_wake: Notify,
@@ -70,6 +72,7 @@ impl PeerLink {
             writer_wake: Notify::new(),
             reader_resume: Notify::new(),
             handshake_complete: AtomicBool::new(false),
+            verack_sent: AtomicBool::new(false),
             close: Mutex::new(None),
             closing: AtomicBool::new(false),
             close_wake: Notify::new(),
@@ -100,8 +103,11 @@ impl PeerLink {
     /// a ping). Whatever the socket does not take goes to the writer task.
     pub fn send_chunk(&self, bytes: Bytes, messages: usize) -> SendStatus {
         let mut state = lock(&self.state);
-        if state.outbox.is_closed() {
-            return SendStatus::Closed;
+        // Admit the whole chunk before any of it touches the socket: a chunk
+        // refused after a partial write would leave half a frame on the wire.
+        let admitted = state.outbox.admit(bytes.len(), messages);
+        if admitted != SendStatus::Queued {
+            return admitted;
         }
         let mut rest = bytes;
         if state.outbox.is_drained() {
@@ -120,12 +126,22 @@ impl PeerLink {
                 Err(_) => {}
             }
         }
-        let status = state.outbox.push_run(rest, messages);
+        let status = state.outbox.enqueue(rest, messages);
         drop(state);
-        if status.is_queued() {
-            self.writer_wake.notify_one();
-        }
+        self.writer_wake.notify_one();
         status
+    }
+
+    /// Notes a command we are sending; our `verack` means we accepted the peer's
+    /// version, which lets the reader lift the pre-handshake limit.
+    pub fn note_sent(&self, command: &Command) {
+        if command.as_str() == "verack" {
+            self.verack_sent.store(true, Ordering::Release);
+        }
+    }
+
+    pub fn verack_sent(&self) -> bool {
+        self.verack_sent.load(Ordering::Acquire)
     }
 
     pub fn take_close_request(&self) -> Option<CloseRequest> {

@@ -55,6 +55,7 @@ impl Harness {
         }
     }
 
+    #[allow(dead_code)]
     fn frames_from(&self, peer: PeerId) -> Vec<(String, Vec<u8>)> {
         self.seen
             .iter()
@@ -167,4 +168,89 @@ fn close_flushes_and_reports_closed() {
         "nothing promised was lost"
     );
     client.driver.finish();
+}
+
+#[test]
+fn a_batch_too_big_for_the_queue_never_leaves_half_a_frame_on_the_wire() {
+    // Four 3.9 MB blocks to an idle peer: the run cannot be queued whole, so the
+    // driver queues what fits, in order, and the receiver sees intact frames only.
+    let (mut server, client, inbound, out) = connected_pair();
+    client.driver.mark_handshake_complete(out).unwrap();
+    server.driver.mark_handshake_complete(inbound).unwrap();
+    let blocks: Vec<Vec<u8>> = (0..4u8).map(|i| vec![i; 3_900_000]).collect();
+    let payloads: Vec<&[u8]> = blocks.iter().map(|b| b.as_slice()).collect();
+    let (sent, status) = client
+        .driver
+        .send_many(out, &Command::new("block").unwrap(), &payloads)
+        .unwrap();
+    // The run (15.6 MB) is over the 10 MB queue limit, so it went frame by frame;
+    // how many fit depends on how much the kernel took at once.
+    assert!(sent >= 1, "{status:?}");
+    server.wait_for(
+        "the blocks that were queued",
+        |e| matches!(e, Event::Frame { frame, .. } if frame.payload[0] == sent as u8 - 1),
+    );
+    let got = server.frames_from(inbound);
+    assert_eq!(got.len(), sent);
+    for (i, (command, payload)) in got.iter().enumerate() {
+        assert_eq!(command, "block");
+        assert_eq!(payload, &blocks[i]);
+    }
+    assert!(!server
+        .seen
+        .iter()
+        .any(|e| matches!(e, Event::Dropped { .. } | Event::Disconnected { .. })));
+}
+
+#[test]
+fn a_message_larger_than_the_queue_is_refused_as_too_large() {
+    let (_server, client, _inbound, out) = connected_pair();
+    let mut limits = client.driver.limits();
+    limits.outbox.max_bytes = 1_000_000;
+    limits.outbox.pause_bytes = 500_000;
+    client.driver.set_limits(limits);
+    let status = client
+        .driver
+        .send(out, &Command::new("block").unwrap(), &vec![0u8; 2_000_000])
+        .unwrap();
+    assert_eq!(status, SendStatus::TooLarge);
+    // Nothing was written or queued.
+    assert_eq!(client.driver.peer_info(out).unwrap().stats.bytes_out, 0);
+}
+
+#[test]
+fn dropped_messages_count_against_the_receive_budget() {
+    // A peer sending endless frames with invalid commands (dropped by default)
+    // must still be paused when the application does not drain.
+    let mut server = Harness::new();
+    let mut limits = server.driver.limits();
+    limits.recv_budget = 10_000;
+    server.driver.set_limits(limits);
+    let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
+    let mut raw = std::net::TcpStream::connect(addr).unwrap();
+    let i = server.wait_for("accept", |e| matches!(e, Event::Accepted { .. }));
+    let Event::Accepted { peer, .. } = server.seen[i] else {
+        unreachable!()
+    };
+    let mut bad = peerwire_core::encode_frame(MAGIC, &Command::new("x").unwrap(), &[]).to_vec();
+    bad[5] = 0x01; // not printable
+    let flood: Vec<u8> = bad.iter().copied().cycle().take(24 * 20_000).collect();
+    raw.set_nonblocking(true).unwrap();
+    use std::io::Write;
+    let mut written = 0;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && written < flood.len() {
+        match raw.write(&flood[written..]) {
+            Ok(n) => written += n,
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    // Without draining, the reader stops near the budget (at most one wake's
+    // worth of messages past it) instead of queueing all 20,000.
+    let info = server.driver.peer_info(peer).unwrap();
+    let one_wake = limits.wake.messages * 128;
+    assert!(info.recv_pending_bytes <= 10_000 + one_wake, "{info:?}");
+    assert!(info.stats.messages_dropped < 20_000);
+    let drained = server.driver.drain().len();
+    assert!(drained < 20_000);
 }

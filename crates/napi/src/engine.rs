@@ -20,6 +20,8 @@ pub const SEND_FULL: u32 = 2;
 pub const SEND_CLOSED: u32 = 3;
 #[napi]
 pub const SEND_UNKNOWN_PEER: u32 = 4;
+#[napi]
+pub const SEND_TOO_LARGE: u32 = 5;
 
 fn status_code(status: SendStatus) -> u32 {
     match status {
@@ -27,6 +29,7 @@ fn status_code(status: SendStatus) -> u32 {
         SendStatus::Backpressure => SEND_BACKPRESSURE,
         SendStatus::Full => SEND_FULL,
         SendStatus::Closed => SEND_CLOSED,
+        SendStatus::TooLarge => SEND_TOO_LARGE,
     }
 }
 

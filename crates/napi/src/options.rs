@@ -73,12 +73,23 @@ pub fn parse_magic(hex: &str) -> Result<Magic> {
 }
 
 fn positive(field: &str, value: Option<u32>, current: usize) -> Result<usize> {
+    bounded(field, value, current, u32::MAX as usize)
+}
+
+/// A setting between 1 and `max`; per-wake sizes are allocated up front on every
+/// wake, so an absurd one would exhaust memory rather than fail cleanly.
+fn bounded(field: &str, value: Option<u32>, current: usize, max: usize) -> Result<usize> {
     match value {
         None => Ok(current),
-        Some(0) => Err(invalid(format!("limits.{field} must be at least 1"))),
+        Some(v) if v == 0 || v as usize > max => Err(invalid(format!(
+            "limits.{field} must be between 1 and {max}, got {v}"
+        ))),
         Some(v) => Ok(v as usize),
     }
 }
+
+const MAX_PER_WAKE_BYTES: usize = 16 * 1024 * 1024;
+const MAX_PER_WAKE_MESSAGES: usize = 1_000_000;
 
 fn action(field: &str, value: &Option<String>, current: Action) -> Result<Action> {
     match value {
@@ -130,9 +141,24 @@ pub fn apply_limits(base: PeerLimits, js: &NativeLimits) -> Result<PeerLimits> {
     }
     l.recv_budget = positive("recvBudgetBytes", js.recv_budget_bytes, l.recv_budget)?;
     let w = &mut l.wake;
-    w.read_bytes = positive("readBytesPerWake", js.read_bytes_per_wake, w.read_bytes)?;
-    w.messages = positive("messagesPerWake", js.messages_per_wake, w.messages)?;
-    w.write_bytes = positive("writeBytesPerWake", js.write_bytes_per_wake, w.write_bytes)?;
+    w.read_bytes = bounded(
+        "readBytesPerWake",
+        js.read_bytes_per_wake,
+        w.read_bytes,
+        MAX_PER_WAKE_BYTES,
+    )?;
+    w.messages = bounded(
+        "messagesPerWake",
+        js.messages_per_wake,
+        w.messages,
+        MAX_PER_WAKE_MESSAGES,
+    )?;
+    w.write_bytes = bounded(
+        "writeBytesPerWake",
+        js.write_bytes_per_wake,
+        w.write_bytes,
+        MAX_PER_WAKE_BYTES,
+    )?;
     Ok(l)
 }
 
