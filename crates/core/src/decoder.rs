@@ -18,6 +18,9 @@ pub const DEFAULT_MAX_PAYLOAD: u32 = 4_000_000;
 /// buffer large messages. A `version` is a few hundred bytes even on forks.
 pub const DEFAULT_PRE_HANDSHAKE_MAX_PAYLOAD: u32 = 32 * 1024;
 
+/// Size of each arena small payloads are copied into.
+const SMALL_ARENA: usize = 16 * 1024;
+
 /// What the decoder enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
@@ -80,6 +83,8 @@ pub struct FrameDecoder {
     limits: DecodeLimits,
     buf: BytesMut,
     state: State,
+    /// Where small payloads are copied to (see `copy_small`).
+    small: BytesMut,
     handshake_complete: bool,
     seen_version: bool,
     seen_verack: bool,
@@ -92,6 +97,7 @@ impl FrameDecoder {
             limits,
             buf: BytesMut::new(),
             state: State::Header,
+            small: BytesMut::new(),
             handshake_complete: false,
             seen_version: false,
             seen_verack: false,
@@ -203,12 +209,7 @@ impl FrameDecoder {
                         return None;
                     }
                     let payload = if length < self.buf.capacity() / 4 {
-                        // A small payload would pin the whole read buffer until the
-                        // application takes it: copy it out instead, so memory held
-                        // follows the bytes delivered, not the buffers they came in.
-                        let copy = Bytes::copy_from_slice(&self.buf[..length]);
-                        self.buf.advance(length);
-                        copy
+                        self.copy_small(length)
                     } else {
                         self.buf.split_to(length).freeze()
                     };
@@ -257,6 +258,20 @@ impl FrameDecoder {
             checksum: header.checksum,
         };
         None
+    }
+
+    /// Copies a small payload out of the read buffer into a shared arena. Split off
+    /// the read buffer, it would pin a whole 64 KiB read until the application
+    /// takes it, while budgets count only its bytes; in the arena, memory held
+    /// follows the bytes delivered, one allocation serves many payloads, and the
+    /// read buffer stays free to be reused in place.
+    fn copy_small(&mut self, length: usize) -> Bytes {
+        if self.small.capacity() - self.small.len() < length {
+            self.small = BytesMut::with_capacity(SMALL_ARENA.max(length));
+        }
+        self.small.extend_from_slice(&self.buf[..length]);
+        self.buf.advance(length);
+        self.small.split().freeze()
     }
 
     fn reject(&mut self, reason: Reject, skip: u64) -> Decoded {
