@@ -152,6 +152,60 @@ describe('HeaderChain', () => {
     expect(chain.height).toBe(12);
   });
 
+  it("BIP 94 (testnet4): a retarget scales the period's first block, and timewarps are refused", () => {
+    const net = parseNetwork({
+      ...REGTEST,
+      name: 'bip94-test',
+      pow: {
+        check: true,
+        limit: REGTEST.pow.limit,
+        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
+        allowMinDifficulty: true,
+        bip94: true,
+      },
+    });
+    const limit = BigInt(`0x${net.pow.limit}`);
+    const g = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
+    const chain = new HeaderChain(net, {
+      version: g.version,
+      prevBlock: new Uint8Array(32),
+      merkleRoot: Buffer.from(g.merkleRoot, 'hex').reverse(),
+      time: g.time,
+      bits: g.bits,
+      nonce: g.nonce,
+    });
+    let time = g.time;
+    const add = (bits: number, spacing: number) => {
+      time += spacing;
+      chain.append([mine(chain.tipHash, time, bits, limit)]);
+    };
+    const scale = (bits: number, actual: number) =>
+      targetToBits(((bitsToTarget(bits) as bigint) * BigInt(actual)) / 6_000n);
+    for (let i = 1; i < 10; i++) add(g.bits, 300);
+    const harder = scale(g.bits, 2_700);
+    add(harder, 300); // height 10, first of the second period
+    for (let i = 11; i < 19; i++) add(harder, 300);
+    add(g.bits, 1_500); // height 19: late, so minimum difficulty
+    // Height 20 retargets from height 10's bits, not from the min-difficulty 19.
+    const fromFirst = scale(harder, 8 * 300 + 1_500);
+    const fromLast = scale(g.bits, 8 * 300 + 1_500);
+    expect(fromFirst).not.toBe(fromLast);
+    const wrong = mine(chain.tipHash, time + 300, fromLast, limit);
+    expect(errorOf(() => chain.append([wrong])).code).toBe('bad-diffbits');
+    const warped = mine(chain.tipHash, time - 601, fromFirst, limit);
+    expect(errorOf(() => chain.append([warped])).code).toBe('time-timewarp-attack');
+    add(fromFirst, 300);
+    expect(chain.height).toBe(20);
+  });
+
+  it('an empty locator asks for the hashStop header alone, as in Core', () => {
+    const chain = chainFor(REGTEST);
+    const headers = generateHeaders(REGTEST, 20);
+    chain.append(headers);
+    expect(chain.headersAfter([], chain.hashAt(7) as Buffer)).toEqual([headers[6]]);
+    expect(chain.headersAfter([], new Uint8Array(32).fill(1))).toEqual([]);
+  });
+
   it('builds locators and answers getheaders from them', () => {
     const headers = generateHeaders(REGTEST, 3_000);
     const chain = chainFor(REGTEST);

@@ -188,6 +188,7 @@ describe('bad flags', () => {
     [['sync', '--connect', 'nohost'], /--connect must be HOST:PORT/],
     [['sync', '--connect', '127.0.0.1:1', '--network', 'moonnet'], /--network must be one of/],
     [['sync', '--connect', '127.0.0.1:1', '--network-config', '/nonexistent.json'], /cannot read/],
+    [['sync', '--connect', '127.0.0.1:1', '--connect', '127.0.0.1:1'], /given twice/],
     [['node'], /--listen is required/],
     [['node', '--listen', '127.0.0.1:0', '--headers', 'a', '--generate', '5'], /not both/],
     [['demo', '--nodes', 'zero'], /--nodes must be an integer/],

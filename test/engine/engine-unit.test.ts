@@ -343,6 +343,35 @@ describe('engine slots and bans', () => {
     expect(() => t.engine.connect('10.0.0.7:9999')).not.toThrow();
   });
 
+  it('a dial that completes after its host was banned is dropped, not handshaken', () => {
+    const t = setup();
+    t.engine.connect('10.0.0.8:18444');
+    const dial = t.transport.dials[0]?.peer as number;
+    t.engine.ban('10.0.0.8', 'test');
+    t.transport.acceptDial(dial, '10.0.0.8:18444');
+    expect(t.transport.disconnects.at(-1)).toMatchObject({ peer: dial });
+    expect(t.transport.sentTo(dial, 'version')).toHaveLength(0);
+  });
+
+  it('a hostname target is banned by the address it resolved to', () => {
+    const t = setup();
+    t.engine.connect('node.example:18444', { persistent: true });
+    const dial = t.transport.dials[0]?.peer as number;
+    t.transport.acceptDial(dial, '10.0.0.9:18444');
+    t.engine.ban('10.0.0.9', 'test');
+    t.transport.settle();
+    t.clock.advance(600_000);
+    expect(t.transport.dials).toHaveLength(1); // never redialled
+  });
+
+  it('input from a peer being disconnected is ignored', () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    peer.disconnect('enough');
+    t.transport.deliver(peer.id, { command: 'ping', payload: { nonce: 5n } });
+    expect(t.transport.sentTo(peer.id, 'pong')).toHaveLength(0);
+  });
+
   it('a loopback peer at the threshold is disconnected, not banned (as Bitcoin Core)', () => {
     const t = setup();
     t.transport.inbound(70, '127.0.0.1:40000');
@@ -390,6 +419,37 @@ describe('engine request tracking', () => {
     // An addr nobody asked for is normal relay: no penalty.
     t.transport.deliver(peer.id, { command: 'addr', payload: { addresses: [] } });
     expect(peer.score).toBe(10);
+  });
+
+  it('a request that could not be sent fails alone; keepalive goes on', async () => {
+    const t = setup({ limits: { pingIntervalMs: 60_000, requestTimeoutMs: 10_000 } });
+    const peer = handshakeOutbound(t);
+    const first = t.transport.sentTo(peer.id, 'ping')[0]?.message;
+    if (first?.command !== 'ping') throw new Error('no ping');
+    t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: first.payload.nonce } });
+    await flushMicrotasks();
+    const locator = { version: 70016, locator: [new Uint8Array(32)], hashStop: new Uint8Array(32) };
+    const headers = peer.request({ command: 'getheaders', payload: locator });
+    t.transport.refuse.set('getdata', 'full');
+    const getdata = peer.request({ command: 'getdata', payload: { inventory: [] } });
+    await expect(getdata).rejects.toThrow(/not sent: full/);
+    t.transport.deliver(peer.id, { command: 'headers', payload: { headers: [] } });
+    await expect(headers).resolves.toMatchObject({ command: 'headers' });
+    // A ping refused by a full queue is retried on the next interval.
+    t.transport.refuse.set('ping', 'full');
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    t.clock.advance(60_000);
+    await flushMicrotasks();
+    expect(t.transport.sentTo(peer.id, 'ping')).toHaveLength(2);
+  });
+
+  it('a request that cannot be encoded throws at once and leaves nothing behind', () => {
+    const t = setup({ limits: { requestTimeoutMs: 1_000 } });
+    const peer = handshakeOutbound(t);
+    expect(() => peer.request({ command: 'ping', payload: { nonce: -1n } })).toThrow(RangeError);
+    // Were it tracked, this would reject unhandled and fail the test run.
+    t.clock.advance(5_000);
   });
 
   it('pending requests fail when the peer goes away', async () => {

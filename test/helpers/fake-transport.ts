@@ -38,8 +38,16 @@ export class FakeTransport implements Transport {
     return peer;
   }
 
+  /** Commands the next sends of which are refused with this result (then cleared). */
+  refuse = new Map<string, SendResult>();
+
   send(peer: PeerId, command: string, payload: Uint8Array): SendResult {
     if (!this.live.has(peer)) return 'unknown-peer';
+    const refused = this.refuse.get(command);
+    if (refused) {
+      this.refuse.delete(command);
+      return refused;
+    }
     this.sent.push({ peer, command, message: decodeMessage(command, payload) });
     return 'queued';
   }

@@ -293,13 +293,28 @@ describe('malformed payloads', () => {
     );
   });
 
-  it('rejects non-canonical CompactSize, non-zero header tx counts and bad UTF-8', () => {
+  it('rejects non-canonical CompactSize and bad UTF-8 in reject; tolerates what Core tolerates', () => {
     expect(() => decodeMessage('inv', Buffer.from('fd0100', 'hex'))).toThrow(/non-canonical/);
+    // A non-zero tx count after a header is read and ignored, as Core does.
     const header = Buffer.alloc(81);
     header[80] = 1;
-    expect(() => decodeMessage('headers', Buffer.concat([Buffer.from([1]), header]))).toThrow(
-      /txCount: must be 0/,
-    );
+    const headers = decodeMessage('headers', Buffer.concat([Buffer.from([1]), header]));
+    expect(headers?.command === 'headers' && headers.payload.headers).toHaveLength(1);
+    // A user agent that is not UTF-8 is cleaned up, not refused.
+    const version = encodePayload('version', {
+      version: 70016,
+      services: 0n,
+      timestamp: 0n,
+      receiver: { services: 0n, ip: '0.0.0.0', port: 0 },
+      sender: { services: 0n, ip: '0.0.0.0', port: 0 },
+      nonce: 0n,
+      userAgent: 'ab',
+      startHeight: 0,
+      relay: true,
+    });
+    version[81] = 0xff; // inside the user agent
+    const decoded = decodeMessage('version', version);
+    expect(decoded?.command === 'version' && decoded.payload.userAgent).toBe('\ufffdb');
     const reject = Buffer.from([2, 0xff, 0xfe, 0x01, 0]);
     expect(() => decodeMessage('reject', reject)).toThrow(/not valid UTF-8/);
   });

@@ -20,7 +20,8 @@ export type HeaderErrorCode =
   | 'bad-target'
   | 'above-limit'
   | 'bad-diffbits'
-  | 'time-too-old';
+  | 'time-too-old'
+  | 'time-timewarp-attack';
 
 /** A header that broke a rule; `height` is where it would have gone. */
 export class HeaderError extends Error {
@@ -130,6 +131,14 @@ export class HeaderChain {
         );
       }
     }
+    const { retarget, bip94 } = this.network.pow;
+    if (bip94 && retarget && height % retarget.interval === 0 && h.time < prev.time - 600) {
+      throw new HeaderError(
+        'time-timewarp-attack',
+        height,
+        `a period's first block at ${h.time} is over 600 s before its parent at ${prev.time}`,
+      );
+    }
     const mtp = this.medianTimePast();
     if (mtp !== undefined && h.time <= mtp) {
       throw new HeaderError(
@@ -163,7 +172,9 @@ export class HeaderChain {
     }
     const span = retarget.targetTimespanSeconds;
     const actual = Math.min(Math.max(prev.time - first.time, span / 4), span * 4);
-    let target = ((bitsToTarget(prev.bits) ?? 0n) * BigInt(actual)) / BigInt(span);
+    // BIP 94 scales the period's first block: its last may be a min-difficulty one.
+    const base = this.network.pow.bip94 ? first.bits : prev.bits;
+    let target = ((bitsToTarget(base) ?? 0n) * BigInt(actual)) / BigInt(span);
     if (target > this.powLimit) target = this.powLimit;
     return targetToBits(target);
   }
@@ -200,6 +211,12 @@ export class HeaderChain {
    * after genesis), up to 2,000 or `hashStop`.
    */
   headersAfter(locator: readonly Uint8Array[], hashStop: Uint8Array): BlockHeader[] {
+    if (locator.length === 0) {
+      // Core: an empty locator asks for the hashStop header alone.
+      const at = this.heightOf(hashStop);
+      const header = at === undefined ? undefined : this.entries[at]?.header;
+      return header ? [header] : [];
+    }
     let start = 0;
     for (const hash of locator) {
       const h = this.heightOf(hash);

@@ -31,7 +31,7 @@ export async function syncFromPeer(
   peer: Peer,
   chain: HeaderChain,
   onProgress: (p: SyncProgress) => void = () => {},
-): Promise<'synced' | 'timeout' | 'gone'> {
+): Promise<'synced' | 'timeout' | 'gone' | 'forked' | 'stalled'> {
   for (;;) {
     const target = Math.max(peer.startHeight ?? 0, chain.height);
     onProgress({ peer, height: chain.height, target });
@@ -63,14 +63,18 @@ export async function syncFromPeer(
       }
     }
     const toAppend = skip === 0 ? headers : headers.slice(skip);
+    const before = chain.height;
     try {
       chain.append(toAppend);
     } catch (err) {
-      if (err instanceof HeaderError && peer.connected) {
-        peer.misbehaving(100, `invalid header: ${err.message}`);
-      }
+      if (!(err instanceof HeaderError)) throw err;
+      // Headers on another branch are not invalid (Bitcoin Core does not punish
+      // them); this chain follows one branch, so it leaves this peer be.
+      if (err.code === 'unconnected') return 'forked';
+      if (peer.active) peer.misbehaving(100, `invalid header: ${err.message}`);
       throw err;
     }
+    if (chain.height === before && headers.length > 0) return 'stalled';
     onProgress({ peer, height: chain.height, target: Math.max(target, chain.height) });
     if (headers.length < MAX_HEADERS_PER_MESSAGE && chain.height >= target) return 'synced';
     if (headers.length === 0) return 'synced';

@@ -2,7 +2,7 @@
 // that sends an invalid header is penalised and the sync goes on with the rest.
 
 import { hashToHex } from '../chain/hash.js';
-import { chainFor } from '../chain/headerchain.js';
+import { chainFor, HeaderError } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
@@ -49,6 +49,8 @@ export async function runSync(argv: string[]): Promise<number> {
   const targets = (flags.connect as string[] | undefined) ?? [];
   if (targets.length === 0) throw new CliError(`--connect is required\n\n${SYNC_USAGE}`, 2);
   for (const t of targets) hostPort(t, 'connect');
+  const duplicate = targets.find((t, i) => targets.indexOf(t) !== i);
+  if (duplicate) throw new CliError(`--connect ${duplicate} is given twice`, 2);
   const network = chooseNetwork(
     flags.network as string | undefined,
     flags['network-config'] as string | undefined,
@@ -64,6 +66,7 @@ export async function runSync(argv: string[]): Promise<number> {
       connectTimeoutMs: timeoutMs,
       requestTimeoutMs: timeoutMs,
       handshakeTimeoutMs: timeoutMs,
+      maxOutbound: targets.length,
     },
     startHeight: () => chain.height,
   });
@@ -86,7 +89,8 @@ export async function runSync(argv: string[]): Promise<number> {
         );
         results.set(label, { outcome, peer });
       } catch (err) {
-        results.set(label, { outcome: 'penalised', peer, error: (err as Error).message });
+        const outcome = err instanceof HeaderError ? 'penalised' : 'gone';
+        results.set(label, { outcome, peer, error: (err as Error).message });
       }
     }
   } finally {
@@ -151,13 +155,17 @@ function collectPeers(
       }
     };
     const timer = setTimeout(() => resolve(peers), timeoutMs + 1_000);
+    timer.unref();
+    const handshaken = new Set<string>();
     engine.on('handshake', (p) => {
+      handshaken.add(p.state.target ?? p.address);
       peers.push(p);
       settle();
     });
     engine.on('failed', (f) => {
-      // Only a first verdict: a peer dropped after it was penalised stays penalised.
-      if (results.has(f.address)) return;
+      // Only a first verdict for peers that never got going: a peer dropped
+      // after its handshake (or after it was penalised) is not unreachable.
+      if (results.has(f.address) || handshaken.has(f.address)) return;
       results.set(f.address, { outcome: 'unreachable', error: f.error });
       settle();
     });

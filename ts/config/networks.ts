@@ -82,6 +82,7 @@ export const NETWORK_PRESETS = {
       limit: MAIN_POW_LIMIT,
       retarget: { interval: 2016, targetTimespanSeconds: 14 * 24 * 60 * 60 },
       allowMinDifficulty: true,
+      bip94: true,
     },
   },
   signet: {

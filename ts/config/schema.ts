@@ -70,6 +70,9 @@ export const NetworkSchema = z.object({
         .default(null),
       /** testnet's 20-minute minimum-difficulty rule. */
       allowMinDifficulty: z.boolean().default(false),
+      /** BIP 94 (testnet4): retargets scale the first block of the period's bits,
+       *  and a period's first block may not be over 600 s older than its parent. */
+      bip94: z.boolean().default(false),
     })
     .prefault({}),
 });

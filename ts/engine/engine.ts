@@ -193,6 +193,7 @@ export class Engine implements PeerHost {
     if (!target) return;
     this.targets.delete(address);
     if (target.timer) this.clock.clearTimer(target.timer);
+    if (target.peerId !== undefined) this.dialing.delete(target.peerId);
     const peer = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
     if (peer?.connected) this.disconnectPeer(peer, reason, false);
   }
@@ -241,7 +242,11 @@ export class Engine implements PeerHost {
     const host = hostOf(address);
     const entry = this.banList.ban(host, reason, this.clock.now() + durationMs);
     for (const target of [...this.targets.values()]) {
-      if (hostOf(target.address) === host) this.forget(target.address, 'banned');
+      // By the name it was dialled with, or by the address that name resolved to.
+      const live = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
+      if (hostOf(target.address) === host || (live && hostOf(live.address) === host)) {
+        this.forget(target.address, 'banned');
+      }
     }
     for (const peer of this.peers) {
       if (hostOf(peer.address) === host && peer.connected) {
@@ -302,20 +307,26 @@ export class Engine implements PeerHost {
   ): Promise<TrackedResponses[C]> {
     // Slow links get more time: the base timeout plus a few round trips.
     const timeout = timeoutMs ?? this.config.limits.requestTimeoutMs + 4 * (peer.rttMs ?? 0);
-    const response = this.tracker.track(peer.id, message, timeout);
-    const sent = this.sendTo(peer, message as Message);
-    if (sent === 'full' || sent === 'too-large' || sent === 'closed' || sent === 'unknown-peer') {
-      this.tracker.abortPeer(peer.id, `request not sent: ${sent}`);
+    // Encode and send first (an encoding error throws here, with nothing
+    // tracked); track only a request that actually went out. Responses arrive
+    // on a later turn of the event loop, so tracking after the send is in time.
+    const request = message as Message;
+    const sent = this.sendTo(peer, request);
+    if (sent !== 'queued' && sent !== 'backpressure') {
+      return Promise.reject(new RequestAbortedError(peer.id, request.command, `not sent: ${sent}`));
     }
-    return response;
+    return this.tracker.track(peer.id, message, timeout);
   }
 
   disconnectPeer(peer: Peer, reason: string, flush: boolean): void {
+    // From now on the peer's input is ignored, though its disconnect event
+    // (and `connected` turning false) comes a little later.
+    peer.state.closing = true;
     this.transport.disconnect(peer.id, reason, { flush });
   }
 
   misbehaving(peer: Peer, score: number, reason: string): void {
-    if (!peer.connected) return;
+    if (!peer.active) return;
     peer.state.score += score;
     const total = peer.state.score;
     this.events.emit('misbehaving', peer, { score, total, reason });
@@ -381,7 +392,18 @@ export class Engine implements PeerHost {
     } else {
       const target = this.dialing.get(id);
       this.dialing.delete(id);
-      if (target) peer.state.target = target.address;
+      if (!target) {
+        // Forgotten (or banned) while the dial was in flight.
+        this.disconnectPeer(peer, 'forgotten', false);
+        return;
+      }
+      peer.state.target = target.address;
+      // A hostname target resolves here: check the ban list on the real address.
+      if (this.banList.find(hostOf(remote), now)) {
+        this.forget(target.address, 'banned');
+        this.disconnectPeer(peer, 'banned', false);
+        return;
+      }
     }
     peer.state.timers.handshake = this.clock.setTimer(this.config.limits.handshakeTimeoutMs, () => {
       if (peer.connected && !peer.state.handshakeComplete) {
@@ -419,6 +441,7 @@ export class Engine implements PeerHost {
   /** Releases everything a peer holds. Idempotent. */
   private cleanup(peer: Peer, reason: string): void {
     if (peer.state.gone === undefined) peer.state.gone = reason;
+    if (peer.state.ourNonce !== undefined) this.ourNonces.delete(peer.state.ourNonce);
     const t = peer.state.timers;
     for (const handle of [t.handshake, t.ping, t.inactivity]) {
       if (handle) this.clock.clearTimer(handle);
@@ -456,7 +479,7 @@ export class Engine implements PeerHost {
 
   private onFrame(id: PeerId, command: string, payload: Buffer): void {
     const peer = this.peersById.get(id);
-    if (!peer?.connected) return;
+    if (!peer?.active) return;
     peer.state.lastRecvMs = this.clock.now();
     let message: Message | undefined;
     try {
@@ -514,7 +537,7 @@ export class Engine implements PeerHost {
       solicited = !this.isPenalisable(peer, message);
       if (!solicited && this.config.policy.unsolicited === 'penalize') {
         this.misbehaving(peer, UNSOLICITED_SCORE, `unsolicited ${message.command}`);
-        if (!peer.connected) return;
+        if (!peer.active) return;
       }
     }
     const info = { solicited };
@@ -553,6 +576,7 @@ export class Engine implements PeerHost {
   private versionMessage(peer: Peer): VersionMessage {
     const nonce = this.randomNonce();
     this.ourNonces.add(nonce);
+    peer.state.ourNonce = nonce;
     const [host, port] = splitAddress(peer.address);
     return {
       version: this.config.network.protocolVersion,
@@ -632,6 +656,8 @@ export class Engine implements PeerHost {
     const st = peer.state;
     if (st.handshakeComplete || !peer.version || !st.verackReceived || !st.verackSent) return;
     st.handshakeComplete = true;
+    // Self-connections show up during handshakes only: our nonce is done.
+    if (st.ourNonce !== undefined) this.ourNonces.delete(st.ourNonce);
     if (st.timers.handshake) this.clock.clearTimer(st.timers.handshake);
     st.timers.handshake = undefined;
     if (peer.inbound) {
@@ -650,13 +676,13 @@ export class Engine implements PeerHost {
     const target = st.target ? this.targets.get(st.target) : undefined;
     target?.backoff.recordSuccess();
     this.events.emit('handshake', peer);
-    if (peer.connected) this.sendPing(peer);
+    if (peer.active) this.sendPing(peer);
   }
 
   // ---- keepalive ----------------------------------------------------------
 
   private sendPing(peer: Peer): void {
-    if (!peer.connected) return;
+    if (!peer.active) return;
     const nonce = this.randomNonce();
     this.requestFrom(
       peer,
@@ -670,8 +696,13 @@ export class Engine implements PeerHost {
         );
       })
       .catch((err: unknown) => {
-        if (err instanceof RequestTimeoutError && peer.connected) {
+        if (err instanceof RequestTimeoutError && peer.active) {
           this.disconnectPeer(peer, 'ping-timeout', false);
+        } else if (err instanceof RequestAbortedError && peer.active) {
+          // The ping could not be sent (queue full): try again next interval.
+          peer.state.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
+            this.sendPing(peer),
+          );
         } else if (!(err instanceof RequestAbortedError)) {
           throw err;
         }

@@ -45,6 +45,10 @@ export interface PeerState {
   lastSendMs: number;
   sentSendHeaders: boolean;
   gone?: string;
+  /** The engine asked the transport to close it; input is ignored meanwhile. */
+  closing: boolean;
+  /** The nonce of the version we sent, while it matters for self-connection checks. */
+  ourNonce?: bigint;
   timers: { handshake?: TimerHandle; ping?: TimerHandle; inactivity?: TimerHandle };
   /** The outbound target this connection serves, for redialling. */
   target?: string;
@@ -78,6 +82,7 @@ export class Peer {
       lastRecvMs: connectedAtMs,
       lastSendMs: connectedAtMs,
       sentSendHeaders: false,
+      closing: false,
       timers: {},
     };
   }
@@ -87,9 +92,14 @@ export class Peer {
     return this.state.gone === undefined;
   }
 
+  /** Connected and not being disconnected: its messages are still processed. */
+  get active(): boolean {
+    return this.state.gone === undefined && !this.state.closing;
+  }
+
   /** Whether version and verack have been exchanged. */
   get ready(): boolean {
-    return this.state.handshakeComplete && this.connected;
+    return this.state.handshakeComplete && this.active;
   }
 
   /** Misbehaviour score so far. */

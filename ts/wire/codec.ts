@@ -115,7 +115,8 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
       // but decoding stays faithful and policy decides.
       const sender = r.remaining > 0 ? readNetAddress(r, 'sender') : emptyAddress();
       const nonceValue = r.remaining > 0 ? r.u64('nonce') : 0n;
-      const userAgent = r.remaining > 0 ? r.varString('userAgent', MESSAGE_LIMITS.userAgent) : '';
+      const userAgent =
+        r.remaining > 0 ? r.varStringLenient('userAgent', MESSAGE_LIMITS.userAgent) : '';
       const startHeight = r.remaining > 0 ? r.i32('startHeight') : 0;
       const relay = r.remaining > 0 ? r.bool('relay') : true;
       return {
@@ -195,8 +196,8 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
       const list: BlockHeader[] = [];
       for (let i = 0; i < n; i++) {
         list.push(readHeader(r, 'headers'));
-        const txCount = r.varint('headers.txCount');
-        if (txCount !== 0n) r.fail('invalid', 'headers.txCount', `must be 0, got ${txCount}`);
+        // Always 0 in practice; Bitcoin Core reads it and ignores it.
+        r.varint('headers.txCount');
       }
       return { headers: list };
     },

@@ -124,6 +124,12 @@ export class Reader {
     }
   }
 
+  /** Like varString, but bytes that are not UTF-8 become U+FFFD instead of an
+   *  error (Bitcoin Core accepts any user agent bytes and sanitises them). */
+  varStringLenient(field: string, max: number): string {
+    return new TextDecoder('utf-8').decode(this.varBytes(field, max));
+  }
+
   /** Everything left. */
   rest(): Uint8Array {
     return this.bytesView(this.remaining, 'rest');
