@@ -33,6 +33,50 @@ function errorOf(fn: () => unknown): HeaderError {
   throw new Error('expected a HeaderError');
 }
 
+/**
+ * A regtest-based network that retargets every 10 blocks of 10 minutes, and a
+ * chain on it with a helper that mines the next block `spacing` seconds later.
+ */
+function retargetingChain(
+  name: string,
+  pow: { allowMinDifficulty?: boolean; bip94?: boolean } = {},
+) {
+  const net = parseNetwork({
+    ...REGTEST,
+    name,
+    pow: {
+      check: true,
+      limit: REGTEST.pow.limit,
+      retarget: { interval: 10, targetTimespanSeconds: 6_000 },
+      ...pow,
+    },
+  });
+  const limit = BigInt(`0x${net.pow.limit}`);
+  const g = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
+  const chain = new HeaderChain(net, {
+    version: g.version,
+    prevBlock: new Uint8Array(32),
+    merkleRoot: Buffer.from(g.merkleRoot, 'hex').reverse(),
+    time: g.time,
+    bits: g.bits,
+    nonce: g.nonce,
+  });
+  let time = g.time;
+  return {
+    chain,
+    limit,
+    genesisBits: g.bits,
+    /** The time of the tip. */
+    time: () => time,
+    add(bits: number, spacing: number): BlockHeader {
+      time += spacing;
+      const h = mine(chain.tipHash, time, bits, limit);
+      chain.append([h]);
+      return h;
+    },
+  };
+}
+
 describe('HeaderChain', () => {
   it('accepts a generated chain and rejects headers that do not link', () => {
     const headers = generateHeaders(REGTEST, 50);
@@ -67,132 +111,59 @@ describe('HeaderChain', () => {
   });
 
   it('follows the retarget rule: actual timespan over target timespan, clamped, capped', () => {
-    // A SHA-256 test network that retargets every 10 blocks of 10 minutes.
-    const net = parseNetwork({
-      ...REGTEST,
-      name: 'retarget-test',
-      pow: {
-        check: true,
-        limit: REGTEST.pow.limit,
-        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
-      },
-    });
-    const limit = BigInt(`0x${net.pow.limit}`);
-    const genesis = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
-    const chain = new HeaderChain(net, {
-      version: genesis.version,
-      prevBlock: new Uint8Array(32),
-      merkleRoot: Buffer.from(genesis.merkleRoot, 'hex').reverse(),
-      time: genesis.time,
-      bits: genesis.bits,
-      nonce: genesis.nonce,
-    });
+    const { chain, limit, genesisBits, time, add } = retargetingChain('retarget-test');
     // Ten blocks five minutes apart: twice as fast as wanted.
-    let prev: Buffer = chain.tipHash;
-    let time = genesis.time;
-    for (let i = 1; i < 10; i++) {
-      time += 300;
-      const h = mine(prev, time, genesis.bits, limit);
-      chain.append([h]);
-      prev = headerHash(h);
-    }
-    time += 300;
+    for (let i = 1; i < 10; i++) add(genesisBits, 300);
     // Core: new target = old target × (last time − first time) / timespan.
-    const expected = targetToBits(((bitsToTarget(genesis.bits) as bigint) * 2_700n) / 6_000n);
-    expect(expected).not.toBe(genesis.bits);
-    const wrong = mine(prev, time, genesis.bits, limit);
+    const expected = targetToBits(((bitsToTarget(genesisBits) as bigint) * 2_700n) / 6_000n);
+    expect(expected).not.toBe(genesisBits);
+    const wrong = mine(chain.tipHash, time() + 300, genesisBits, limit);
     const e = errorOf(() => chain.append([wrong]));
     expect(e.code).toBe('bad-diffbits');
     expect(e.height).toBe(10);
-    chain.append([mine(prev, time, expected, limit)]);
+    add(expected, 300);
     expect(chain.height).toBe(10);
     // Between retargets the bits must stay put.
-    const drift = mine(chain.tipHash, time + 600, genesis.bits, limit);
+    const drift = mine(chain.tipHash, time() + 600, genesisBits, limit);
     expect(errorOf(() => chain.append([drift])).code).toBe('bad-diffbits');
   });
 
   it("testnet's rule: a block 20 minutes late may use the minimum difficulty, the next goes back", () => {
-    const net = parseNetwork({
-      ...REGTEST,
-      name: 'testnet-rule',
-      pow: {
-        check: true,
-        limit: REGTEST.pow.limit,
-        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
-        allowMinDifficulty: true,
-      },
+    const { chain, limit, genesisBits, time, add } = retargetingChain('testnet-rule', {
+      allowMinDifficulty: true,
     });
-    const limit = BigInt(`0x${net.pow.limit}`);
-    const g = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
-    const chain = new HeaderChain(net, {
-      version: g.version,
-      prevBlock: new Uint8Array(32),
-      merkleRoot: Buffer.from(g.merkleRoot, 'hex').reverse(),
-      time: g.time,
-      bits: g.bits,
-      nonce: g.nonce,
-    });
-    let time = g.time;
-    const add = (bits: number, spacing: number) => {
-      time += spacing;
-      const h = mine(chain.tipHash, time, bits, limit);
-      chain.append([h]);
-      return h;
-    };
-    for (let i = 1; i < 10; i++) add(g.bits, 300);
+    for (let i = 1; i < 10; i++) add(genesisBits, 300);
     // The retarget at height 10 makes blocks harder than the minimum.
-    const harder = targetToBits(((bitsToTarget(g.bits) as bigint) * 2_700n) / 6_000n);
+    const harder = targetToBits(((bitsToTarget(genesisBits) as bigint) * 2_700n) / 6_000n);
     add(harder, 300);
     // Height 11 comes 25 minutes late: the minimum difficulty is allowed...
-    add(g.bits, 1_500);
+    add(genesisBits, 1_500);
     // ...and height 12, on time, must return to the last real difficulty.
-    const tooEasy = mine(chain.tipHash, time + 300, g.bits, limit);
+    const tooEasy = mine(chain.tipHash, time() + 300, genesisBits, limit);
     expect(errorOf(() => chain.append([tooEasy])).code).toBe('bad-diffbits');
     add(harder, 300);
     expect(chain.height).toBe(12);
   });
 
   it("BIP 94 (testnet4): a retarget scales the period's first block, and timewarps are refused", () => {
-    const net = parseNetwork({
-      ...REGTEST,
-      name: 'bip94-test',
-      pow: {
-        check: true,
-        limit: REGTEST.pow.limit,
-        retarget: { interval: 10, targetTimespanSeconds: 6_000 },
-        allowMinDifficulty: true,
-        bip94: true,
-      },
+    const { chain, limit, genesisBits, time, add } = retargetingChain('bip94-test', {
+      allowMinDifficulty: true,
+      bip94: true,
     });
-    const limit = BigInt(`0x${net.pow.limit}`);
-    const g = net.genesisHeader as NonNullable<typeof net.genesisHeader>;
-    const chain = new HeaderChain(net, {
-      version: g.version,
-      prevBlock: new Uint8Array(32),
-      merkleRoot: Buffer.from(g.merkleRoot, 'hex').reverse(),
-      time: g.time,
-      bits: g.bits,
-      nonce: g.nonce,
-    });
-    let time = g.time;
-    const add = (bits: number, spacing: number) => {
-      time += spacing;
-      chain.append([mine(chain.tipHash, time, bits, limit)]);
-    };
     const scale = (bits: number, actual: number) =>
       targetToBits(((bitsToTarget(bits) as bigint) * BigInt(actual)) / 6_000n);
-    for (let i = 1; i < 10; i++) add(g.bits, 300);
-    const harder = scale(g.bits, 2_700);
+    for (let i = 1; i < 10; i++) add(genesisBits, 300);
+    const harder = scale(genesisBits, 2_700);
     add(harder, 300); // height 10, first of the second period
     for (let i = 11; i < 19; i++) add(harder, 300);
-    add(g.bits, 1_500); // height 19: late, so minimum difficulty
+    add(genesisBits, 1_500); // height 19: late, so minimum difficulty
     // Height 20 retargets from height 10's bits, not from the min-difficulty 19.
     const fromFirst = scale(harder, 8 * 300 + 1_500);
-    const fromLast = scale(g.bits, 8 * 300 + 1_500);
+    const fromLast = scale(genesisBits, 8 * 300 + 1_500);
     expect(fromFirst).not.toBe(fromLast);
-    const wrong = mine(chain.tipHash, time + 300, fromLast, limit);
+    const wrong = mine(chain.tipHash, time() + 300, fromLast, limit);
     expect(errorOf(() => chain.append([wrong])).code).toBe('bad-diffbits');
-    const warped = mine(chain.tipHash, time - 601, fromFirst, limit);
+    const warped = mine(chain.tipHash, time() - 601, fromFirst, limit);
     expect(errorOf(() => chain.append([warped])).code).toBe('time-timewarp-attack');
     add(fromFirst, 300);
     expect(chain.height).toBe(20);
