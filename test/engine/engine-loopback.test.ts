@@ -5,6 +5,7 @@ import { type DisconnectInfo, Engine, type EngineOptions } from '../../ts/engine
 import { RequestTimeoutError } from '../../ts/engine/errors.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { encodeMessage } from '../../ts/wire/codec.js';
+import { versionMessage } from '../helpers/messages.js';
 import { waitUntil } from '../helpers/wait.js';
 import { frame } from '../helpers/wire.js';
 
@@ -173,20 +174,7 @@ describe('engine over loopback', () => {
     raw.on('error', () => {});
     sockets.push(raw);
     await new Promise<void>((r) => raw.once('connect', () => r()));
-    const version = encodeMessage({
-      command: 'version',
-      payload: {
-        version: 70016,
-        services: 0n,
-        timestamp: 0n,
-        receiver: { services: 0n, ip: '127.0.0.1', port },
-        sender: { services: 0n, ip: '0.0.0.0', port: 0 },
-        nonce: 99n,
-        userAgent: '/hostile/',
-        startHeight: 0,
-        relay: false,
-      },
-    });
+    const version = encodeMessage(versionMessage({ nonce: 99n, userAgent: '/hostile/' }));
     raw.write(frame('version', version));
     raw.write(frame('verack', Buffer.alloc(0)));
     const hostile = await hostileReady;

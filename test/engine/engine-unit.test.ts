@@ -5,26 +5,11 @@ import { ManualClock } from '../../ts/engine/clock.js';
 import { Engine, type EngineOptions } from '../../ts/engine/engine.js';
 import { PeerGoneError, RequestTimeoutError } from '../../ts/engine/errors.js';
 import type { Peer } from '../../ts/engine/peer.js';
-import type { Message, VersionMessage } from '../../ts/wire/types.js';
+import type { Message } from '../../ts/wire/types.js';
 import { FakeTransport } from '../helpers/fake-transport.js';
+import { versionMessage } from '../helpers/messages.js';
 
-function version(overrides: Partial<VersionMessage> = {}): Message {
-  return {
-    command: 'version',
-    payload: {
-      version: 70016,
-      services: 9n,
-      timestamp: 1_700_000_000n,
-      receiver: { services: 0n, ip: '127.0.0.1', port: 18444 },
-      sender: { services: 9n, ip: '0.0.0.0', port: 0 },
-      nonce: 0x1234n,
-      userAgent: '/Satoshi:27.0.0/',
-      startHeight: 100,
-      relay: true,
-      ...overrides,
-    },
-  };
-}
+const version = versionMessage;
 
 const verack: Message = { command: 'verack', payload: {} };
 

@@ -12,6 +12,7 @@ import { DecodeError } from '../../ts/wire/errors.js';
 import { ipFromBytes, ipToBytes } from '../../ts/wire/ip.js';
 import { MESSAGE_LIMITS } from '../../ts/wire/limits.js';
 import type { Command, Message } from '../../ts/wire/types.js';
+import { versionPayload } from '../helpers/messages.js';
 import vectors from '../vectors/wire-vectors.json' with { type: 'json' };
 
 /** The vectors' JSON form: bigint as decimal strings, bytes as hex. */
@@ -301,17 +302,7 @@ describe('malformed payloads', () => {
     const headers = decodeMessage('headers', Buffer.concat([Buffer.from([1]), header]));
     expect(headers?.command === 'headers' && headers.payload.headers).toHaveLength(1);
     // A user agent that is not UTF-8 is cleaned up, not refused.
-    const version = encodePayload('version', {
-      version: 70016,
-      services: 0n,
-      timestamp: 0n,
-      receiver: { services: 0n, ip: '0.0.0.0', port: 0 },
-      sender: { services: 0n, ip: '0.0.0.0', port: 0 },
-      nonce: 0n,
-      userAgent: 'ab',
-      startHeight: 0,
-      relay: true,
-    });
+    const version = encodePayload('version', versionPayload({ userAgent: 'ab' }));
     version[81] = 0xff; // inside the user agent
     const decoded = decodeMessage('version', version);
     expect(decoded?.command === 'version' && decoded.payload.userAgent).toBe('\ufffdb');
