@@ -257,5 +257,5 @@ describe('peerwire bench', () => {
     );
     expect(checksums.peerwire).toBe(1);
     expect(r.stdout).toMatch(/workload\s+metric\s+unit\s+peerwire\s+baseline\s+ratio\s+target/);
-  });
+  }, 150_000);
 });

@@ -71,16 +71,21 @@ function throughput(
       };
     },
     async child(net, ch) {
-      const port = await boundPort(net, net.listen());
-      ch.send({ port });
-      const { count: n } = await ch.next();
+      // Count from the first frame on: frames can arrive before the parent's
+      // message saying how many to expect.
       let seen = 0;
-      const t1 = await new Promise<bigint>((resolve) => {
-        net.onFrame(() => {
-          if (++seen === n) resolve(now());
-        });
+      let expected = Number.POSITIVE_INFINITY;
+      let finish: (t: bigint) => void = () => {};
+      const done = new Promise<bigint>((resolve) => {
+        finish = resolve;
       });
-      ch.send({ t1: t1.toString() });
+      net.onFrame(() => {
+        if (++seen === expected) finish(now());
+      });
+      ch.send({ port: await boundPort(net, net.listen()) });
+      expected = (await ch.next()).count as number;
+      if (seen >= expected) finish(now());
+      ch.send({ t1: (await done).toString() });
     },
   };
 }
