@@ -142,13 +142,28 @@ impl FrameDecoder {
 
     /// The buffer to read into, with room for at most `max_read` more bytes.
     /// Growth follows received bytes only, never a claimed length.
+    ///
+    /// After a disconnecting reject the decoder keeps nothing: it hands out an
+    /// empty buffer with no room reserved, and whatever is read into it is
+    /// discarded by the next call to this, [`feed`](Self::feed) or
+    /// [`next_frame`](Self::next_frame).
     pub fn read_buffer(&mut self, max_read: usize) -> &mut BytesMut {
-        self.buf.reserve(max_read);
+        if self.is_failed() {
+            self.buf = BytesMut::new();
+        } else {
+            self.buf.reserve(max_read);
+        }
         &mut self.buf
     }
 
-    /// Appends received bytes (for callers that do not read in place).
+    /// Appends received bytes (for callers that do not read in place). After a
+    /// disconnecting reject the bytes are discarded: a caller that keeps feeding
+    /// a failed decoder must not make it hold them.
     pub fn feed(&mut self, bytes: &[u8]) {
+        if self.is_failed() {
+            self.buf = BytesMut::new();
+            return;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -178,7 +193,11 @@ impl FrameDecoder {
     pub fn next_frame(&mut self) -> Option<Decoded> {
         loop {
             match self.state {
-                State::Failed => return None,
+                State::Failed => {
+                    // Bytes read in place after the failure are never decoded.
+                    self.buf = BytesMut::new();
+                    return None;
+                }
                 State::Skip { remaining } => {
                     let n = remaining.min(self.buf.len() as u64);
                     self.buf.advance(n as usize);
@@ -411,6 +430,34 @@ mod tests {
         assert!(frames_of(&got).is_empty());
         assert!(dec.is_failed());
         assert_eq!(dec.buffered(), 0, "a failed decoder keeps no input");
+    }
+
+    #[test]
+    fn a_failed_decoder_discards_whatever_it_is_given_next() {
+        let mut bad = frame("ping", &[0; 8]);
+        bad[0] = 0xf9;
+        let mut dec = FrameDecoder::new(limits());
+        dec.feed(&bad);
+        assert_eq!(
+            reject_kinds(&decode_all(&mut dec)),
+            vec![(RejectKind::BadMagic, Action::Disconnect)]
+        );
+        // A caller that carries on feeding (without decoding, as a driver that
+        // is slow to close might) must not make the decoder hold the bytes.
+        for _ in 0..64 {
+            dec.feed(&[0u8; 4096]);
+            assert_eq!(dec.buffered(), 0);
+            assert!(dec.capacity() < 4096, "capacity {}", dec.capacity());
+        }
+        // Reading in place: the buffer handed out reserves nothing, and what is
+        // read into it is gone by the next call.
+        for _ in 0..64 {
+            dec.read_buffer(64 * 1024).extend_from_slice(&[0u8; 100]);
+            assert!(dec.next_frame().is_none());
+            assert_eq!(dec.buffered(), 0);
+        }
+        assert!(dec.read_buffer(64 * 1024).capacity() < 64 * 1024);
+        assert!(dec.is_failed());
     }
 
     #[test]
