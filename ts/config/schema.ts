@@ -50,7 +50,10 @@ export const NetworkSchema = z.object({
     .default(70_016),
   /** Services this node advertises in its version message. */
   services: u64.default(0n),
-  userAgent: z.string().max(256, 'must be at most 256 bytes').default('/peerwire:0.1.0/'),
+  userAgent: z
+    .string()
+    .refine((s) => Buffer.byteLength(s, 'utf8') <= 256, 'must be at most 256 bytes of UTF-8')
+    .default('/peerwire:0.1.0/'),
   dnsSeeds: z.array(z.string().min(1)).default([]),
   pow: z
     .object({
@@ -114,6 +117,8 @@ export const LimitsSchema = z.object({
   banTimeMs: ms().default(24 * 60 * 60_000),
   /** Misbehaviour score at which a peer is banned (btcd and bcoin use 100). */
   banThreshold: positiveInt().default(100),
+  /** Most hosts the ban list holds; when full, the ban that ends soonest goes. */
+  maxBans: positiveInt(10_000_000).default(10_000),
   flushTimeoutMs: ms().default(5_000),
   /** What each kind of bad framing does to the peer (Bitcoin Core's choices by default). */
   onBadMagic: z.enum(['disconnect', 'drop']).default('disconnect'),
