@@ -18,16 +18,23 @@ export type SendResult =
   /** Not queued: no such peer (never connected, or gone). */
   | 'unknown-peer';
 
-// Indexed by the native SEND_* codes, built once: `send` is a hot path.
-const SEND_RESULT_BY_CODE: SendResult[] = [];
-SEND_RESULT_BY_CODE[native.SEND_QUEUED] = 'queued';
-SEND_RESULT_BY_CODE[native.SEND_BACKPRESSURE] = 'backpressure';
-SEND_RESULT_BY_CODE[native.SEND_FULL] = 'full';
-SEND_RESULT_BY_CODE[native.SEND_CLOSED] = 'closed';
-SEND_RESULT_BY_CODE[native.SEND_UNKNOWN_PEER] = 'unknown-peer';
-SEND_RESULT_BY_CODE[native.SEND_TOO_LARGE] = 'too-large';
+// Indexed by the native SEND_* codes, built once (`send` is a hot path), on first
+// use: importing this module must not load the addon.
+let SEND_RESULT_BY_CODE: SendResult[] | undefined;
+
+function sendResultTable(): SendResult[] {
+  const table: SendResult[] = [];
+  table[native.SEND_QUEUED] = 'queued';
+  table[native.SEND_BACKPRESSURE] = 'backpressure';
+  table[native.SEND_FULL] = 'full';
+  table[native.SEND_CLOSED] = 'closed';
+  table[native.SEND_UNKNOWN_PEER] = 'unknown-peer';
+  table[native.SEND_TOO_LARGE] = 'too-large';
+  return table;
+}
 
 function sendResult(code: number): SendResult {
+  SEND_RESULT_BY_CODE ??= sendResultTable();
   const name = SEND_RESULT_BY_CODE[code];
   if (name === undefined) throw new Error(`unknown native send code ${code}`);
   return name;
