@@ -28,6 +28,7 @@ export const NETWORK_PRESETS = {
       'dnsseed.emzy.de',
       'seed.bitcoin.wiz.biz',
     ],
+    versionHeights: { bip34: 227931, bip66: 363725, bip65: 388381 },
     pow: {
       check: true,
       limit: MAIN_POW_LIMIT,
@@ -55,6 +56,7 @@ export const NETWORK_PRESETS = {
       'seed.testnet.bitcoin.sprovoost.nl',
       'testnet-seed.bluematt.me',
     ],
+    versionHeights: { bip34: 21111, bip66: 330776, bip65: 581885 },
     pow: {
       check: true,
       limit: MAIN_POW_LIMIT,
@@ -77,6 +79,7 @@ export const NETWORK_PRESETS = {
     protocolVersion: 70016,
     services: 0n,
     dnsSeeds: ['seed.testnet4.bitcoin.sprovoost.nl', 'seed.testnet4.wiz.biz'],
+    versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
       limit: MAIN_POW_LIMIT,
@@ -100,6 +103,7 @@ export const NETWORK_PRESETS = {
     protocolVersion: 70016,
     services: 0n,
     dnsSeeds: ['seed.signet.bitcoin.sprovoost.nl'],
+    versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
       limit: '00000377ae000000000000000000000000000000000000000000000000000000',
@@ -122,6 +126,7 @@ export const NETWORK_PRESETS = {
     protocolVersion: 70016,
     services: 0n,
     dnsSeeds: [],
+    versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
       limit: '7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff',

@@ -78,6 +78,15 @@ export const NetworkSchema = z.object({
       bip94: z.boolean().default(false),
     })
     .prefault({}),
+  /** Heights from which headers need version 2, 3 and 4 (BIP 34, 66, 65; Core's
+   *  bad-version rule). null: never enforced, the default for custom networks. */
+  versionHeights: z
+    .object({
+      bip34: z.number().int().nonnegative().nullable().default(null),
+      bip66: z.number().int().nonnegative().nullable().default(null),
+      bip65: z.number().int().nonnegative().nullable().default(null),
+    })
+    .prefault({}),
 });
 export type NetworkInput = z.input<typeof NetworkSchema>;
 export type Network = z.output<typeof NetworkSchema>;
