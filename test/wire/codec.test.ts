@@ -43,6 +43,8 @@ const ALL_COMMANDS: Command[] = [
   'headers',
   'block',
   'tx',
+  'merkleblock',
+  'cmpctblock',
   'sendheaders',
   'sendcmpct',
   'feefilter',
@@ -56,7 +58,15 @@ describe('wire vectors', () => {
     const payload = Buffer.from(v.hex, 'hex');
     const message = decodeMessage(v.command, payload);
     expect(message?.command).toBe(v.command);
-    expect(plain(message?.payload)).toEqual(v.decoded);
+    const decoded = plain(message?.payload) as Record<string, unknown>;
+    if (message?.command === 'version') {
+      // The vectors predate the raw user agent bytes: they are the display string's UTF-8.
+      expect(Buffer.from(message.payload.userAgentBytes ?? [])).toEqual(
+        Buffer.from(message.payload.userAgent),
+      );
+      delete decoded.userAgentBytes;
+    }
+    expect(decoded).toEqual(v.decoded);
     // Re-encoding gives the same bytes. The one exception: a version from a peer
     // too old to send the relay byte; peerwire always writes it (as true).
     const reencoded = encodeMessage(message as Message).toString('hex');
@@ -72,13 +82,22 @@ describe('wire vectors', () => {
     const sendcmpct = decodeMessage('sendcmpct', Buffer.from('010200000000000000', 'hex'));
     expect(sendcmpct).toEqual({ command: 'sendcmpct', payload: { announce: true, version: 2n } });
     covered.add('sendcmpct');
-    expect(ALL_COMMANDS.filter((c) => !covered.has(c))).toEqual(['block', 'tx']);
+    expect(ALL_COMMANDS.filter((c) => !covered.has(c))).toEqual([
+      'block',
+      'tx',
+      'merkleblock',
+      'cmpctblock',
+    ]);
   });
 
-  it('block and tx stay raw bytes', () => {
+  it('block, tx, merkleblock and cmpctblock stay raw bytes', () => {
     const raw = Buffer.from('0102030405', 'hex');
     expect(decodeMessage('block', raw)).toEqual({ command: 'block', payload: { raw } });
     expect(encodePayload('tx', { raw })).toEqual(raw);
+    for (const command of ['merkleblock', 'cmpctblock'] as const) {
+      expect(decodeMessage(command, raw)).toEqual({ command, payload: { raw } });
+      expect(encodePayload(command, { raw })).toEqual(raw);
+    }
   });
 
   it('unknown commands pass through as undefined (the caller keeps the raw bytes)', () => {
@@ -121,17 +140,20 @@ const text = (max: number) =>
 const message: fc.Arbitrary<Message> = fc.oneof(
   fc.record({
     command: fc.constant('version' as const),
-    payload: fc.record({
-      version: i32,
-      services: u64,
-      timestamp: i64,
-      receiver: netAddr,
-      sender: netAddr,
-      nonce: u64,
-      userAgent: text(MESSAGE_LIMITS.userAgent),
-      startHeight: i32,
-      relay: fc.boolean(),
-    }),
+    payload: fc
+      .record({
+        version: i32,
+        services: u64,
+        timestamp: i64,
+        receiver: netAddr,
+        sender: netAddr,
+        nonce: u64,
+        userAgent: text(MESSAGE_LIMITS.userAgent),
+        startHeight: i32,
+        relay: fc.boolean(),
+      })
+      // A decoded version carries its user agent's wire bytes too.
+      .map((p) => ({ ...p, userAgentBytes: new Uint8Array(Buffer.from(p.userAgent)) })),
   }),
   ...(['verack', 'getaddr', 'sendaddrv2', 'sendheaders', 'wtxidrelay', 'mempool'] as const).map(
     (command) => fc.constant({ command, payload: {} } as Message),
@@ -174,7 +196,12 @@ const message: fc.Arbitrary<Message> = fc.oneof(
     payload: fc.record({ headers: fc.array(header, { maxLength: 30 }) }),
   }),
   fc.record({
-    command: fc.constantFrom('block' as const, 'tx' as const),
+    command: fc.constantFrom(
+      'block' as const,
+      'tx' as const,
+      'merkleblock' as const,
+      'cmpctblock' as const,
+    ),
     payload: fc.record({ raw: fc.uint8Array({ maxLength: 300 }) }),
   }),
   fc.record({
@@ -301,12 +328,121 @@ describe('malformed payloads', () => {
     header[80] = 1;
     const headers = decodeMessage('headers', Buffer.concat([Buffer.from([1]), header]));
     expect(headers?.command === 'headers' && headers.payload.headers).toHaveLength(1);
-    // A user agent that is not UTF-8 is cleaned up, not refused.
+    // A user agent that is not UTF-8 is shown cleaned up, not refused.
     const version = encodePayload('version', versionPayload({ userAgent: 'ab' }));
     version[81] = 0xff; // inside the user agent
     const decoded = decodeMessage('version', version);
     expect(decoded?.command === 'version' && decoded.payload.userAgent).toBe('\ufffdb');
     const reject = Buffer.from([2, 0xff, 0xfe, 0x01, 0]);
     expect(() => decodeMessage('reject', reject)).toThrow(/not valid UTF-8/);
+  });
+});
+
+// ---- user agents: raw bytes survive ----------------------------------------
+
+/** A version payload with `userAgent` as raw bytes, built by hand (not by the codec). */
+function versionWithUserAgent(userAgent: Uint8Array): Buffer {
+  const base = encodePayload('version', versionPayload({ userAgent: '' }));
+  const head = base.subarray(0, 80); // version..nonce; then the empty user agent's 1-byte length
+  const tail = base.subarray(81); // startHeight, relay
+  const length =
+    userAgent.length < 0xfd
+      ? Buffer.from([userAgent.length])
+      : Buffer.from([0xfd, userAgent.length & 0xff, userAgent.length >> 8]);
+  return Buffer.concat([head, length, userAgent, tail]);
+}
+
+describe('version user agent', () => {
+  it('any user agent bytes decode and re-encode byte for byte', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: MESSAGE_LIMITS.userAgent }), (userAgent) => {
+        const payload = versionWithUserAgent(userAgent);
+        const decoded = decodeMessage('version', payload) as Message;
+        const again = encodeMessage(decoded);
+        expect(again.toString('hex')).toBe(payload.toString('hex'));
+        // And what we write, our own decoder takes back.
+        expect(plain(decodeMessage('version', again))).toEqual(plain(decoded));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
+  it('256 bytes that are not UTF-8 stay 256 bytes (not 768 of U+FFFD)', () => {
+    const payload = versionWithUserAgent(new Uint8Array(256).fill(0xff));
+    const decoded = decodeMessage('version', payload);
+    if (decoded?.command !== 'version') throw new Error('not a version');
+    expect(decoded.payload.userAgent).toBe('\ufffd'.repeat(256));
+    expect(Buffer.from(decoded.payload.userAgentBytes ?? [])).toEqual(Buffer.alloc(256, 0xff));
+    expect(encodeMessage(decoded)).toEqual(payload);
+  });
+
+  it('a changed display string wins over stale bytes; an oversized one is refused', () => {
+    const decoded = decodeMessage('version', versionWithUserAgent(Buffer.from([0xff])));
+    if (decoded?.command !== 'version') throw new Error('not a version');
+    const renamed = encodeMessage({
+      command: 'version',
+      payload: { ...decoded.payload, userAgent: '/new:1.0/' },
+    });
+    const back = decodeMessage('version', renamed);
+    expect(back?.command === 'version' && back.payload.userAgent).toBe('/new:1.0/');
+    // 86 three-byte characters: 86 characters, 258 bytes.
+    const tooLong = versionPayload({ userAgent: '\u20ac'.repeat(86) });
+    expect(() => encodePayload('version', tooLong)).toThrow(RangeError);
+  });
+});
+
+// ---- protocol limits on every list -----------------------------------------
+
+describe('protocol limits', () => {
+  /** A payload whose count field claims `count` items, with `prefix` before it. */
+  const claim = (count: number, prefix = Buffer.alloc(0)) => {
+    const varint =
+      count < 0xfd
+        ? Buffer.from([count])
+        : count <= 0xffff
+          ? Buffer.from([0xfd, count & 0xff, count >> 8])
+          : Buffer.from([0xfe, ...new Uint8Array(new Uint32Array([count]).buffer)]);
+    return Buffer.concat([prefix, varint]);
+  };
+  const locatorPrefix = Buffer.alloc(4); // the locator's protocol version
+  // Core's limits. getdata shares inv's MAX_INV_SZ: Core's MAX_GETDATA_SZ (1,000)
+  // limits what it sends and is "not used in processing incoming GETDATA".
+  const cases: Array<[Command, string, number, Buffer?]> = [
+    ['inv', 'inventory.count', MESSAGE_LIMITS.inventory],
+    ['getdata', 'inventory.count', MESSAGE_LIMITS.inventory],
+    ['notfound', 'inventory.count', MESSAGE_LIMITS.inventory],
+    ['headers', 'headers.count', MESSAGE_LIMITS.headers],
+    ['addr', 'addresses.count', MESSAGE_LIMITS.addresses],
+    ['addrv2', 'addresses.count', MESSAGE_LIMITS.addresses],
+    ['getheaders', 'locator.count', MESSAGE_LIMITS.locator, locatorPrefix],
+    ['getblocks', 'locator.count', MESSAGE_LIMITS.locator, locatorPrefix],
+  ];
+
+  it.each(cases)(
+    '%s: a count over the limit is too-many; at the limit with no bytes, truncated',
+    (command, field, limit, prefix) => {
+      const decodeError = (payload: Buffer) => {
+        try {
+          decodeMessage(command, payload);
+        } catch (err) {
+          if (err instanceof DecodeError) return `${err.code} ${err.field}`;
+          throw err;
+        }
+        return 'decoded';
+      };
+      expect(decodeError(claim(limit + 1, prefix))).toBe(`too-many ${field}`);
+      // Claiming the most allowed, with nothing behind it, fails before any list is built.
+      expect(decodeError(claim(limit, prefix))).toBe(`truncated ${field}`);
+    },
+  );
+
+  it('the limits are Core values', () => {
+    expect(MESSAGE_LIMITS).toMatchObject({
+      inventory: 50_000,
+      headers: 2_000,
+      addresses: 1_000,
+      locator: 101,
+      userAgent: 256,
+    });
   });
 });

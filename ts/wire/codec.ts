@@ -3,7 +3,7 @@
 // raw payload.
 import { ipFromBytes, ipToBytes } from './ip.js';
 import { MESSAGE_LIMITS } from './limits.js';
-import { Reader } from './reader.js';
+import { decodeLenient, Reader } from './reader.js';
 import type {
   AddrV2Entry,
   BlockHeader,
@@ -98,13 +98,27 @@ const raw: Codec<PayloadOf<'block'>> = {
   decode: (r) => ({ raw: r.rest() }),
 };
 
+/** The bytes to write for a user agent: the wire bytes it was decoded from while
+ *  they still read as the display string (so a non-UTF-8 one survives), else UTF-8. */
+function userAgentBytes(p: VersionMessage): Uint8Array {
+  const kept = p.userAgentBytes;
+  const bytes =
+    kept && decodeLenient(kept) === p.userAgent ? kept : Buffer.from(p.userAgent, 'utf8');
+  if (bytes.length > MESSAGE_LIMITS.userAgent) {
+    throw new RangeError(
+      `user agent is ${bytes.length} bytes, over the limit of ${MESSAGE_LIMITS.userAgent}`,
+    );
+  }
+  return bytes;
+}
+
 const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
   version: {
     encode: (w, p: VersionMessage) => {
       w.i32(p.version).u64(p.services).i64(p.timestamp);
       writeNetAddress(w, p.receiver);
       writeNetAddress(w, p.sender);
-      w.u64(p.nonce).varString(p.userAgent).i32(p.startHeight).bool(p.relay);
+      w.u64(p.nonce).varBytes(userAgentBytes(p)).i32(p.startHeight).bool(p.relay);
     },
     decode: (r) => {
       const version = r.i32('version');
@@ -115,8 +129,10 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
       // but decoding stays faithful and policy decides.
       const sender = r.remaining > 0 ? readNetAddress(r, 'sender') : emptyAddress();
       const nonceValue = r.remaining > 0 ? r.u64('nonce') : 0n;
-      const userAgent =
-        r.remaining > 0 ? r.varStringLenient('userAgent', MESSAGE_LIMITS.userAgent) : '';
+      // Core accepts any bytes here: keep them, and show them as lenient UTF-8.
+      const userAgentBytes =
+        r.remaining > 0 ? r.varBytes('userAgent', MESSAGE_LIMITS.userAgent) : new Uint8Array(0);
+      const userAgent = decodeLenient(userAgentBytes);
       const startHeight = r.remaining > 0 ? r.i32('startHeight') : 0;
       const relay = r.remaining > 0 ? r.bool('relay') : true;
       return {
@@ -127,6 +143,7 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
         sender,
         nonce: nonceValue,
         userAgent,
+        userAgentBytes,
         startHeight,
         relay,
       };
@@ -204,6 +221,8 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
   },
   block: raw,
   tx: raw,
+  merkleblock: raw,
+  cmpctblock: raw,
   sendheaders: empty,
   sendcmpct: {
     encode: (w, p) => void w.bool(p.announce).u64(p.version),

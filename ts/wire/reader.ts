@@ -2,6 +2,14 @@
 // first, so a lying count or length costs nothing before its bytes arrive.
 import { DecodeError } from './errors.js';
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
+
+/** Bytes as UTF-8, with invalid sequences as U+FFFD. */
+export function decodeLenient(bytes: Uint8Array): string {
+  return lenientUtf8.decode(bytes);
+}
+
 export class Reader {
   private offset = 0;
   private readonly view: DataView;
@@ -118,16 +126,10 @@ export class Reader {
   varString(field: string, max: number): string {
     const raw = this.varBytes(field, max);
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+      return strictUtf8.decode(raw);
     } catch {
       return this.fail('invalid', field, 'not valid UTF-8');
     }
-  }
-
-  /** Like varString, but bytes that are not UTF-8 become U+FFFD instead of an
-   *  error (Bitcoin Core accepts any user agent bytes and sanitises them). */
-  varStringLenient(field: string, max: number): string {
-    return new TextDecoder('utf-8').decode(this.varBytes(field, max));
   }
 
   /** Everything left. */

@@ -46,6 +46,8 @@ export const INV_TYPE = {
   wtx: 5,
   witnessTx: 0x40000001,
   witnessBlock: 0x40000002,
+  /** Defined by Core with the witness flag but not used by it. */
+  witnessFilteredBlock: 0x40000003,
 } as const;
 
 export interface InvVector {
@@ -71,7 +73,15 @@ export interface VersionMessage {
   receiver: NetAddress;
   sender: NetAddress;
   nonce: bigint;
+  /** The user agent for display: its bytes as UTF-8, invalid sequences as U+FFFD. */
   userAgent: string;
+  /**
+   * The user agent exactly as it came on the wire (set by the decoder). Encoding
+   * writes these bytes when they still read as `userAgent`, so a decoded
+   * version re-encodes byte for byte even when its user agent is not UTF-8;
+   * otherwise `userAgent` is written as UTF-8.
+   */
+  userAgentBytes?: Uint8Array;
   startHeight: number;
   /** BIP 37 relay flag; absent on the wire means true. */
   relay: boolean;
@@ -109,6 +119,10 @@ export type Message =
   | { command: 'headers'; payload: { headers: BlockHeader[] } }
   | { command: 'block'; payload: { raw: Uint8Array } }
   | { command: 'tx'; payload: { raw: Uint8Array } }
+  /** BIP 37: a block header with a partial merkle tree (kept raw; the header is its first 80 bytes). */
+  | { command: 'merkleblock'; payload: { raw: Uint8Array } }
+  /** BIP 152: a compact block (kept raw; the header is its first 80 bytes). */
+  | { command: 'cmpctblock'; payload: { raw: Uint8Array } }
   | { command: 'sendheaders'; payload: Record<string, never> }
   | { command: 'sendcmpct'; payload: { announce: boolean; version: bigint } }
   | { command: 'feefilter'; payload: { feeRate: bigint } }
