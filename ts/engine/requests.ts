@@ -1,8 +1,33 @@
 // RequestTracker (seed 001): requests that expect an answer are remembered per
 // peer when sent; an inbound message either answers one of them or is
-// unsolicited. Every request has a timeout, so nothing is waited on forever
-// (bcoin, for one, never answers a getheaders when you are at its tip).
-import { blockHash, txid, wtxid } from '../chain/block.js';
+// unsolicited. Responses are matched by what they carry, never by their kind
+// alone, because every response kind can also arrive unasked (announcements,
+// relay). Every request has a timeout, so nothing is waited on forever (bcoin,
+// for one, never answers a getheaders when you are at its tip).
+//
+// Matching rules:
+// - pong answers the ping with the same nonce.
+// - headers answers the oldest getheaders whose locator holds the first
+//   header's parent (a node answers from the first locator hash on its best
+//   chain, and from genesis when it knows none of them). An empty headers
+//   answers the oldest getheaders (Core sends one when it has nothing newer).
+//   With an empty locator, the answer is the hashStop header alone. So a
+//   sendheaders announcement of a block whose parent is not in a locator is an
+//   announcement, not a reply.
+// - addr / addrv2 with no address or with two or more answers the oldest
+//   getaddr. One address is relay: Core relays addresses a few at a time and
+//   announces its own address alone, often right after the handshake, before
+//   its getaddr answer. The cost: a peer that knows exactly one address answers
+//   in a way we cannot tell from relay, and that getaddr times out.
+// - getdata tracks each requested item. block answers block / witness-block /
+//   compact-block items by block hash (Core sends a full block for an old
+//   compact-block request); cmpctblock answers compact-block items; merkleblock
+//   answers filtered-block items; tx answers tx / witness-tx items by txid and
+//   wtx items by wtxid; notfound answers the items it lists. Each answer fills
+//   one item, the oldest waiting for that hash, so asking for a hash twice waits
+//   for two answers, as a node sends one per entry. A getdata resolves once all
+//   of its items are answered.
+import { blockHash, headerHash, txid, wtxid } from '../chain/block.js';
 import type { InvVector, Message } from '../wire/types.js';
 import { INV_TYPE } from '../wire/types.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -19,44 +44,105 @@ export type TrackedCommand = keyof TrackedResponses;
 /** The request message for a tracked command. */
 export type RequestOf<C extends TrackedCommand> = Extract<Message, { command: C }>;
 
-/** One answer per requested item, in request order. */
+/** A message that answers one getdata item. */
+export type GetDataAnswer = Extract<
+  Message,
+  { command: 'block' | 'tx' | 'merkleblock' | 'cmpctblock' }
+>;
+
+/** One answer per requested item, in request order; no `message` means notfound. */
 export interface GetDataResult {
-  items: Array<{ inv: InvVector; message?: Extract<Message, { command: 'block' | 'tx' }> }>;
+  items: Array<{ inv: InvVector; message?: GetDataAnswer }>;
 }
 
 interface Pending {
   peer: number;
   command: TrackedCommand;
-  request: Message;
   sentAt: number;
   timer: TimerHandle;
   resolve(value: unknown): void;
   reject(error: Error): void;
-  /** getdata only: items not yet answered, by hex hash. */
-  waiting?: Map<string, number>;
+  /** ping: the nonce a pong must echo. */
+  nonce?: bigint;
+  /** getheaders: the locator hashes (hex) a reply's first parent must be among. */
+  locator?: Set<string>;
+  /** getheaders with an empty locator: the one header (hex hash) it asks for. */
+  hashStop?: string;
+  /** getdata: the result being filled, the hex keys of its items, and how many are left. */
   result?: GetDataResult;
+  keys?: string[];
+  left?: number;
+}
+
+/** A getdata item waiting for its answer. */
+interface ItemWait {
+  pending: Pending;
+  index: number;
+  type: number;
+}
+
+/** Everything outstanding for one peer, indexed the way answers are looked up. */
+class PeerRequests {
+  pings: Pending[] = [];
+  headers: Pending[] = [];
+  addrs: Pending[] = [];
+  /** getdata items by hex hash, oldest first. */
+  items = new Map<string, ItemWait[]>();
+  /** Waiting items answered by a tx's txid, and by its wtxid (so a tx is hashed only as needed). */
+  byTxid = 0;
+  byWtxid = 0;
+
+  get size(): number {
+    return this.pings.length + this.headers.length + this.addrs.length + this.items.size;
+  }
 }
 
 export type MatchOutcome = 'answered' | 'unsolicited' | 'not-a-response';
+export interface MatchResult {
+  readonly outcome: MatchOutcome;
+  /** Set when the message answered a ping. */
+  readonly rttMs?: number;
+}
 
-const RESPONSES: Record<string, TrackedCommand> = {
-  pong: 'ping',
-  headers: 'getheaders',
-  addr: 'getaddr',
-  addrv2: 'getaddr',
-  block: 'getdata',
-  tx: 'getdata',
-  notfound: 'getdata',
-};
+// Shared results: matching runs for every message, so it allocates nothing
+// unless a ping was answered.
+const ANSWERED: MatchResult = Object.freeze({ outcome: 'answered' });
+const UNSOLICITED: MatchResult = Object.freeze({ outcome: 'unsolicited' });
+const NOT_A_RESPONSE: MatchResult = Object.freeze({ outcome: 'not-a-response' });
+
+/** Inventory types each answering command can fill. */
+const BLOCK_ANSWERS: ReadonlySet<number> = new Set([
+  INV_TYPE.block,
+  INV_TYPE.witnessBlock,
+  INV_TYPE.cmpctBlock,
+]);
+const CMPCT_ANSWERS: ReadonlySet<number> = new Set([INV_TYPE.cmpctBlock]);
+const MERKLE_ANSWERS: ReadonlySet<number> = new Set([
+  INV_TYPE.filteredBlock,
+  INV_TYPE.witnessFilteredBlock,
+]);
+const TXID_ANSWERS: ReadonlySet<number> = new Set([INV_TYPE.tx, INV_TYPE.witnessTx]);
+const WTXID_ANSWERS: ReadonlySet<number> = new Set([INV_TYPE.wtx]);
 
 function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('hex');
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
 export class RequestTracker {
-  private byPeer = new Map<number, Pending[]>();
+  private byPeer = new Map<number, PeerRequests>();
+  private readonly genesis: string | undefined;
 
-  constructor(private readonly clock: Clock) {}
+  /**
+   * `genesisHash` (wire order) lets a getheaders reply that starts after
+   * genesis count as an answer even when the locator leaves genesis out: a
+   * node that knows none of the locator answers from genesis.
+   */
+  constructor(
+    private readonly clock: Clock,
+    genesisHash?: Uint8Array,
+  ) {
+    this.genesis = genesisHash ? hex(genesisHash) : undefined;
+  }
 
   /**
    * Tracks a request just sent. The promise resolves with the matching response
@@ -73,7 +159,6 @@ export class RequestTracker {
       const pending: Pending = {
         peer,
         command,
-        request: message,
         sentAt: this.clock.now(),
         resolve: resolve as (v: unknown) => void,
         reject,
@@ -82,109 +167,200 @@ export class RequestTracker {
           reject(new RequestTimeoutError(peer, command, timeoutMs));
         }),
       };
-      if (message.command === 'getdata') {
-        const inventory = message.payload.inventory;
-        pending.waiting = new Map(inventory.map((inv, i) => [hex(inv.hash), i]));
-        pending.result = { items: inventory.map((inv) => ({ inv })) };
-        if (inventory.length === 0) {
-          this.settle(pending, pending.result);
-          return;
+      const state = this.stateFor(peer);
+      switch (message.command) {
+        case 'ping':
+          pending.nonce = message.payload.nonce;
+          state.pings.push(pending);
+          break;
+        case 'getheaders':
+          pending.locator = new Set(message.payload.locator.map(hex));
+          if (pending.locator.size === 0) pending.hashStop = hex(message.payload.hashStop);
+          state.headers.push(pending);
+          break;
+        case 'getaddr':
+          state.addrs.push(pending);
+          break;
+        case 'getdata': {
+          const inventory = message.payload.inventory;
+          pending.result = { items: inventory.map((inv) => ({ inv })) };
+          pending.keys = [];
+          pending.left = inventory.length;
+          inventory.forEach((inv, index) => {
+            const key = hex(inv.hash);
+            pending.keys?.push(key);
+            const waits = state.items.get(key);
+            const wait = { pending, index, type: inv.type };
+            if (waits) waits.push(wait);
+            else state.items.set(key, [wait]);
+            if (TXID_ANSWERS.has(inv.type)) state.byTxid++;
+            if (WTXID_ANSWERS.has(inv.type)) state.byWtxid++;
+          });
+          if (inventory.length === 0) this.settle(pending, pending.result);
+          break;
         }
+        default:
+          break;
       }
-      const list = this.byPeer.get(peer) ?? [];
-      list.push(pending);
-      this.byPeer.set(peer, list);
     });
   }
 
-  /** Requests outstanding for `peer`. */
+  /** Requests outstanding for `peer` (a getdata counts once per item hash). */
   pendingFor(peer: number): number {
-    return this.byPeer.get(peer)?.length ?? 0;
+    return this.byPeer.get(peer)?.size ?? 0;
   }
 
   /**
    * Offers an inbound message. Returns whether it answered a request, came
-   * unasked, or is not a response kind at all. `rtt` is set when it answered a ping.
+   * unasked, or is not a response kind at all. `rttMs` is set when it answered a ping.
    */
-  match(peer: number, message: Message): { outcome: MatchOutcome; rttMs?: number } {
-    const kind = RESPONSES[message.command];
-    if (kind === undefined) return { outcome: 'not-a-response' };
-    const list = this.byPeer.get(peer) ?? [];
+  match(peer: number, message: Message): MatchResult {
     switch (message.command) {
-      case 'pong': {
-        const p = list.find(
-          (x) =>
-            x.command === 'ping' &&
-            x.request.command === 'ping' &&
-            x.request.payload.nonce === message.payload.nonce,
-        );
-        if (!p) return { outcome: 'unsolicited' };
-        const rttMs = this.clock.now() - p.sentAt;
-        this.settle(p, message);
-        return { outcome: 'answered', rttMs };
-      }
+      case 'pong':
+        return this.matchPong(peer, message);
       case 'headers':
+        return this.matchHeaders(peer, message);
       case 'addr':
       case 'addrv2': {
-        // The oldest outstanding request of that kind is the one answered.
-        const p = list.find((x) => x.command === kind);
-        if (!p) return { outcome: 'unsolicited' };
+        const list = this.byPeer.get(peer)?.addrs;
+        const p = list?.[0];
+        if (!p || message.payload.addresses.length === 1) return UNSOLICITED;
         this.settle(p, message);
-        return { outcome: 'answered' };
+        return ANSWERED;
       }
       case 'block':
+      case 'cmpctblock':
+      case 'merkleblock':
       case 'tx':
-        return this.matchItem(list, message);
+        return this.matchItem(peer, message);
       case 'notfound': {
+        const state = this.byPeer.get(peer);
+        if (!state || state.items.size === 0) return UNSOLICITED;
         let any = false;
         for (const inv of message.payload.inventory) {
-          any = this.answerItem(list, hex(inv.hash), undefined) || any;
+          any = this.notFound(state, hex(inv.hash), inv.type) || any;
         }
-        return { outcome: any ? 'answered' : 'unsolicited' };
+        return any ? ANSWERED : UNSOLICITED;
       }
       default:
-        return { outcome: 'not-a-response' };
+        return NOT_A_RESPONSE;
     }
   }
 
-  private matchItem(
-    list: Pending[],
-    message: Extract<Message, { command: 'block' | 'tx' }>,
-  ): { outcome: MatchOutcome } {
+  private matchPong(peer: number, message: Extract<Message, { command: 'pong' }>): MatchResult {
+    const nonce = message.payload.nonce;
+    const p = this.byPeer.get(peer)?.pings.find((x) => x.nonce === nonce);
+    if (!p) return UNSOLICITED;
+    const rttMs = this.clock.now() - p.sentAt;
+    this.settle(p, message);
+    return { outcome: 'answered', rttMs };
+  }
+
+  private matchHeaders(
+    peer: number,
+    message: Extract<Message, { command: 'headers' }>,
+  ): MatchResult {
+    const list = this.byPeer.get(peer)?.headers;
+    if (!list || list.length === 0) return UNSOLICITED;
+    const first = message.payload.headers[0];
+    let p: Pending | undefined;
+    if (!first) {
+      p = list[0];
+    } else {
+      const parent = hex(first.prevBlock);
+      let own: string | undefined;
+      p = list.find((x) => {
+        if (x.locator?.has(parent)) return true;
+        if (x.hashStop !== undefined) {
+          own ??= hex(headerHash(first));
+          return message.payload.headers.length === 1 && own === x.hashStop;
+        }
+        return parent === this.genesis;
+      });
+    }
+    if (!p) return UNSOLICITED;
+    this.settle(p, message);
+    return ANSWERED;
+  }
+
+  private matchItem(peer: number, message: GetDataAnswer): MatchResult {
+    const state = this.byPeer.get(peer);
+    // Most blocks and transactions come unasked (relay): hash only when
+    // something could match.
+    if (!state || state.items.size === 0) return UNSOLICITED;
     const raw = message.payload.raw;
-    let keys: string[];
+    let answered = false;
     try {
-      keys =
-        message.command === 'block' ? [hex(blockHash(raw))] : [hex(txid(raw)), hex(wtxid(raw))];
+      switch (message.command) {
+        case 'block':
+          answered = this.answer(state, hex(blockHash(raw)), message, BLOCK_ANSWERS);
+          break;
+        case 'cmpctblock':
+          answered = this.answer(state, hex(blockHash(raw)), message, CMPCT_ANSWERS);
+          break;
+        case 'merkleblock':
+          answered = this.answer(state, hex(blockHash(raw)), message, MERKLE_ANSWERS);
+          break;
+        case 'tx':
+          answered =
+            (state.byTxid > 0 && this.answer(state, hex(txid(raw)), message, TXID_ANSWERS)) ||
+            (state.byWtxid > 0 && this.answer(state, hex(wtxid(raw)), message, WTXID_ANSWERS));
+          break;
+      }
     } catch {
-      return { outcome: 'unsolicited' };
+      // Too short to hash, or not a transaction: it answers nothing.
     }
-    for (const key of keys) {
-      if (this.answerItem(list, key, message)) return { outcome: 'answered' };
-    }
-    return { outcome: 'unsolicited' };
+    return answered ? ANSWERED : UNSOLICITED;
   }
 
-  private answerItem(
-    list: Pending[],
+  /** Fills the oldest item waiting for `key` whose type `message` can answer. */
+  private answer(
+    state: PeerRequests,
     key: string,
-    message: Extract<Message, { command: 'block' | 'tx' }> | undefined,
+    message: GetDataAnswer,
+    types: ReadonlySet<number>,
   ): boolean {
-    const p = list.find((x) => x.waiting?.has(key));
-    if (!p?.waiting || !p.result) return false;
-    const index = p.waiting.get(key) as number;
-    p.waiting.delete(key);
-    const item = p.result.items[index];
-    if (item && message) item.message = message;
-    if (p.waiting.size === 0) this.settle(p, p.result);
+    const waits = state.items.get(key);
+    const at = waits ? waits.findIndex((w) => types.has(w.type)) : -1;
+    if (!waits || at < 0) return false;
+    this.fill(state, key, waits, at, message);
     return true;
+  }
+
+  /** notfound: fills the oldest item waiting for `key`, preferring the same type. */
+  private notFound(state: PeerRequests, key: string, type: number): boolean {
+    const waits = state.items.get(key);
+    if (!waits) return false;
+    const same = waits.findIndex((w) => w.type === type);
+    this.fill(state, key, waits, same >= 0 ? same : 0, undefined);
+    return true;
+  }
+
+  private fill(
+    state: PeerRequests,
+    key: string,
+    waits: ItemWait[],
+    at: number,
+    message: GetDataAnswer | undefined,
+  ): void {
+    const [wait] = waits.splice(at, 1) as [ItemWait];
+    if (waits.length === 0) state.items.delete(key);
+    this.uncount(state, wait.type);
+    const p = wait.pending;
+    const item = p.result?.items[wait.index];
+    if (item && message) item.message = message;
+    p.left = (p.left ?? 1) - 1;
+    if (p.left === 0) this.settle(p, p.result);
   }
 
   /** Rejects everything outstanding for `peer` (it disconnected). */
   abortPeer(peer: number, reason: string): void {
-    const list = this.byPeer.get(peer) ?? [];
+    const state = this.byPeer.get(peer);
+    if (!state) return;
     this.byPeer.delete(peer);
-    for (const p of list) {
+    const all = new Set([...state.pings, ...state.headers, ...state.addrs]);
+    for (const waits of state.items.values()) for (const w of waits) all.add(w.pending);
+    for (const p of all) {
       this.clock.clearTimer(p.timer);
       p.reject(new RequestAbortedError(peer, p.command, reason));
     }
@@ -194,25 +370,53 @@ export class RequestTracker {
     for (const peer of [...this.byPeer.keys()]) this.abortPeer(peer, reason);
   }
 
+  private stateFor(peer: number): PeerRequests {
+    let state = this.byPeer.get(peer);
+    if (!state) {
+      state = new PeerRequests();
+      this.byPeer.set(peer, state);
+    }
+    return state;
+  }
+
+  private uncount(state: PeerRequests, type: number): void {
+    if (TXID_ANSWERS.has(type)) state.byTxid--;
+    if (WTXID_ANSWERS.has(type)) state.byWtxid--;
+  }
+
   private settle(p: Pending, value: unknown): void {
     this.clock.clearTimer(p.timer);
     this.remove(p);
     p.resolve(value);
   }
 
+  /** Forgets a request: answered, timed out, or its items all filled. */
   private remove(p: Pending): void {
-    const list = this.byPeer.get(p.peer);
-    if (!list) return;
-    const i = list.indexOf(p);
-    if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.byPeer.delete(p.peer);
+    const state = this.byPeer.get(p.peer);
+    if (!state) return;
+    if (p.command === 'getdata') {
+      // Items still waiting (a timeout): unregister each of them.
+      for (const key of new Set(p.keys)) {
+        const waits = state.items.get(key);
+        if (!waits) continue;
+        const kept: ItemWait[] = [];
+        for (const w of waits) {
+          if (w.pending === p) this.uncount(state, w.type);
+          else kept.push(w);
+        }
+        if (kept.length === 0) state.items.delete(key);
+        else state.items.set(key, kept);
+      }
+    } else {
+      const list =
+        p.command === 'ping'
+          ? state.pings
+          : p.command === 'getheaders'
+            ? state.headers
+            : state.addrs;
+      const i = list.indexOf(p);
+      if (i >= 0) list.splice(i, 1);
+    }
+    if (state.size === 0) this.byPeer.delete(p.peer);
   }
 }
-
-/** Inventory types whose answer is a block (by block hash). */
-export const BLOCK_INV_TYPES: ReadonlySet<number> = new Set([
-  INV_TYPE.block,
-  INV_TYPE.witnessBlock,
-  INV_TYPE.filteredBlock,
-  INV_TYPE.cmpctBlock,
-]);
