@@ -1,10 +1,12 @@
 // The Engine driven by a fake transport and a manual clock: every timing rule
 // is checked deterministically, without sockets or real time.
 import { describe, expect, it } from 'vitest';
+import { networkPreset } from '../../ts/config/schema.js';
 import { ManualClock } from '../../ts/engine/clock.js';
 import { Engine, type EngineOptions } from '../../ts/engine/engine.js';
 import { PeerGoneError, RequestTimeoutError } from '../../ts/engine/errors.js';
 import type { Peer } from '../../ts/engine/peer.js';
+import { encodeMessage } from '../../ts/wire/codec.js';
 import type { Message } from '../../ts/wire/types.js';
 import { FakeTransport } from '../helpers/fake-transport.js';
 import { versionMessage } from '../helpers/messages.js';
@@ -18,9 +20,11 @@ async function flushMicrotasks() {
   for (let i = 0; i < 5; i++) await Promise.resolve();
 }
 
-function setup(options: Omit<EngineOptions, 'clock' | 'transport'> = {}) {
+function setup(
+  options: Omit<EngineOptions, 'clock' | 'transport'> = {},
+  transport: FakeTransport = new FakeTransport(),
+) {
   const clock = new ManualClock({ seed: 7 });
-  const transport = new FakeTransport();
   const engine = new Engine({ network: 'regtest', ...options, clock, transport });
   const log: string[] = [];
   engine.on('handshake', (p) => log.push(`handshake ${p.id}`));
@@ -455,3 +459,234 @@ describe('engine request tracking', () => {
     expect(() => t.engine.setLimits({ maxPayload: 0 })).toThrow(/maxPayload/);
   });
 });
+
+describe('engine: defects from review', () => {
+  const locator = {
+    version: 70016,
+    locator: [new Uint8Array(32).fill(7)],
+    hashStop: new Uint8Array(32),
+  };
+  const headerAfter = (prev: number) => ({
+    version: 1,
+    prevBlock: new Uint8Array(32).fill(prev),
+    merkleRoot: new Uint8Array(32),
+    time: 0,
+    bits: 0,
+    nonce: 0,
+  });
+
+  it('after sendheaders, an announcement does not answer a pending getheaders', async () => {
+    const t = setup();
+    const peer = handshakeOutbound(t);
+    peer.send({ command: 'sendheaders', payload: {} });
+    const seen: boolean[] = [];
+    t.engine.on('headers', (_p, _h, info) => seen.push(info.solicited));
+    let answer: unknown;
+    peer.request({ command: 'getheaders', payload: locator }).then((m) => {
+      answer = m;
+    });
+    // The peer's new tip, far ahead of our locator.
+    t.transport.deliver(peer.id, { command: 'headers', payload: { headers: [headerAfter(90)] } });
+    await flushMicrotasks();
+    expect(answer).toBeUndefined();
+    const reply = { headers: [headerAfter(7), headerAfter(8)] };
+    t.transport.deliver(peer.id, { command: 'headers', payload: reply });
+    await flushMicrotasks();
+    const got = (answer as Extract<Message, { command: 'headers' }>).payload.headers;
+    expect(got.map((h) => h.prevBlock[0])).toEqual([7, 8]);
+    // Neither is flagged: one is an announcement the peer may send, the other was asked for.
+    expect(seen).toEqual([true, true]);
+  });
+
+  it.each([
+    ['empty', Buffer.alloc(0)],
+    ['truncated', encodeMessage(versionMessage()).subarray(0, 50)],
+    // The user agent's length as a non-canonical CompactSize.
+    [
+      'bad varint',
+      Buffer.concat([encodeMessage(versionMessage()).subarray(0, 80), Buffer.from([0xfd, 1, 0])]),
+    ],
+  ])('a malformed version (%s) closes the connection at once, and is penalised', (_name, bytes) => {
+    const t = setup();
+    const errors: string[] = [];
+    t.engine.on('decode-error', (_p, e) => errors.push(e.code));
+    t.transport.inbound(40, '10.0.2.1:5000');
+    t.transport.frame(40, 'version', bytes);
+    expect(errors).toHaveLength(1);
+    expect(t.engine.peer(40)?.score).toBe(20);
+    expect(t.transport.disconnects).toEqual([
+      { peer: 40, reason: 'bad-version-message', flush: false },
+    ]);
+    t.transport.settle();
+    expect(t.log).toContain('disconnected 40 bad-version-message');
+  });
+
+  it('getaddr is taken once per connection; repeats are dropped unpenalised', () => {
+    const t = setup();
+    t.transport.inbound(41, '10.0.2.2:5000');
+    t.transport.deliver(41, version());
+    t.transport.deliver(41, verack);
+    const peer = t.engine.peer(41) as Peer;
+    let getaddrs = 0;
+    const dropped: string[] = [];
+    t.engine.on('getaddr', () => getaddrs++);
+    t.engine.on('dropped', (_p, info) => dropped.push(info.reason));
+    expect(peer.getaddrReceived).toBe(false);
+    for (let i = 0; i < 3; i++) t.transport.deliver(41, { command: 'getaddr', payload: {} });
+    expect(getaddrs).toBe(1);
+    expect(peer.getaddrReceived).toBe(true);
+    expect(dropped).toEqual(['repeated-getaddr', 'repeated-getaddr']);
+    expect(peer.score).toBe(0);
+  });
+
+  it('a peer whose queue is too full for pings is dropped at the ping timeout', async () => {
+    const transport = new FullQueueTransport();
+    const t = setup(
+      {
+        limits: { pingIntervalMs: 60_000, pingTimeoutMs: 300_000, inactivityTimeoutMs: 3_600_000 },
+      },
+      transport,
+    );
+    const peer = handshakeOutbound(t);
+    const first = t.transport.sentTo(peer.id, 'ping')[0]?.message;
+    if (first?.command !== 'ping') throw new Error('no ping');
+    t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: first.payload.nonce } });
+    await flushMicrotasks();
+    // It stops reading but keeps sending: our queue to it is full from now on.
+    transport.full.add(peer.id);
+    for (let s = 0; s < 299; s++) {
+      t.clock.advance(1_000);
+      await flushMicrotasks();
+      t.transport.deliver(peer.id, { command: 'inv', payload: { inventory: [] } });
+    }
+    // The first keepalive (t = 60 s) was refused; its deadline is t = 360 s.
+    expect(transport.refusedPings).toBeGreaterThan(1);
+    expect(t.transport.disconnects).toEqual([]);
+    for (let s = 0; s < 61; s++) {
+      t.clock.advance(1_000);
+      await flushMicrotasks();
+    }
+    expect(t.transport.disconnects).toEqual([
+      { peer: peer.id, reason: 'ping-timeout', flush: false },
+    ]);
+  });
+
+  it('the ping timeout counts from the first refused ping, not from a later one that was sent', async () => {
+    const transport = new FullQueueTransport();
+    const t = setup({ limits: { pingIntervalMs: 60_000, pingTimeoutMs: 300_000 } }, transport);
+    const peer = handshakeOutbound(t);
+    const first = t.transport.sentTo(peer.id, 'ping')[0]?.message;
+    if (first?.command !== 'ping') throw new Error('no ping');
+    t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: first.payload.nonce } });
+    await flushMicrotasks();
+    transport.full.add(peer.id);
+    t.clock.advance(60_000); // refused
+    await flushMicrotasks();
+    transport.full.delete(peer.id);
+    t.clock.advance(60_000); // sent, never answered
+    await flushMicrotasks();
+    expect(t.transport.sentTo(peer.id, 'ping')).toHaveLength(2);
+    t.clock.advance(239_999);
+    await flushMicrotasks();
+    expect(t.transport.disconnects).toEqual([]);
+    t.clock.advance(1);
+    await flushMicrotasks();
+    expect(t.transport.disconnects.map((d) => d.reason)).toContain('ping-timeout');
+  });
+
+  it('an answered ping after a refused one stops the deadline', async () => {
+    const transport = new FullQueueTransport();
+    const t = setup({ limits: { pingIntervalMs: 60_000, pingTimeoutMs: 300_000 } }, transport);
+    const peer = handshakeOutbound(t);
+    const pong = async () => {
+      const ping = t.transport.sentTo(peer.id, 'ping').at(-1)?.message;
+      if (ping?.command !== 'ping') throw new Error('no ping');
+      t.transport.deliver(peer.id, { command: 'pong', payload: { nonce: ping.payload.nonce } });
+      await flushMicrotasks();
+    };
+    await pong();
+    transport.full.add(peer.id);
+    t.clock.advance(60_000); // refused
+    await flushMicrotasks();
+    transport.full.delete(peer.id);
+    t.clock.advance(60_000); // sent
+    await flushMicrotasks();
+    await pong();
+    for (let i = 0; i < 10; i++) {
+      t.clock.advance(60_000);
+      await flushMicrotasks();
+      await pong();
+    }
+    expect(t.transport.disconnects).toEqual([]);
+  });
+
+  it('a ban holds for the IPv4-mapped IPv6 spelling of the host', () => {
+    const t = setup();
+    t.engine.ban('10.0.0.7', 'test');
+    t.transport.inbound(42, '[::ffff:10.0.0.7]:40000');
+    expect(t.transport.disconnects.at(-1)).toEqual({ peer: 42, reason: 'banned', flush: false });
+    expect(() => t.engine.connect('[::ffff:10.0.0.7]:18444')).toThrow(/banned/);
+    // And the other way round: banning the mapped form drops the IPv4 peer.
+    t.transport.inbound(43, '10.0.0.8:40000');
+    t.engine.ban('[::ffff:10.0.0.8]:1', 'test');
+    expect(t.transport.disconnects.at(-1)).toEqual({ peer: 43, reason: 'banned', flush: false });
+    expect(t.engine.bans().map((b) => b.host)).toEqual(['10.0.0.7', '10.0.0.8']);
+  });
+
+  it('the ban list is bounded by limits.maxBans', () => {
+    const t = setup({ limits: { maxBans: 5 } });
+    for (let i = 0; i < 20; i++) t.engine.ban(`10.9.0.${i}`, 'flood');
+    expect(t.engine.bans()).toHaveLength(5);
+    t.engine.setLimits({ maxBans: 2 });
+    t.engine.ban('10.9.1.1', 'flood');
+    expect(t.engine.bans()).toHaveLength(2);
+  });
+
+  it.each([
+    ['headers', 'headers.count', 2_001, Buffer.alloc(0)],
+    ['inv', 'inventory.count', 50_001, Buffer.alloc(0)],
+    ['getdata', 'inventory.count', 50_001, Buffer.alloc(0)],
+    ['addr', 'addresses.count', 1_001, Buffer.alloc(0)],
+    ['getheaders', 'locator.count', 102, Buffer.alloc(4)],
+  ])(
+    '%s over its protocol limit is a typed decode error and a penalty',
+    (command, field, count, prefix) => {
+      const t = setup({ limits: { banThreshold: 1_000 } });
+      const peer = handshakeOutbound(t);
+      const errors: string[] = [];
+      const penalties: string[] = [];
+      t.engine.on('decode-error', (_p, e) => errors.push(`${e.code} ${e.field}`));
+      t.engine.on('misbehaving', (_p, m) => penalties.push(m.reason));
+      const varint =
+        count < 0xfd
+          ? Buffer.from([count])
+          : count <= 0xffff
+            ? Buffer.from([0xfd, count & 0xff, count >> 8])
+            : Buffer.from([0xfe, count & 0xff, (count >> 8) & 0xff, count >> 16, 0]);
+      t.transport.frame(peer.id, command, Buffer.concat([prefix, varint]));
+      expect(errors).toEqual([`too-many ${field}`]);
+      expect(peer.score).toBe(20);
+      expect(penalties[0]).toMatch(new RegExp(`^malformed ${command}: .*exceeds the limit`));
+    },
+  );
+
+  it('a configured user agent over 256 bytes of UTF-8 is refused', () => {
+    // 100 characters, 300 bytes: it would not fit the version message.
+    expect(() =>
+      setup({ network: { ...networkPreset('regtest'), userAgent: '\u20ac'.repeat(100) } }),
+    ).toThrow(/userAgent: must be at most 256 bytes/);
+  });
+});
+
+/** A transport whose queue to some peers is full: every send to them is refused. */
+class FullQueueTransport extends FakeTransport {
+  full = new Set<number>();
+  refusedPings = 0;
+  override send(peer: number, command: string, payload: Uint8Array) {
+    if (this.full.has(peer)) {
+      if (command === 'ping') this.refusedPings++;
+      return 'full' as const;
+    }
+    return super.send(peer, command, payload);
+  }
+}

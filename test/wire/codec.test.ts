@@ -395,7 +395,7 @@ describe('version user agent', () => {
 
 describe('protocol limits', () => {
   /** A payload whose count field claims `count` items, with `prefix` before it. */
-  const claim = (count: number, prefix = Buffer.alloc(0)) => {
+  const claim = (count: number, prefix: Uint8Array = Buffer.alloc(0)) => {
     const varint =
       count < 0xfd
         ? Buffer.from([count])
@@ -407,7 +407,7 @@ describe('protocol limits', () => {
   const locatorPrefix = Buffer.alloc(4); // the locator's protocol version
   // Core's limits. getdata shares inv's MAX_INV_SZ: Core's MAX_GETDATA_SZ (1,000)
   // limits what it sends and is "not used in processing incoming GETDATA".
-  const cases: Array<[Command, string, number, Buffer?]> = [
+  const cases: Array<[Command, string, number, Uint8Array?]> = [
     ['inv', 'inventory.count', MESSAGE_LIMITS.inventory],
     ['getdata', 'inventory.count', MESSAGE_LIMITS.inventory],
     ['notfound', 'inventory.count', MESSAGE_LIMITS.inventory],

@@ -31,6 +31,8 @@ import { createNativeTransport, nativeLimits, type Transport } from './transport
 /** Reasons the engine itself gives when it ends a connection. */
 export type EngineDisconnectReason =
   | 'handshake-timeout'
+  /** The peer's version did not decode: no handshake can follow. */
+  | 'bad-version-message'
   | 'version-too-old'
   | 'missing-services'
   | 'user-agent-rejected'
@@ -51,11 +53,14 @@ export interface DisconnectInfo {
   local: boolean;
 }
 
-/** Context passed with each message event. */
+/** Context passed with each message event (shared and frozen: do not keep or change it). */
 export interface MessageInfo {
   /** False when the message is a response kind nobody asked for. */
-  solicited: boolean;
+  readonly solicited: boolean;
 }
+
+const SOLICITED: MessageInfo = Object.freeze({ solicited: true });
+const UNSOLICITED: MessageInfo = Object.freeze({ solicited: false });
 
 type CommandEvents = {
   [C in Command]: (peer: Peer, payload: PayloadOf<C>, info: MessageInfo) => void;
@@ -77,7 +82,8 @@ export interface EngineEvents extends CommandEvents {
   unknown: (peer: Peer, command: string, payload: Buffer) => void;
   /** A malformed payload (the peer has been penalised). */
   'decode-error': (peer: Peer, error: DecodeError) => void;
-  /** A message the transport refused and dropped (bad checksum, bad command). */
+  /** A message dropped unprocessed: refused by the transport (bad checksum, bad
+   *  command) or ignored by the engine as flooding ("repeated-getaddr"). */
   dropped: (peer: Peer, info: { reason: string; detail: string }) => void;
   /** A peer that reported backpressure can take more. */
   writable: (peer: Peer) => void;
@@ -116,7 +122,7 @@ export class Engine implements PeerHost {
   private readonly transport: Transport;
   private readonly events = new Emitter<EngineEvents>();
   private readonly tracker: RequestTracker;
-  private readonly banList = new BanList();
+  private readonly banList: BanList;
   private readonly peersById = new Map<PeerId, Peer>();
   private readonly targets = new Map<string, OutboundTarget>();
   private readonly dialing = new Map<PeerId, OutboundTarget>();
@@ -124,13 +130,24 @@ export class Engine implements PeerHost {
   private readonly startHeight: () => number;
   private closing = false;
   private closePromise?: Promise<void>;
+  /** `events.emit` for a per-command event, bound once (it runs for every message). */
+  private readonly emitCommand: (
+    event: Command,
+    peer: Peer,
+    payload: unknown,
+    info: MessageInfo,
+  ) => void;
 
   constructor(options: EngineOptions = {}) {
     const { clock, transport, startHeight, ...config } = options;
     this.startHeight = startHeight ?? (() => 0);
     this.config = parseConfig(config);
     this.clock = clock ?? systemClock;
-    this.tracker = new RequestTracker(this.clock);
+    this.banList = new BanList(this.config.limits.maxBans);
+    // Display-order hex to wire order.
+    const genesis = Buffer.from(this.config.network.genesisHash, 'hex').reverse();
+    this.tracker = new RequestTracker(this.clock, genesis);
+    this.emitCommand = this.events.emit.bind(this.events) as Engine['emitCommand'];
     this.transport = transport ?? createNativeTransport(this.config);
     this.transport.setHandlers({
       onFrame: (peer: PeerId, command: string, payload: Buffer) =>
@@ -240,7 +257,8 @@ export class Engine implements PeerHost {
   /** Bans a host (an IP, or "host:port") and disconnects its peers. */
   ban(address: string, reason: string, durationMs = this.config.limits.banTimeMs): BanEntry {
     const host = hostOf(address);
-    const entry = this.banList.ban(host, reason, this.clock.now() + durationMs);
+    const now = this.clock.now();
+    const entry = this.banList.ban(host, reason, now + durationMs, now);
     for (const target of [...this.targets.values()]) {
       // By the name it was dialled with, or by the address that name resolved to.
       const live = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
@@ -269,6 +287,7 @@ export class Engine implements PeerHost {
   setLimits(update: Partial<LimitsInput>): Limits {
     const parsed = parseLimitsUpdate(update);
     Object.assign(this.config.limits, parsed);
+    this.banList.maxEntries = this.config.limits.maxBans;
     this.transport.setLimits(nativeLimits(parsed));
     return this.config.limits;
   }
@@ -443,7 +462,7 @@ export class Engine implements PeerHost {
     if (peer.state.gone === undefined) peer.state.gone = reason;
     if (peer.state.ourNonce !== undefined) this.ourNonces.delete(peer.state.ourNonce);
     const t = peer.state.timers;
-    for (const handle of [t.handshake, t.ping, t.inactivity]) {
+    for (const handle of [t.handshake, t.ping, t.pingDeadline, t.inactivity]) {
       if (handle) this.clock.clearTimer(handle);
     }
     peer.state.timers = {};
@@ -488,6 +507,11 @@ export class Engine implements PeerHost {
       if (!(err instanceof DecodeError)) throw err;
       this.events.emit('decode-error', peer, err);
       this.misbehaving(peer, MALFORMED_SCORE, `malformed ${command}: ${err.message}`);
+      if (command === 'version' && !peer.version && peer.active) {
+        // No handshake can follow a version that does not decode: close now
+        // rather than hold the socket until the handshake timeout.
+        this.disconnectPeer(peer, 'bad-version-message', false);
+      }
       return;
     }
     if (!peer.state.handshakeComplete) {
@@ -505,7 +529,7 @@ export class Engine implements PeerHost {
   }
 
   private onMessage(peer: Peer, message: Message): void {
-    let solicited = true;
+    let info = SOLICITED;
     switch (message.command) {
       case 'ping':
         this.sendTo(peer, { command: 'pong', payload: { nonce: message.payload.nonce } });
@@ -528,27 +552,32 @@ export class Engine implements PeerHost {
       case 'feefilter':
         peer.features.feeRate = message.payload.feeRate;
         break;
+      case 'getaddr':
+        // Answered once per connection, as Core does: a repeat is flooding,
+        // ignored without penalty, so handlers see at most one getaddr.
+        if (peer.state.getaddrReceived) {
+          this.events.emit('dropped', peer, {
+            reason: 'repeated-getaddr',
+            detail: 'getaddr is answered once per connection',
+          });
+          return;
+        }
+        peer.state.getaddrReceived = true;
+        break;
       default:
         break;
     }
     const match = this.tracker.match(peer.id, message);
-    if (match.rttMs !== undefined) this.recordRtt(peer, match.rttMs);
-    if (match.outcome === 'unsolicited') {
-      solicited = !this.isPenalisable(peer, message);
-      if (!solicited && this.config.policy.unsolicited === 'penalize') {
+    if (match.rttMs !== undefined) this.onPingAnswered(peer, match.rttMs);
+    if (match.outcome === 'unsolicited' && this.isPenalisable(peer, message)) {
+      info = UNSOLICITED;
+      if (this.config.policy.unsolicited === 'penalize') {
         this.misbehaving(peer, UNSOLICITED_SCORE, `unsolicited ${message.command}`);
         if (!peer.active) return;
       }
     }
-    const info = { solicited };
     this.events.emit('message', peer, message, info);
-    const emit = this.events.emit.bind(this.events) as (
-      event: Command,
-      peer: Peer,
-      payload: unknown,
-      info: MessageInfo,
-    ) => void;
-    emit(message.command, peer, message.payload, info);
+    this.emitCommand(message.command, peer, message.payload, info);
   }
 
   /** Whether an unmatched response is truly unasked for (not a normal announcement). */
@@ -566,9 +595,14 @@ export class Engine implements PeerHost {
     }
   }
 
-  private recordRtt(peer: Peer, rtt: number): void {
+  /** Any answered ping shows the peer is reading: it stops the ping deadline. */
+  private onPingAnswered(peer: Peer, rtt: number): void {
     peer.rttMs = peer.rttMs === undefined ? rtt : 0.8 * peer.rttMs + 0.2 * rtt;
     peer.minRttMs = Math.min(peer.minRttMs ?? rtt, rtt);
+    const st = peer.state;
+    if (st.timers.pingDeadline) this.clock.clearTimer(st.timers.pingDeadline);
+    st.timers.pingDeadline = undefined;
+    st.pingDeadlineMs = undefined;
   }
 
   // ---- handshake ----------------------------------------------------------
@@ -681,29 +715,42 @@ export class Engine implements PeerHost {
 
   // ---- keepalive ----------------------------------------------------------
 
+  /**
+   * Sends a keepalive ping. The ping timeout runs from the first ping not yet
+   * answered, whether or not it could be sent: a peer whose queue is too full
+   * to take a ping (it is not reading) is as dead as one that ignores it.
+   */
   private sendPing(peer: Peer): void {
     if (!peer.active) return;
+    const st = peer.state;
+    const now = this.clock.now();
+    if (st.pingDeadlineMs === undefined) {
+      st.pingDeadlineMs = now + this.config.limits.pingTimeoutMs;
+      st.timers.pingDeadline = this.clock.setTimer(this.config.limits.pingTimeoutMs, () => {
+        if (peer.active) this.disconnectPeer(peer, 'ping-timeout', false);
+      });
+    }
+    const next = () => {
+      if (!peer.active) return;
+      st.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
+        this.sendPing(peer),
+      );
+    };
     const nonce = this.randomNonce();
     this.requestFrom(
       peer,
       { command: 'ping', payload: { nonce } },
-      this.config.limits.pingTimeoutMs,
+      Math.max(1, st.pingDeadlineMs - now),
     )
-      .then(() => {
-        if (!peer.connected) return;
-        peer.state.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
-          this.sendPing(peer),
-        );
-      })
+      .then(next)
       .catch((err: unknown) => {
-        if (err instanceof RequestTimeoutError && peer.active) {
-          this.disconnectPeer(peer, 'ping-timeout', false);
-        } else if (err instanceof RequestAbortedError && peer.active) {
-          // The ping could not be sent (queue full): try again next interval.
-          peer.state.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
-            this.sendPing(peer),
-          );
-        } else if (!(err instanceof RequestAbortedError)) {
+        if (err instanceof RequestTimeoutError) {
+          if (peer.active) this.disconnectPeer(peer, 'ping-timeout', false);
+        } else if (err instanceof RequestAbortedError) {
+          // Not sent (queue full) or the peer is gone: try again next interval
+          // while the deadline keeps running.
+          next();
+        } else {
           throw err;
         }
       });

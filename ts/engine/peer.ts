@@ -44,12 +44,21 @@ export interface PeerState {
   lastRecvMs: number;
   lastSendMs: number;
   sentSendHeaders: boolean;
+  /** A getaddr has been taken from this peer (later ones are ignored). */
+  getaddrReceived: boolean;
+  /** When the oldest unanswered keepalive ping times out, if one is outstanding. */
+  pingDeadlineMs?: number;
   gone?: string;
   /** The engine asked the transport to close it; input is ignored meanwhile. */
   closing: boolean;
   /** The nonce of the version we sent, while it matters for self-connection checks. */
   ourNonce?: bigint;
-  timers: { handshake?: TimerHandle; ping?: TimerHandle; inactivity?: TimerHandle };
+  timers: {
+    handshake?: TimerHandle;
+    ping?: TimerHandle;
+    pingDeadline?: TimerHandle;
+    inactivity?: TimerHandle;
+  };
   /** The outbound target this connection serves, for redialling. */
   target?: string;
 }
@@ -82,6 +91,7 @@ export class Peer {
       lastRecvMs: connectedAtMs,
       lastSendMs: connectedAtMs,
       sentSendHeaders: false,
+      getaddrReceived: false,
       closing: false,
       timers: {},
     };
@@ -117,6 +127,15 @@ export class Peer {
 
   get startHeight(): number | undefined {
     return this.version?.startHeight;
+  }
+
+  /**
+   * Whether this peer has sent its getaddr. The engine passes on only the first
+   * one per connection (Core answers getaddr once), so a 'getaddr' handler runs
+   * at most once per peer; later ones are dropped as flooding, unpenalised.
+   */
+  get getaddrReceived(): boolean {
+    return this.state.getaddrReceived;
   }
 
   private alive(): void {
