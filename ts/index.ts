@@ -49,7 +49,7 @@ export {
   parseNetwork,
 } from './config/schema.js';
 // The Engine.
-export { type BanEntry, hostOf } from './engine/bans.js';
+export { type BanEntry, hostOf, normalizeHost } from './engine/bans.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './engine/clock.js';
 export {
   type DisconnectInfo,
@@ -66,7 +66,13 @@ export {
   RequestTimeoutError,
 } from './engine/errors.js';
 export { Peer, type PeerFeatures } from './engine/peer.js';
-export type { GetDataResult, TrackedCommand, TrackedResponses } from './engine/requests.js';
+export { PeerRateLimiter, TokenBucket } from './engine/rate-limit.js';
+export type {
+  GetDataAnswer,
+  GetDataResult,
+  TrackedCommand,
+  TrackedResponses,
+} from './engine/requests.js';
 export type { Transport } from './engine/transport.js';
 // The native transport.
 export type {
