@@ -204,6 +204,24 @@ describe('engine over loopback', () => {
     expect(honestPeer.connected).toBe(true);
   });
 
+  it('a malformed version closes the socket without waiting for the handshake timeout', async () => {
+    const a = engine({ limits: { banThreshold: 1_000 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    const gone = disconnected(a);
+    const raw = tcpConnect(port, '127.0.0.1');
+    raw.on('error', () => {});
+    sockets.push(raw);
+    await new Promise<void>((r) => raw.once('connect', () => r()));
+    const closed = new Promise<void>((r) => raw.once('close', () => r()));
+    raw.resume();
+    // A version cut off inside its receiver address.
+    raw.write(frame('version', encodeMessage(versionMessage()).subarray(0, 30)));
+    const [peer, info] = await gone;
+    expect(info).toMatchObject({ reason: 'bad-version-message', local: true });
+    expect(peer.score).toBe(20);
+    await closed;
+  });
+
   it('setLimits reaches live connections', async () => {
     const a = engine();
     const b = engine();
