@@ -96,9 +96,12 @@ describe('native transport: backpressure', () => {
     await receiver.until('healthy peer got all', () => receiver.frames.length === 200);
   });
 
-  it('stops reading a peer whose input waits for JS, keeping memory near the budget', async () => {
-    const recvBudgetBytes = 100_000;
-    const receiver = new Recorder({ limits: { recvBudgetBytes } });
+  it.each([
+    ['the receive budget', { recvBudgetBytes: 100_000, preHandshakeRecvBudgetBytes: 100_000 }],
+    ['the smaller budget before the handshake', { recvBudgetBytes: 5_000_000 }],
+  ])('stops reading a peer whose input waits for JS, keeping memory near %s', async (_, limits) => {
+    const recvBudgetBytes = limits.preHandshakeRecvBudgetBytes ?? 65_536;
+    const receiver = new Recorder({ limits });
     cleanups.push(() => receiver.transport.close());
     const { port } = receiver.transport.listen('127.0.0.1', 0);
 

@@ -103,13 +103,33 @@ export const ReconnectSchema = z.object({
 });
 
 export const LimitsSchema = z.object({
+  /** Inbound connections; enforced in Rust when a socket arrives, before any read. */
   maxInbound: z.number().int().nonnegative().default(117),
   maxOutbound: z.number().int().nonnegative().default(8),
+  /** Inbound sockets still in the handshake (enforced at accept). */
+  maxHandshaking: z.number().int().nonnegative().default(64),
+  /** Every connection, both ways (Core's -maxconnections). Default: maxInbound + maxOutbound. */
+  maxConnections: z.number().int().nonnegative().optional(),
+  /** A socket in the handshake this long may lose its slot to a newcomer when slots are full. */
+  staleHandshakeMs: ms().default(5_000),
   /** Largest payload once the handshake completes (Core's MAX_PROTOCOL_MESSAGE_LENGTH). */
   maxPayload: positiveInt(0xffff_ffff).default(4_000_000),
   preHandshakeMaxPayload: positiveInt(0xffff_ffff).default(32_768),
-  /** Parsed input waiting for handlers before reading pauses (Core's -maxreceivebuffer). */
+  /** Received input not yet handled by the Engine before reading pauses (Core's
+   *  -maxreceivebuffer); each message counts its wire size plus 64 bytes. */
   recvBudgetBytes: positiveInt(0xffff_ffff).default(5_000_000),
+  /** The same until the handshake completes. */
+  preHandshakeRecvBudgetBytes: positiveInt(0xffff_ffff).default(65_536),
+  /** A peer that reads none of our queued bytes this long is disconnected ("send-stalled"). */
+  sendStallTimeoutMs: ms().default(120_000),
+  /** Messages handed to the Engine per batch; the event loop gets a turn between batches. */
+  batchMaxEvents: positiveInt(0xffff_ffff).default(8_192),
+  /** Payload bytes per batch (one larger message still goes alone). */
+  batchMaxBytes: positiveInt(0xffff_ffff).default(1_048_576),
+  /** Messages one peer contributes to a batch before the next busy peer's turn. */
+  batchPeerEvents: positiveInt(0xffff_ffff).default(64),
+  /** Payload bytes one peer contributes to a batch before the next busy peer's turn. */
+  batchPeerBytes: positiveInt(0xffff_ffff).default(65_536),
   /** Queued output at which sends report backpressure (Core's -maxsendbuffer). */
   sendBudgetBytes: positiveInt(0xffff_ffff).default(1_000_000),
   /** Queued output past which sends are refused. */

@@ -288,7 +288,7 @@ export class Engine implements PeerHost {
     const parsed = parseLimitsUpdate(update);
     Object.assign(this.config.limits, parsed);
     this.banList.maxEntries = this.config.limits.maxBans;
-    this.transport.setLimits(nativeLimits(parsed));
+    this.transport.setLimits(nativeLimits(parsed, this.config.limits));
     return this.config.limits;
   }
 

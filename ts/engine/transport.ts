@@ -9,6 +9,7 @@ import {
   type PeerInfo,
   type SendResult,
   type TransportHandlers,
+  type TransportStats,
 } from '../native/transport.js';
 
 export interface Transport {
@@ -23,16 +24,35 @@ export interface Transport {
   close(): Promise<void>;
   /** Socket-level counters, where the transport keeps them. */
   peerInfo?(peer: PeerId): PeerInfo | null;
+  /** Transport-wide counters (refused, evicted, stalled), where kept. */
+  stats?(): TransportStats;
 }
 
-/** The engine's limits in the native driver's terms. */
-export function nativeLimits(limits: Partial<Limits>): NativeLimits {
+/**
+ * The engine's limits in the native driver's terms. `all` is the whole
+ * configuration after the change, for the total that depends on two fields.
+ */
+export function nativeLimits(limits: Partial<Limits>, all: Partial<Limits> = limits): NativeLimits {
   const out: NativeLimits = {};
   if (limits.maxPayload !== undefined) out.maxPayload = limits.maxPayload;
   if (limits.preHandshakeMaxPayload !== undefined) {
     out.preHandshakeMaxPayload = limits.preHandshakeMaxPayload;
   }
   if (limits.recvBudgetBytes !== undefined) out.recvBudgetBytes = limits.recvBudgetBytes;
+  if (limits.preHandshakeRecvBudgetBytes !== undefined) {
+    out.preHandshakeRecvBudgetBytes = limits.preHandshakeRecvBudgetBytes;
+  }
+  if (limits.maxInbound !== undefined) out.maxInbound = limits.maxInbound;
+  if (limits.maxHandshaking !== undefined) out.maxHandshaking = limits.maxHandshaking;
+  const totalChanged = ['maxConnections', 'maxInbound', 'maxOutbound'].some((k) => k in limits);
+  if (totalChanged && all.maxInbound !== undefined && all.maxOutbound !== undefined) {
+    out.maxConnections = all.maxConnections ?? all.maxInbound + all.maxOutbound;
+  }
+  if (limits.staleHandshakeMs !== undefined) out.staleHandshakeMs = limits.staleHandshakeMs;
+  if (limits.batchMaxEvents !== undefined) out.batchMaxEvents = limits.batchMaxEvents;
+  if (limits.batchMaxBytes !== undefined) out.batchMaxBytes = limits.batchMaxBytes;
+  if (limits.batchPeerEvents !== undefined) out.batchPeerEvents = limits.batchPeerEvents;
+  if (limits.batchPeerBytes !== undefined) out.batchPeerBytes = limits.batchPeerBytes;
   if (limits.sendBudgetBytes !== undefined) out.sendPauseBytes = limits.sendBudgetBytes;
   if (limits.sendMaxBytes !== undefined) out.sendMaxBytes = limits.sendMaxBytes;
   if (limits.onBadMagic !== undefined) out.onBadMagic = limits.onBadMagic;
@@ -49,6 +69,7 @@ export function createNativeTransport(config: EngineConfig): Transport {
     limits: nativeLimits(config.limits),
     connectTimeoutMs: config.limits.connectTimeoutMs,
     flushTimeoutMs: config.limits.flushTimeoutMs,
+    sendStallTimeoutMs: config.limits.sendStallTimeoutMs,
     workerThreads: config.workerThreads,
   });
 }

@@ -97,8 +97,10 @@ export const native: typeof Binding = Object.create(
 export type {
   BroadcastResult,
   EventBatch,
+  NativeConnectionLimits,
   NativeEngine,
   NativeEngineOptions,
   NativeLimits,
   NativePeerInfo,
+  NativeStats,
 } from '../../native/index.cjs';

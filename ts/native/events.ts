@@ -15,6 +15,10 @@ export type DisconnectCode =
   | 'io-error'
   | 'shutdown'
   | 'internal'
+  /** Inbound was full and a newer connection took this one's slot. */
+  | 'evicted'
+  /** The peer read none of our queued bytes for the send-stall timeout. */
+  | 'send-stalled'
   | RejectCode;
 
 export type TransportEvent =
@@ -43,17 +47,20 @@ export type EventHandler = (event: TransportEvent) => void;
 const STRIDE = 5;
 
 /**
- * Walks one batch in order, calling `onFrame` for frames (payloads are views into
- * the batch buffer, not copies) and `onEvent` for everything else. A throwing
- * handler does not stop the batch: the first error is returned for the caller
- * to rethrow once the batch is done.
+ * Walks one batch in order, calling `onFrame` for frames and `onEvent` for
+ * everything else. A payload under 64 KiB is a view into the batch's shared
+ * buffer: copy it if you keep it past the handler, or it keeps the whole batch
+ * (up to about 1 MiB) alive. A larger payload arrives in a buffer of its own,
+ * made over the received bytes without a copy, and is yours to keep. A
+ * throwing handler does not stop the batch: the first error is returned for
+ * the caller to rethrow once the batch is done.
  */
 export function dispatchBatch(
   batch: EventBatch,
   onFrame: FrameHandler,
   onEvent: EventHandler,
 ): unknown {
-  const { data, meta, strings } = batch;
+  const { data, meta, strings, buffers } = batch;
   let firstError: unknown;
   for (let i = 0; i < meta.length; i += STRIDE) {
     const kind = meta[i] as number;
@@ -64,6 +71,8 @@ export function dispatchBatch(
     try {
       if (kind === native.EVENT_FRAME) {
         onFrame(peer, strings[a] as string, data.subarray(b, b + c));
+      } else if (kind === native.EVENT_FRAME_OWN) {
+        onFrame(peer, strings[a] as string, buffers[b] as Buffer);
       } else {
         onEvent(decodeEvent(kind, peer, a, b, c, strings));
       }

@@ -1,6 +1,13 @@
 // NativeTransport: the TypeScript face of the Rust engine. It owns one native
 // engine, turns its batches into typed callbacks and its codes into names.
-import { type NativeEngine, type NativeLimits, type NativePeerInfo, native } from './binding.js';
+import {
+  type NativeConnectionLimits,
+  type NativeEngine,
+  type NativeLimits,
+  type NativePeerInfo,
+  type NativeStats,
+  native,
+} from './binding.js';
 import { dispatchBatch, type EventHandler, type FrameHandler, type PeerId } from './events.js';
 
 /** What `send` did with a message. */
@@ -40,8 +47,37 @@ function sendResult(code: number): SendResult {
   return name;
 }
 
-export type Limits = NativeLimits;
+/** Per-peer limits, and the slot counts and batching enforced for all peers. */
+export type Limits = NativeLimits & NativeConnectionLimits;
+export type ConnectionLimits = NativeConnectionLimits;
 export type PeerInfo = NativePeerInfo;
+export type TransportStats = NativeStats;
+
+// The fields of Limits that are slot counts and batching, not per-peer limits.
+const CONNECTION_KEYS: ReadonlyArray<keyof NativeConnectionLimits> = [
+  'maxInbound',
+  'maxHandshaking',
+  'maxConnections',
+  'staleHandshakeMs',
+  'batchMaxEvents',
+  'batchMaxBytes',
+  'batchPeerEvents',
+  'batchPeerBytes',
+];
+
+function splitLimits(limits: Limits): { peer: NativeLimits; connections?: NativeConnectionLimits } {
+  const peer: Record<string, unknown> = { ...limits };
+  const connections: Record<string, unknown> = {};
+  for (const key of CONNECTION_KEYS) {
+    if (key in peer) {
+      connections[key] = peer[key];
+      delete peer[key];
+    }
+  }
+  return Object.keys(connections).length > 0
+    ? { peer: peer as NativeLimits, connections: connections as NativeConnectionLimits }
+    : { peer: peer as NativeLimits };
+}
 
 export interface NativeTransportOptions {
   /** Network magic as 8 hex digits in wire order ("f9beb4d9" is mainnet). */
@@ -51,12 +87,17 @@ export interface NativeTransportOptions {
   connectTimeoutMs?: number;
   /** How long a flushing disconnect or close waits on a slow peer, in ms (default 5,000). */
   flushTimeoutMs?: number;
+  /** A peer that reads none of our queued bytes this long is disconnected (default 120,000). */
+  sendStallTimeoutMs?: number;
   /** I/O threads (default 1). */
   workerThreads?: number;
 }
 
 export interface TransportHandlers {
-  /** A verified frame; `payload` is a view valid for as long as you keep it. */
+  /**
+   * A verified frame. A payload under 64 KiB is a view into the batch's shared
+   * buffer (copy it to keep it: see dispatchBatch); a larger one is its own.
+   */
   onFrame?: FrameHandler;
   /** Every other event: connections, drops, backpressure relief, disconnects. */
   onEvent?: EventHandler;
@@ -76,6 +117,14 @@ const noop = () => {};
 /**
  * A socket-level peer-to-peer transport backed by the Rust engine. It frames,
  * checksums, reads and writes; it knows nothing of handshakes or messages.
+ *
+ * Flow control, end to end: events arrive in batches that Rust bounds in
+ * bytes and events and fills fairly, a small quantum from each busy peer in
+ * turn. A peer's input stays charged to its receive budget until its batch
+ * has been handled here (every handler returned), and Rust stops reading a
+ * peer whose budget is spent; so a peer can make us hold only what its budget
+ * allows, however slow the handlers are. Between batches the event loop gets
+ * a turn (timers, signals, I/O), so no inbound load can starve it.
  */
 export class NativeTransport {
   private readonly engine: NativeEngine;
@@ -83,12 +132,22 @@ export class NativeTransport {
   private onEvent: EventHandler;
   private closing = false;
   private closedFlag = false;
+  private pumpScheduled = false;
   private readonly closeWaiters: Array<() => void> = [];
 
   constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
     this.onFrame = handlers.onFrame ?? noop;
     this.onEvent = handlers.onEvent ?? noop;
-    this.engine = new native.NativeEngine(options, () => this.pump());
+    const { limits, ...rest } = options;
+    const split = limits ? splitLimits(limits) : undefined;
+    this.engine = new native.NativeEngine(
+      {
+        ...rest,
+        ...(split ? { limits: split.peer } : {}),
+        ...(split?.connections ? { connections: split.connections } : {}),
+      },
+      () => this.pump(),
+    );
   }
 
   /** Replaces the handlers (for code that wires them after construction). */
@@ -143,13 +202,23 @@ export class NativeTransport {
     return this.engine.disconnect(peer, reason, options.flush ?? false);
   }
 
-  /** Changes limits for every connection, live ones included. */
+  /**
+   * Changes limits for every connection, live ones included; slot counts apply
+   * to the next socket that arrives.
+   */
   setLimits(limits: Limits): void {
-    this.engine.setLimits(limits);
+    const { peer, connections } = splitLimits(limits);
+    this.engine.setLimits(peer);
+    if (connections) this.engine.setConnectionLimits(connections);
   }
 
   peerInfo(peer: PeerId): PeerInfo | null {
     return this.engine.peerInfo(peer);
+  }
+
+  /** Counters for the whole transport: sockets refused or evicted at accept, stalled peers. */
+  stats(): TransportStats {
+    return this.engine.stats();
   }
 
   peerIds(): PeerId[] {
@@ -188,10 +257,24 @@ export class NativeTransport {
   private pump(): void {
     const batch = this.engine.poll();
     if (batch === null) return;
-    const error = dispatchBatch(batch, this.onFrame, (event) => {
-      if (event.type === 'closed') this.closedFlag = true;
-      this.onEvent(event);
-    });
+    let error: unknown;
+    try {
+      error = dispatchBatch(batch, this.onFrame, (event) => {
+        if (event.type === 'closed') this.closedFlag = true;
+        this.onEvent(event);
+      });
+    } finally {
+      // Handled: its input no longer counts against the peers' budgets.
+      this.engine.release();
+    }
+    if (batch.more && !this.pumpScheduled) {
+      // Come back after the event loop has had its turn, not before.
+      this.pumpScheduled = true;
+      setImmediate(() => {
+        this.pumpScheduled = false;
+        this.pump();
+      });
+    }
     if (this.closedFlag) {
       for (const resolve of this.closeWaiters.splice(0)) resolve();
     }

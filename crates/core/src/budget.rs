@@ -3,6 +3,9 @@
 
 /// Bitcoin Core's receive flood size (DEFAULT_MAXRECEIVEBUFFER, 5,000 KB).
 pub const DEFAULT_RECV_BUDGET: usize = 5_000_000;
+/// The receive budget before the handshake: room for a handshake's few small
+/// messages and one maximum pre-handshake frame (32 KiB), not for a flood.
+pub const DEFAULT_PRE_HANDSHAKE_RECV_BUDGET: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvBudget {
@@ -19,12 +22,16 @@ impl RecvBudget {
         self.limit = limit;
     }
 
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
     /// Parsed bytes handed to the application's inbox.
     pub fn on_delivered(&mut self, bytes: usize) {
         self.pending += bytes;
     }
 
-    /// Bytes the application took from its inbox. Returns true when this lifts a
+    /// Bytes the application has finished with. Returns true when this lifts a
     /// pause, i.e. the reader should be woken.
     pub fn on_consumed(&mut self, bytes: usize) -> bool {
         let was_paused = self.is_paused();

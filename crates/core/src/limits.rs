@@ -1,6 +1,6 @@
 //! Every per-peer limit in one place, with Bitcoin Core's defaults.
 
-use crate::budget::DEFAULT_RECV_BUDGET;
+use crate::budget::{DEFAULT_PRE_HANDSHAKE_RECV_BUDGET, DEFAULT_RECV_BUDGET};
 use crate::decoder::DecodeLimits;
 use crate::frame::Magic;
 use crate::outbox::OutboxLimits;
@@ -37,6 +37,9 @@ pub struct PeerLimits {
     pub outbox: OutboxLimits,
     /// Parsed input that may wait for the application before reading pauses.
     pub recv_budget: usize,
+    /// The same until the application marks the handshake complete: a socket
+    /// that has not said who it is gets little of our memory.
+    pub pre_handshake_recv_budget: usize,
     pub wake: WakeLimits,
 }
 
@@ -46,6 +49,7 @@ impl PeerLimits {
             decode: DecodeLimits::new(magic),
             outbox: OutboxLimits::default(),
             recv_budget: DEFAULT_RECV_BUDGET,
+            pre_handshake_recv_budget: DEFAULT_PRE_HANDSHAKE_RECV_BUDGET,
             wake: WakeLimits::default(),
         }
     }

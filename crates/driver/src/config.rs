@@ -1,5 +1,6 @@
 //! Driver settings.
 
+use crate::inbox::BatchLimits;
 use peerwire_core::{Magic, PeerLimits};
 use std::time::Duration;
 
@@ -7,12 +8,43 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a flushing disconnect or a shutdown waits for a slow peer to take its
 /// queued bytes before giving up on them.
 pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// A peer that takes none of our queued bytes for this long is dropped,
+/// whatever it keeps sending us.
+pub const DEFAULT_SEND_STALL_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Socket counts enforced when a connection arrives, before anything is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Inbound connections (Core leaves 125 less its outbound slots).
+    pub max_inbound: usize,
+    /// Inbound sockets that have not completed the handshake.
+    pub max_handshaking: usize,
+    /// Every connection, both directions (Core's -maxconnections, 125).
+    pub max_connections: usize,
+    /// A handshaking socket older than this may lose its slot to a newcomer
+    /// even when inbound is not full.
+    pub stale_handshake: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            max_inbound: 117,
+            max_handshaking: 64,
+            max_connections: 125,
+            stale_handshake: Duration::from_secs(5),
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
     pub limits: PeerLimits,
+    pub connections: ConnectionLimits,
+    pub batch: BatchLimits,
     pub connect_timeout: Duration,
     pub flush_timeout: Duration,
+    pub send_stall_timeout: Duration,
     /// tokio worker threads; one keeps a core free for JavaScript on small machines.
     pub worker_threads: usize,
 }
@@ -21,8 +53,11 @@ impl DriverConfig {
     pub fn new(magic: Magic) -> Self {
         Self {
             limits: PeerLimits::new(magic),
+            connections: ConnectionLimits::default(),
+            batch: BatchLimits::default(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
+            send_stall_timeout: DEFAULT_SEND_STALL_TIMEOUT,
             worker_threads: 1,
         }
     }

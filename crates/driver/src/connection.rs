@@ -7,10 +7,10 @@
 use crate::driver::Shared;
 use crate::event::{DisconnectReason, Event, PeerId};
 use crate::inbox::lock;
-use crate::link::{Direction, PeerLink};
+use crate::link::{Direction, PeerLink, Standing};
 use crate::tasks::{CatchUnwind, TaskGuard};
 use bytes::BufMut;
-use peerwire_core::{Action, Chunk, Decoded, FrameDecoder, PeerState};
+use peerwire_core::{netgroup, Action, Chunk, Decoded, FrameDecoder, PeerState};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::Ordering;
@@ -51,6 +51,7 @@ pub(crate) fn start(
     let _ = stream.set_nodelay(true);
     let (epoch, limits) = shared.limits_with_epoch();
     let state = PeerState::new(&limits);
+    let standing = Standing::new(shared.now_ms(), netgroup(remote.ip()));
     let stream = Arc::new(stream);
     let link = Arc::new(PeerLink::new(
         id,
@@ -58,6 +59,7 @@ pub(crate) fn start(
         remote,
         local,
         state,
+        standing,
         stream.clone(),
     ));
     if !shared.register(link.clone()) {
@@ -167,10 +169,14 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
                 }
                 match decoder.next_frame() {
                     None => break,
-                    Some(Decoded::Frame(frame)) => batch.push(Event::Frame {
-                        peer: link.id,
-                        frame,
-                    }),
+                    Some(Decoded::Frame(frame)) => {
+                        link.standing
+                            .note_received(&frame.command, &frame.payload, || shared.now_us());
+                        batch.push(Event::Frame {
+                            peer: link.id,
+                            frame,
+                        })
+                    }
                     Some(Decoded::Rejected {
                         reason,
                         action: Action::Drop,
@@ -232,7 +238,7 @@ fn deliver(shared: &Shared, link: &PeerLink, batch: &mut Vec<Event>, dropped: u6
             _ => None,
         }));
     }
-    shared.inbox.push_batch(batch);
+    shared.inbox.push_batch(link.id, batch);
 }
 
 async fn wait_for_budget(link: &PeerLink) {
@@ -249,6 +255,8 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
     let mut inflight: VecDeque<Chunk> = VecDeque::new();
     let mut head_written = 0usize;
     let mut closing: Option<(DisconnectReason, Instant)> = None;
+    // When the peer last took bytes from us, or when we last had nothing to send.
+    let mut progress = Instant::now();
     loop {
         if link.take_panic_request() {
             panic!("panic requested through the test hook");
@@ -262,6 +270,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
             }
         }
         if inflight.is_empty() {
+            progress = Instant::now();
             let max = shared.write_bytes_per_wake();
             lock(&link.state).outbox.take_batch(max, &mut inflight);
         }
@@ -288,6 +297,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
             count += 1;
         }
         let deadline = closing.as_ref().map(|(_, d)| *d);
+        let stall = shared.send_stall_timeout();
         let written = tokio::select! {
             result = write_some(stream, &iov[..count]) => match result {
                 Ok(0) => return DisconnectReason::Io("socket accepted no bytes".into()),
@@ -300,7 +310,13 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
                 // The flush ran out of time; the unwritten bytes are reported.
                 return closing.map(|(reason, _)| reason).unwrap_or(DisconnectReason::Shutdown);
             }
+            // It reads nothing of what we owe it, whatever it keeps sending us.
+            _ = sleep_until(progress + stall), if deadline.is_none() => {
+                shared.send_stalled.fetch_add(1, Ordering::Relaxed);
+                return DisconnectReason::SendStalled(stall.as_millis() as u64);
+            }
         };
+        progress = Instant::now();
 
         let mut remaining = written;
         let mut frames_done = 0;
@@ -318,7 +334,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
             }
         }
         if lock(&link.state).on_written(written, frames_done) {
-            shared.inbox.push(Event::Writable { peer: link.id });
+            shared.inbox.writable(link.id);
         }
     }
 }

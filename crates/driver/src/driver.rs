@@ -1,21 +1,23 @@
 //! The driver: a tokio runtime running peerwire-core over real sockets.
 
-use crate::config::DriverConfig;
+use crate::admission;
+use crate::config::{ConnectionLimits, DriverConfig};
 use crate::connection::{self, DROPPED_EVENT_COST};
 use crate::event::{DisconnectReason, Event, PeerId};
-use crate::inbox::{lock, Inbox, Waker};
+use crate::inbox::{lock, BatchLimits, Drained, Inbox, Waker};
 use crate::link::{CloseRequest, Direction, PeerLink};
 use crate::listener;
 use crate::tasks::TaskCounter;
 use peerwire_core::{
-    encode_frame, encode_frames, Command, Magic, PeerLimits, PeerStats, SendStatus,
+    encode_frame, encode_frames, held_cost, Command, Magic, PeerLimits, PeerStats, SendStatus,
 };
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::runtime::{Handle, Runtime};
 use tokio::sync::watch;
@@ -23,10 +25,6 @@ use tokio::sync::watch;
 /// Pending connections a listener queues before accepting; large enough for a
 /// burst of thousands of peers dialling at once.
 const LISTEN_BACKLOG: u32 = 4096;
-
-/// Payload bytes one drain hands over at most; the rest waits for the next.
-/// Keeps a batch's offsets well inside 32 bits however many peers are busy.
-pub const MAX_PAYLOAD_PER_DRAIN: usize = 256 * 1024 * 1024;
 
 /// The send target does not exist (never connected, or already disconnected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +59,22 @@ pub struct PeerInfo {
     pub read_buffer_capacity: usize,
     pub handshake_complete: bool,
     pub closing: bool,
+    /// Its input waits unprocessed because our send queue to it is past its
+    /// pause point (fPauseSend).
+    pub held: bool,
+    /// Lowest ping round trip the driver has seen, in microseconds.
+    pub min_ping_us: Option<u64>,
+}
+
+/// Counters for the whole driver.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Inbound sockets closed at accept: no slot, and nobody could be evicted.
+    pub inbound_refused: u64,
+    /// Inbound connections closed to make room for a newer one.
+    pub inbound_evicted: u64,
+    /// Connections dropped because the peer read none of our bytes for too long.
+    pub send_stalled: u64,
 }
 
 /// State shared by the application thread and every task.
@@ -73,11 +87,24 @@ pub(crate) struct Shared {
     limits: RwLock<PeerLimits>,
     limits_epoch: AtomicU64,
     write_bytes_per_wake: AtomicUsize,
+    connections: Mutex<ConnectionLimits>,
+    batch: Mutex<BatchLimits>,
+    /// Receive budget charged for events handed to the application in the last
+    /// batch, credited when it says it has finished with them.
+    unreleased: Mutex<Vec<(PeerId, usize)>>,
     connect_timeout: Duration,
     flush_timeout: Duration,
+    send_stall_timeout: Duration,
+    started: Instant,
+    /// Keys netgroups for eviction, so an attacker cannot aim for protection.
+    secret: u64,
+    draws: AtomicU64,
     next_id: AtomicU32,
     closing: AtomicBool,
     shutdown: watch::Sender<bool>,
+    pub inbound_refused: AtomicU64,
+    pub inbound_evicted: AtomicU64,
+    pub send_stalled: AtomicU64,
 }
 
 impl Shared {
@@ -102,8 +129,70 @@ impl Shared {
         self.flush_timeout
     }
 
+    pub fn send_stall_timeout(&self) -> Duration {
+        self.send_stall_timeout
+    }
+
+    /// Milliseconds since the driver started (never 0 for a real event).
+    pub fn now_ms(&self) -> u64 {
+        self.now_us() / 1000 + 1
+    }
+
+    pub fn now_us(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// A fresh id: never 0, and never one a live connection or a waiting event
+    /// still carries (ids wrap after 2^32 connections).
     pub fn next_peer_id(&self) -> PeerId {
-        self.next_id.fetch_add(1, Ordering::Relaxed)
+        loop {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 && !read(&self.peers).contains_key(&id) && !self.inbox.knows(id) {
+                return id;
+            }
+        }
+    }
+
+    /// Decides whether a just-accepted socket may stay (see admission.rs);
+    /// makes room by evicting when that is the decision.
+    pub fn admit_inbound(&self) -> bool {
+        let limits = *lock(&self.connections);
+        let draw = self.draws.fetch_add(1, Ordering::Relaxed);
+        let decision = {
+            let peers = read(&self.peers);
+            admission::admit_inbound(&peers, &limits, self.secret, draw, self.now_ms())
+        };
+        match decision {
+            admission::Admission::Admit => true,
+            admission::Admission::Evict(link) => {
+                self.inbound_evicted.fetch_add(1, Ordering::Relaxed);
+                self.close_link(&link, DisconnectReason::Evicted, false);
+                true
+            }
+            admission::Admission::Refuse => {
+                self.inbound_refused.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Asks a connection to end and drops the input still waiting for the
+    /// application (it has let the peer go). False if it was already closing.
+    pub fn close_link(&self, link: &PeerLink, reason: DisconnectReason, flush: bool) -> bool {
+        if !link.request_close(CloseRequest { reason, flush }) {
+            return false;
+        }
+        let discarded: usize = self
+            .inbox
+            .discard_input(link.id)
+            .iter()
+            .map(event_cost)
+            .sum();
+        if discarded > 0 {
+            lock(&link.state).budget.on_consumed(discarded);
+            link.reader_resume.notify_one();
+        }
+        true
     }
 
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
@@ -149,6 +238,7 @@ impl Driver {
             .enable_time()
             .build()?;
         let (shutdown, _) = watch::channel(false);
+        let secret = RandomState::new().hash_one(std::process::id());
         let shared = Arc::new(Shared {
             inbox: Inbox::new(waker),
             handle: runtime.handle().clone(),
@@ -158,11 +248,21 @@ impl Driver {
             limits: RwLock::new(config.limits),
             limits_epoch: AtomicU64::new(0),
             write_bytes_per_wake: AtomicUsize::new(config.limits.wake.write_bytes),
+            connections: Mutex::new(config.connections),
+            batch: Mutex::new(config.batch),
+            unreleased: Mutex::new(Vec::new()),
             connect_timeout: config.connect_timeout,
             flush_timeout: config.flush_timeout,
+            send_stall_timeout: config.send_stall_timeout,
+            started: Instant::now(),
+            secret,
+            draws: AtomicU64::new(0),
             next_id: AtomicU32::new(1),
             closing: AtomicBool::new(false),
             shutdown,
+            inbound_refused: AtomicU64::new(0),
+            inbound_evicted: AtomicU64::new(0),
+            send_stalled: AtomicU64::new(0),
         });
         Ok(Self {
             shared,
@@ -213,6 +313,15 @@ impl Driver {
             });
             return id;
         }
+        let max = lock(&shared.connections).max_connections;
+        if admission::occupancy(&read(&shared.peers)).total >= max {
+            shared.inbox.push(Event::ConnectFailed {
+                peer: id,
+                address,
+                error: format!("connection limit reached ({max} connections)"),
+            });
+            return id;
+        }
         let guard = shared.tasks.enter();
         let mut shutdown = shared.shutdown_signal();
         self.shared.handle.spawn(async move {
@@ -256,8 +365,19 @@ impl Driver {
     ) -> Result<SendStatus, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
         link.note_sent(command);
+        link.standing
+            .note_sent(command, payload, || self.shared.now_us());
         let frame = encode_frame(self.shared.magic, command, payload);
-        Ok(link.send_chunk(frame, 1))
+        Ok(self.hold_if_paused(peer, link.send_chunk(frame, 1)))
+    }
+
+    /// fPauseSend: a peer whose queue is past its pause point gets none of its
+    /// input processed until it drains (see inbox.rs).
+    fn hold_if_paused(&self, peer: PeerId, status: SendStatus) -> SendStatus {
+        if matches!(status, SendStatus::Backpressure | SendStatus::Full) {
+            self.shared.inbox.hold(peer);
+        }
+        status
     }
 
     /// Frames many payloads with one command into one buffer and queues it as a
@@ -292,7 +412,7 @@ impl Driver {
                 sent += 1;
             }
         }
-        Ok((sent, status))
+        Ok((sent, self.hold_if_paused(peer, status)))
     }
 
     /// Frames once, checksums once, and queues the same bytes for every target
@@ -318,7 +438,7 @@ impl Driver {
                 continue;
             };
             link.note_sent(command);
-            let status = link.send_chunk(frame.clone(), 1);
+            let status = self.hold_if_paused(id, link.send_chunk(frame.clone(), 1));
             match status {
                 SendStatus::Queued => report.queued.push(id),
                 SendStatus::Backpressure => {
@@ -333,10 +453,14 @@ impl Driver {
         report
     }
 
-    /// Lifts the pre-handshake payload limit for `peer`.
+    /// Lifts the pre-handshake payload limit and receive budget for `peer`,
+    /// and stops counting it against the handshaking slots.
     pub fn mark_handshake_complete(&self, peer: PeerId) -> Result<(), UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
         link.handshake_complete.store(true, Ordering::Release);
+        if lock(&link.state).complete_handshake() {
+            link.reader_resume.notify_one();
+        }
         Ok(())
     }
 
@@ -344,10 +468,9 @@ impl Driver {
     /// (bounded by the flush timeout). Returns false if it was already closing.
     pub fn disconnect(&self, peer: PeerId, reason: &str, flush: bool) -> Result<bool, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
-        Ok(link.request_close(CloseRequest {
-            reason: DisconnectReason::Requested(reason.to_owned()),
-            flush,
-        }))
+        Ok(self
+            .shared
+            .close_link(&link, DisconnectReason::Requested(reason.to_owned()), flush))
     }
 
     /// Applies new limits to every connection, live ones included. The magic
@@ -379,22 +502,75 @@ impl Driver {
         self.shared.limits()
     }
 
-    /// Takes every waiting event, crediting the receive budgets of the peers whose
-    /// frames it takes (waking readers that were paused on them).
-    pub fn drain(&self) -> Vec<Event> {
-        let events = self.shared.inbox.drain(MAX_PAYLOAD_PER_DRAIN);
-        let mut credit: Vec<(PeerId, usize)> = Vec::new();
-        for event in &events {
+    pub fn connection_limits(&self) -> ConnectionLimits {
+        *lock(&self.shared.connections)
+    }
+
+    /// New slot counts apply to the next accepted socket; nobody is closed
+    /// for them.
+    pub fn set_connection_limits(&self, limits: ConnectionLimits) {
+        *lock(&self.shared.connections) = limits;
+    }
+
+    pub fn batch_limits(&self) -> BatchLimits {
+        *lock(&self.shared.batch)
+    }
+
+    pub fn set_batch_limits(&self, limits: BatchLimits) {
+        *lock(&self.shared.batch) = limits;
+    }
+
+    pub fn stats(&self) -> DriverStats {
+        DriverStats {
+            inbound_refused: self.shared.inbound_refused.load(Ordering::Relaxed),
+            inbound_evicted: self.shared.inbound_evicted.load(Ordering::Relaxed),
+            send_stalled: self.shared.send_stalled.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Takes one batch of events (bounded by the batch limits, fair across
+    /// peers). The receive budget of what it carries stays charged until
+    /// [`Driver::release`], so a peer's input counts against it until the
+    /// application has finished with it. A batch not yet released is released
+    /// first. `more` says whether to come back without waiting for a wake-up.
+    pub fn poll(&self) -> Drained {
+        self.release();
+        let limits = self.batch_limits();
+        let drained = self.shared.inbox.drain(&limits);
+        let mut unreleased = lock(&self.shared.unreleased);
+        for event in &drained.events {
             let (peer, bytes) = match event {
-                Event::Frame { peer, frame } => (*peer, frame.wire_len()),
+                Event::Frame { peer, frame } => (*peer, held_cost(frame)),
                 Event::Dropped { peer, .. } => (*peer, DROPPED_EVENT_COST),
                 _ => continue,
             };
-            match credit.last_mut() {
+            match unreleased.last_mut() {
                 Some((last, total)) if *last == peer => *total += bytes,
-                _ => credit.push((peer, bytes)),
+                _ => unreleased.push((peer, bytes)),
             }
         }
+        drained
+    }
+
+    /// Takes everything deliverable now, batch after batch, releasing each at
+    /// once: for callers that are finished with events as soon as they have
+    /// them (tests, tools). Held peers' input stays held.
+    pub fn drain(&self) -> Vec<Event> {
+        let mut events = Vec::new();
+        loop {
+            let batch = self.poll();
+            self.release();
+            events.extend(batch.events);
+            if !batch.more {
+                return events;
+            }
+        }
+    }
+
+    /// The application has finished with the last batch: credit the receive
+    /// budgets it was charged to (waking readers that were paused on them).
+    pub fn release(&self) {
+        let mut credit = std::mem::take(&mut *lock(&self.shared.unreleased));
         if !credit.is_empty() {
             credit.sort_unstable_by_key(|(peer, _)| *peer);
             let peers = read(&self.shared.peers);
@@ -413,7 +589,6 @@ impl Driver {
                 }
             }
         }
-        events
     }
 
     pub fn peer_info(&self, peer: PeerId) -> Option<PeerInfo> {
@@ -431,6 +606,8 @@ impl Driver {
             read_buffer_capacity: link.read_capacity.load(Ordering::Relaxed),
             handshake_complete: link.handshake_complete(),
             closing: link.is_closing(),
+            held: self.shared.inbox.is_held(peer),
+            min_ping_us: link.standing.min_ping_us(),
         })
     }
 
@@ -462,10 +639,8 @@ impl Driver {
         };
         self.shared.shutdown.send_replace(true);
         for link in links {
-            link.request_close(CloseRequest {
-                reason: DisconnectReason::Shutdown,
-                flush: true,
-            });
+            self.shared
+                .close_link(&link, DisconnectReason::Shutdown, true);
         }
         let shared = self.shared.clone();
         self.shared.handle.spawn(async move {
@@ -492,6 +667,15 @@ impl Drop for Driver {
     fn drop(&mut self) {
         self.close();
         self.finish();
+    }
+}
+
+/// What an event was charged against its peer's receive budget.
+fn event_cost(event: &Event) -> usize {
+    match event {
+        Event::Frame { frame, .. } => held_cost(frame),
+        Event::Dropped { .. } => DROPPED_EVENT_COST,
+        _ => 0,
     }
 }
 

@@ -3,7 +3,9 @@
 use peerwire_core::{Frame, Reject};
 use std::net::SocketAddr;
 
-/// A connection's id: unique for the life of a driver, never reused.
+/// A connection's id. Never shared by two live connections, nor reused while
+/// events for it may still be waiting; after 2^32 connections ids wrap and
+/// skip any still in use.
 pub type PeerId = u32;
 
 /// One thing that happened on the network side.
@@ -59,6 +61,11 @@ pub enum DisconnectReason {
     Protocol(Reject),
     /// The driver is shutting down.
     Shutdown,
+    /// Inbound was full and a newer connection took this one's slot.
+    Evicted,
+    /// We had bytes to send and the peer took none of them for this long
+    /// (milliseconds): it does not read.
+    SendStalled(u64),
     /// A bug inside peerwire (a caught panic); other peers are unaffected.
     Internal(String),
 }
@@ -72,6 +79,8 @@ impl DisconnectReason {
             DisconnectReason::Io(_) => "io-error",
             DisconnectReason::Protocol(reject) => reject.kind().as_str(),
             DisconnectReason::Shutdown => "shutdown",
+            DisconnectReason::Evicted => "evicted",
+            DisconnectReason::SendStalled(_) => "send-stalled",
             DisconnectReason::Internal(_) => "internal",
         }
     }
@@ -84,6 +93,12 @@ impl DisconnectReason {
             DisconnectReason::Io(err) => err.clone(),
             DisconnectReason::Protocol(reject) => reject.to_string(),
             DisconnectReason::Shutdown => "engine shutting down".into(),
+            DisconnectReason::Evicted => {
+                "inbound slots full: evicted for a newer connection".into()
+            }
+            DisconnectReason::SendStalled(ms) => {
+                format!("peer read none of our queued bytes for {ms} ms")
+            }
             DisconnectReason::Internal(msg) => msg.clone(),
         }
     }

@@ -1,9 +1,13 @@
 //! peerwire-driver: runs peerwire-core over tokio sockets.
 //!
 //! One task per connection runs a reader and a writer side by side; parsed
-//! frames go into one flat inbox that the application drains in batches; each
-//! peer's outbound queue is its own, so a stalled peer never blocks another.
+//! frames wait in per-peer queues that the application pulls in fair, bounded
+//! batches and releases when done (end-to-end flow control, see inbox.rs);
+//! each peer's outbound queue is its own, so a stalled peer never blocks
+//! another; sockets are admitted or refused before anything is read
+//! (admission.rs).
 
+mod admission;
 mod config;
 mod connection;
 mod driver;
@@ -13,9 +17,12 @@ mod link;
 mod listener;
 mod tasks;
 
-pub use config::{DriverConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT};
-pub use driver::{BroadcastReport, Driver, PeerInfo, UnknownPeer, MAX_PAYLOAD_PER_DRAIN};
+pub use config::{
+    ConnectionLimits, DriverConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_FLUSH_TIMEOUT,
+    DEFAULT_SEND_STALL_TIMEOUT,
+};
+pub use driver::{BroadcastReport, Driver, DriverStats, PeerInfo, UnknownPeer};
 pub use event::{DisconnectReason, Event, PeerId};
-pub use inbox::Waker;
+pub use inbox::{BatchLimits, Drained, Waker};
 pub use link::Direction;
 pub use peerwire_core;

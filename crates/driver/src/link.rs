@@ -3,13 +3,99 @@
 use crate::event::{DisconnectReason, PeerId};
 use crate::inbox::lock;
 use bytes::Bytes;
-use peerwire_core::{Command, PeerState, SendStatus};
+use peerwire_core::{Command, NetGroup, PeerState, SendStatus};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+/// What inbound eviction weighs about a peer (see peerwire_core::evict),
+/// kept up to date from the frames that pass through the driver. Times are
+/// milliseconds since the driver started; 0 means never.
+#[derive(Default)]
+pub struct Standing {
+    pub connected_at_ms: u64,
+    pub netgroup: NetGroup,
+    /// Our last ping: its nonce and when it went out (µs since the driver started).
+    ping: Mutex<Option<(u64, u64)>>,
+    pub min_ping_us: AtomicU64,
+    pub last_block_at_ms: AtomicU64,
+    pub last_tx_at_ms: AtomicU64,
+}
+
+impl Standing {
+    pub fn new(connected_at_ms: u64, netgroup: NetGroup) -> Self {
+        Self {
+            connected_at_ms,
+            netgroup,
+            min_ping_us: AtomicU64::new(u64::MAX),
+            ..Self::default()
+        }
+    }
+
+    /// We are sending `command` with `payload`; `now_us` reads the clock.
+    pub fn note_sent(&self, command: &Command, payload: &[u8], now_us: impl FnOnce() -> u64) {
+        if command.as_str() == "ping" {
+            if let Ok(nonce) = <[u8; 8]>::try_from(payload) {
+                *lock(&self.ping) = Some((u64::from_le_bytes(nonce), now_us()));
+            }
+        }
+    }
+
+    /// The peer sent `command` with `payload`; `now_us` reads the clock.
+    pub fn note_received(&self, command: &Command, payload: &[u8], now_us: impl FnOnce() -> u64) {
+        let command = command.as_str();
+        if !matches!(command, "pong" | "block" | "cmpctblock" | "tx") {
+            return;
+        }
+        let now_us = now_us();
+        match command {
+            "pong" => {
+                let Ok(nonce) = <[u8; 8]>::try_from(payload) else {
+                    return;
+                };
+                let mut ping = lock(&self.ping);
+                if let Some((sent_nonce, at)) = *ping {
+                    if sent_nonce == u64::from_le_bytes(nonce) {
+                        *ping = None;
+                        self.min_ping_us
+                            .fetch_min(now_us.saturating_sub(at).max(1), Ordering::Relaxed);
+                    }
+                }
+            }
+            // Core protects peers that recently sent novel blocks and transactions;
+            // the driver cannot judge novelty, so any block or transaction counts.
+            "block" | "cmpctblock" => self
+                .last_block_at_ms
+                .store((now_us / 1000).max(1), Ordering::Relaxed),
+            "tx" => self
+                .last_tx_at_ms
+                .store((now_us / 1000).max(1), Ordering::Relaxed),
+            _ => {}
+        }
+    }
+
+    pub fn min_ping_us(&self) -> Option<u64> {
+        let v = self.min_ping_us.load(Ordering::Relaxed);
+        (v != u64::MAX).then_some(v)
+    }
+}
+
+fn nonzero(v: u64) -> Option<u64> {
+    (v != 0).then_some(v)
+}
+
+impl Standing {
+    pub fn last_block_at_ms(&self) -> Option<u64> {
+        nonzero(self.last_block_at_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn last_tx_at_ms(&self) -> Option<u64> {
+        nonzero(self.last_tx_at_ms.load(Ordering::Relaxed))
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -31,6 +117,7 @@ pub struct PeerLink {
     pub remote: SocketAddr,
     pub local: SocketAddr,
     pub state: Mutex<PeerState>,
+    pub standing: Standing,
     stream: Arc<TcpStream>,
     /// Work was queued for the writer.
     pub writer_wake: Notify,
@@ -60,6 +147,7 @@ impl PeerLink {
         remote: SocketAddr,
         local: SocketAddr,
         state: PeerState,
+        standing: Standing,
         stream: Arc<TcpStream>,
     ) -> Self {
         Self {
@@ -68,6 +156,7 @@ impl PeerLink {
             remote,
             local,
             state: Mutex::new(state),
+            standing,
             stream,
             writer_wake: Notify::new(),
             reader_resume: Notify::new(),

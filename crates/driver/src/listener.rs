@@ -27,8 +27,11 @@ pub(crate) async fn accept_loop(
         };
         match accepted {
             Ok((stream, _)) => {
-                let peer = shared.next_peer_id();
-                connection::start(&shared, stream, peer, Direction::Inbound, Some(id));
+                // Slots are checked before a byte is read; a refused socket just closes.
+                if shared.admit_inbound() {
+                    let peer = shared.next_peer_id();
+                    connection::start(&shared, stream, peer, Direction::Inbound, Some(id));
+                }
             }
             Err(e) => {
                 shared.inbox.push(Event::ListenerError {

@@ -1,10 +1,20 @@
 //! Packs drained events into one buffer, one integer table and a few strings, so
-//! a whole batch crosses into JavaScript in a single call and every payload
-//! arrives as a view into the one buffer.
+//! a whole batch crosses into JavaScript in a single call.
+//!
+//! Small payloads are copied into the batch's shared buffer and reach
+//! JavaScript as views into it. A payload of [`OWN_BUFFER_MIN`] bytes or more
+//! gets a buffer of its own, made over the received bytes without copying: a
+//! megabyte block costs no copy on the JavaScript thread, and keeping it does
+//! not pin the batch's other payloads (nor theirs it).
 
-use napi::bindgen_prelude::{Buffer, Uint32Array};
+use bytes::Bytes;
+use napi::bindgen_prelude::{Buffer, BufferSlice, Uint32Array};
+use napi::{Env, Result};
 use napi_derive::napi;
 use peerwire_driver::Event;
+
+/// Payloads at least this large get their own buffer.
+pub const OWN_BUFFER_MIN: usize = 64 * 1024;
 
 /// Integers per event in `meta`: kind, peer, then three kind-specific fields.
 pub const META_STRIDE: usize = 5;
@@ -29,6 +39,8 @@ pub const EVENT_DISCONNECTED: u32 = 6; // reason code string, detail string, unf
 pub const EVENT_LISTENER_ERROR: u32 = 7; // (peer = listener id) error string, -, -
 #[napi]
 pub const EVENT_CLOSED: u32 = 8;
+#[napi]
+pub const EVENT_FRAME_OWN: u32 = 9; // command string, index into `buffers`, payload length
 
 /// One drained batch of events.
 #[napi(object)]
@@ -39,6 +51,11 @@ pub struct EventBatch {
     pub meta: Uint32Array,
     /// Strings referenced from `meta` by index (commands are interned).
     pub strings: Vec<String>,
+    /// Payloads large enough for a buffer of their own.
+    pub buffers: Vec<Buffer>,
+    /// More events are ready now: poll again soon (after yielding to the
+    /// event loop) rather than waiting for a wake-up.
+    pub more: bool,
 }
 
 #[derive(Default)]
@@ -64,21 +81,45 @@ impl Strings {
     }
 }
 
+/// A JavaScript buffer over `bytes`, which it keeps alive until collected.
+fn own_buffer(env: &Env, bytes: Bytes) -> Result<Buffer> {
+    let len = bytes.len();
+    // JavaScript may write to a Buffer; these bytes are this payload's alone
+    // (split off the read buffer), and Rust never reads them again.
+    let data = bytes.as_ptr() as *mut u8;
+    // SAFETY: `data` points at `len` bytes owned by `bytes`, which the finaliser
+    // holds and drops only when JavaScript has collected the buffer.
+    let slice =
+        unsafe { BufferSlice::from_external(env, data, len, bytes, |_, bytes| drop(bytes)) }?;
+    slice.into_buffer(env)
+}
+
 /// Packs `events`; the returned flag says whether `Closed` was among them.
-pub fn pack(events: Vec<Event>) -> (EventBatch, bool) {
-    let total: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Frame { frame, .. } => frame.payload.len(),
-            _ => 0,
-        })
-        .sum();
+pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> Result<(EventBatch, bool)> {
+    let small = |e: &Event| match e {
+        Event::Frame { frame, .. } if frame.payload.len() < OWN_BUFFER_MIN => frame.payload.len(),
+        _ => 0,
+    };
+    let total: usize = events.iter().map(small).sum();
     let mut data = Vec::with_capacity(total);
     let mut meta = Vec::with_capacity(events.len() * META_STRIDE);
     let mut strings = Strings::default();
+    let mut buffers = Vec::new();
     let mut closed = false;
     for event in events {
         let entry: [u32; META_STRIDE] = match event {
+            Event::Frame { peer, frame } if frame.payload.len() >= OWN_BUFFER_MIN => {
+                let command = strings.command(&frame.command);
+                let length = frame.payload.len() as u32;
+                buffers.push(own_buffer(env, frame.payload)?);
+                [
+                    EVENT_FRAME_OWN,
+                    peer,
+                    command,
+                    (buffers.len() - 1) as u32,
+                    length,
+                ]
+            }
             Event::Frame { peer, frame } => {
                 let offset = data.len() as u32;
                 data.extend_from_slice(&frame.payload);
@@ -158,6 +199,8 @@ pub fn pack(events: Vec<Event>) -> (EventBatch, bool) {
         data: Buffer::from(data),
         meta: Uint32Array::new(meta),
         strings: strings.list,
+        buffers,
+        more,
     };
-    (batch, closed)
+    Ok((batch, closed))
 }

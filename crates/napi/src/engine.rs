@@ -1,10 +1,13 @@
 //! The native engine object JavaScript holds.
 
 use crate::batch::{pack, EventBatch};
-use crate::options::{apply_limits, driver_config, NativeEngineOptions, NativeLimits};
+use crate::options::{
+    apply_connection_limits, apply_limits, driver_config, NativeConnectionLimits,
+    NativeEngineOptions, NativeLimits,
+};
 use napi::bindgen_prelude::{Function, Uint32Array};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
-use napi::{Error, Result, Status};
+use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use peerwire_core::{checksums_computed, Command, SendStatus};
 use peerwire_driver::{Direction, Driver, PeerId, UnknownPeer};
@@ -75,11 +78,28 @@ pub struct NativePeerInfo {
     pub read_buffer_capacity: f64,
     pub handshake_complete: bool,
     pub closing: bool,
+    /// Its input waits unprocessed: our send queue to it is past its pause point.
+    pub held: bool,
+    /// Lowest ping round trip the driver has measured, in microseconds.
+    pub min_ping_us: Option<f64>,
+}
+
+#[napi(object)]
+pub struct NativeStats {
+    /// Inbound sockets closed at accept: no slot, and nobody could be evicted.
+    pub inbound_refused: f64,
+    /// Inbound connections closed to make room for a newer one.
+    pub inbound_evicted: f64,
+    /// Connections dropped because the peer read none of our bytes for too long.
+    pub send_stalled: f64,
 }
 
 /// A tokio-driven peer-to-peer engine. Events are delivered in batches: the
-/// engine calls `onWake` (no arguments) when events are waiting, and the owner
-/// calls `poll()` to take them.
+/// engine calls `onWake` (no arguments) when events are waiting; the owner
+/// calls `poll()` to take a batch, handles it, then calls `release()`. A
+/// batch's input counts against its peers' receive budgets until released.
+/// When a batch says `more`, the owner polls again soon (after yielding to its
+/// event loop); `onWake` is not called again until a poll finds nothing more.
 #[napi]
 pub struct NativeEngine {
     driver: Driver,
@@ -225,21 +245,52 @@ impl NativeEngine {
         Ok(())
     }
 
-    /// Takes every waiting event; `null` when there are none.
+    /// Takes one batch of events (bounded, fair across peers); `null` when
+    /// there are none. Releases the previous batch if it was not released.
     #[napi(catch_unwind)]
-    pub fn poll(&mut self) -> Option<EventBatch> {
-        let events = self.driver.drain();
-        if events.is_empty() {
-            return None;
+    pub fn poll(&mut self, env: Env) -> Result<Option<EventBatch>> {
+        let drained = self.driver.poll();
+        if drained.events.is_empty() {
+            return Ok(None);
         }
-        let (batch, closed) = pack(events);
+        let (batch, closed) = pack(&env, drained.events, drained.more)?;
         if closed && !self.finished {
             // Everything is gone: stop the I/O threads and release the wake-up
             // function, which is what lets Node exit.
             self.finished = true;
             self.driver.finish();
         }
-        Some(batch)
+        Ok(Some(batch))
+    }
+
+    /// The last batch has been handled: its input no longer counts against
+    /// its peers' receive budgets, and paused readers resume.
+    #[napi(catch_unwind)]
+    pub fn release(&self) {
+        self.driver.release();
+    }
+
+    /// Changes the slot counts enforced at accept, and the batch limits.
+    #[napi(catch_unwind)]
+    pub fn set_connection_limits(&self, limits: NativeConnectionLimits) -> Result<()> {
+        let (connections, batch) = apply_connection_limits(
+            self.driver.connection_limits(),
+            self.driver.batch_limits(),
+            &limits,
+        )?;
+        self.driver.set_connection_limits(connections);
+        self.driver.set_batch_limits(batch);
+        Ok(())
+    }
+
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> NativeStats {
+        let s = self.driver.stats();
+        NativeStats {
+            inbound_refused: s.inbound_refused as f64,
+            inbound_evicted: s.inbound_evicted as f64,
+            send_stalled: s.send_stalled as f64,
+        }
     }
 
     /// Starts a graceful shutdown; a closed event follows when it is complete.
@@ -267,6 +318,8 @@ impl NativeEngine {
             read_buffer_capacity: info.read_buffer_capacity as f64,
             handshake_complete: info.handshake_complete,
             closing: info.closing,
+            held: info.held,
+            min_ping_us: info.min_ping_us.map(|us| us as f64),
         })
     }
 

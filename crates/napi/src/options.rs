@@ -3,7 +3,7 @@
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 use peerwire_core::{Action, Magic, PeerLimits, RejectKind};
-use peerwire_driver::DriverConfig;
+use peerwire_driver::{BatchLimits, ConnectionLimits, DriverConfig};
 use std::time::Duration;
 
 /// Per-peer limits. Omitted fields keep their current value (Bitcoin Core's
@@ -24,8 +24,11 @@ pub struct NativeLimits {
     pub send_max_bytes: Option<u32>,
     /// Queued outbound messages past which `send` refuses (default 250,000).
     pub send_max_messages: Option<u32>,
-    /// Parsed input waiting for JavaScript at which reading pauses (default 5,000,000).
+    /// Received input not yet handled by JavaScript at which reading pauses
+    /// (default 5,000,000; each frame counts its wire size plus 64).
     pub recv_budget_bytes: Option<u32>,
+    /// The same until the handshake is marked complete (default 65,536).
+    pub pre_handshake_recv_budget_bytes: Option<u32>,
     /// Bytes read from one peer per wake (default 65,536).
     pub read_bytes_per_wake: Option<u32>,
     /// Messages parsed for one peer per wake (default 1,024).
@@ -40,6 +43,30 @@ pub struct NativeLimits {
     pub on_bad_command: Option<String>,
 }
 
+/// Slot counts enforced when a socket arrives, and how events are batched.
+/// Omitted fields keep their current value.
+#[napi(object)]
+#[derive(Default)]
+pub struct NativeConnectionLimits {
+    /// Inbound connections (default 117).
+    pub max_inbound: Option<u32>,
+    /// Inbound sockets still in the handshake (default 64).
+    pub max_handshaking: Option<u32>,
+    /// Every connection, both directions (default 125).
+    pub max_connections: Option<u32>,
+    /// A socket in the handshake this long may lose its slot to a newcomer
+    /// (default 5,000 ms).
+    pub stale_handshake_ms: Option<u32>,
+    /// Events per batch handed to JavaScript (default 8,192).
+    pub batch_max_events: Option<u32>,
+    /// Payload bytes per batch (default 1 MiB; one larger frame still goes alone).
+    pub batch_max_bytes: Option<u32>,
+    /// Events one peer contributes to a batch before the next peer's turn (default 64).
+    pub batch_peer_events: Option<u32>,
+    /// Payload bytes one peer contributes before the next peer's turn (default 64 KiB).
+    pub batch_peer_bytes: Option<u32>,
+}
+
 #[napi(object)]
 pub struct NativeEngineOptions {
     /// The network magic as 8 hex digits in wire order, e.g. "f9beb4d9" for mainnet.
@@ -49,6 +76,10 @@ pub struct NativeEngineOptions {
     pub connect_timeout_ms: Option<u32>,
     /// How long a flushing disconnect or close waits on a slow peer (default 5,000 ms).
     pub flush_timeout_ms: Option<u32>,
+    /// A peer that takes none of our queued bytes this long is disconnected
+    /// with "send-stalled" (default 120,000 ms).
+    pub send_stall_timeout_ms: Option<u32>,
+    pub connections: Option<NativeConnectionLimits>,
     /// I/O threads (default 1).
     pub worker_threads: Option<u32>,
 }
@@ -140,6 +171,11 @@ pub fn apply_limits(base: PeerLimits, js: &NativeLimits) -> Result<PeerLimits> {
         )));
     }
     l.recv_budget = positive("recvBudgetBytes", js.recv_budget_bytes, l.recv_budget)?;
+    l.pre_handshake_recv_budget = positive(
+        "preHandshakeRecvBudgetBytes",
+        js.pre_handshake_recv_budget_bytes,
+        l.pre_handshake_recv_budget,
+    )?;
     let w = &mut l.wake;
     w.read_bytes = bounded(
         "readBytesPerWake",
@@ -162,6 +198,30 @@ pub fn apply_limits(base: PeerLimits, js: &NativeLimits) -> Result<PeerLimits> {
     Ok(l)
 }
 
+/// A count that may be 0 (a slot limit of 0 refuses every inbound socket).
+fn count(value: Option<u32>, current: usize) -> usize {
+    value.map_or(current, |v| v as usize)
+}
+
+/// Applies the fields that are set on top of the current limits.
+pub fn apply_connection_limits(
+    mut c: ConnectionLimits,
+    mut b: BatchLimits,
+    js: &NativeConnectionLimits,
+) -> Result<(ConnectionLimits, BatchLimits)> {
+    c.max_inbound = count(js.max_inbound, c.max_inbound);
+    c.max_handshaking = count(js.max_handshaking, c.max_handshaking);
+    c.max_connections = count(js.max_connections, c.max_connections);
+    if let Some(ms) = js.stale_handshake_ms {
+        c.stale_handshake = Duration::from_millis(u64::from(ms));
+    }
+    b.max_events = positive("batchMaxEvents", js.batch_max_events, b.max_events)?;
+    b.max_bytes = positive("batchMaxBytes", js.batch_max_bytes, b.max_bytes)?;
+    b.peer_events = positive("batchPeerEvents", js.batch_peer_events, b.peer_events)?;
+    b.peer_bytes = positive("batchPeerBytes", js.batch_peer_bytes, b.peer_bytes)?;
+    Ok((c, b))
+}
+
 pub fn driver_config(options: &NativeEngineOptions) -> Result<DriverConfig> {
     let mut config = DriverConfig::new(parse_magic(&options.magic)?);
     if let Some(limits) = &options.limits {
@@ -173,6 +233,14 @@ pub fn driver_config(options: &NativeEngineOptions) -> Result<DriverConfig> {
     }
     if let Some(ms) = options.flush_timeout_ms {
         config.flush_timeout = Duration::from_millis(ms as u64);
+    }
+    if let Some(ms) = options.send_stall_timeout_ms {
+        config.send_stall_timeout =
+            Duration::from_millis(positive("sendStallTimeoutMs", Some(ms), 0)? as u64);
+    }
+    if let Some(connections) = &options.connections {
+        (config.connections, config.batch) =
+            apply_connection_limits(config.connections, config.batch, connections)?;
     }
     if let Some(n) = options.worker_threads {
         if !(1..=64).contains(&n) {
