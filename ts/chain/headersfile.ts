@@ -1,12 +1,15 @@
 // Header files written by `peerwire sync --out` and served by `peerwire node`:
 //
 //   "PWHDRS01" | network magic (4) | genesis hash, wire order (32) | count u32 LE | count × 80-byte headers
+//
+// The file holds the best chain only (side branches are not kept).
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Network } from '../config/schema.js';
 import { readHeader } from '../wire/codec.js';
 import { Reader } from '../wire/reader.js';
+import type { BlockHeader } from '../wire/types.js';
 import { hexToHash } from './hash.js';
-import { chainFor, type HeaderChain } from './headerchain.js';
+import { chainFor, type HeaderChain, MAX_HEADERS_PER_MESSAGE } from './headerchain.js';
 
 const FILE_MAGIC = Buffer.from('PWHDRS01', 'ascii');
 const PREAMBLE = FILE_MAGIC.length + 4 + 32 + 4;
@@ -43,6 +46,11 @@ export function readHeadersFile(path: string, network: Network): HeaderChain {
   }
   const chain = chainFor(network);
   const r = new Reader(bytes.subarray(PREAMBLE), 'headers file');
-  for (let i = 0; i < count; i++) chain.append([readHeader(r)]);
+  for (let done = 0; done < count; ) {
+    const batch: BlockHeader[] = [];
+    for (; batch.length < MAX_HEADERS_PER_MESSAGE && done < count; done++)
+      batch.push(readHeader(r));
+    chain.append(batch);
+  }
   return chain;
 }

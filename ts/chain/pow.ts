@@ -70,3 +70,59 @@ export function blockWork(bits: number): bigint {
   if (target === undefined || target === 0n) return 0n;
   return (1n << 256n) / (target + 1n);
 }
+
+interface TargetInfo {
+  /** The target as 32 big-endian bytes, or why the bits are unusable. */
+  target: Buffer | Exclude<PowResult, 'ok' | 'high-hash'>;
+  work: bigint;
+}
+
+/**
+ * checkProofOfWork and blockWork for one proof-of-work limit, remembering the
+ * last few bits seen: a chain keeps one target for a whole retarget period, so
+ * header validation almost never decodes a target or divides a bigint.
+ */
+export class TargetCache {
+  private readonly byBits = new Map<number, TargetInfo>();
+  private lastBits = -1;
+  private last: TargetInfo = { target: 'bad-target', work: 0n };
+
+  constructor(private readonly powLimit: bigint) {}
+
+  private info(bits: number): TargetInfo {
+    if (bits === this.lastBits) return this.last;
+    let info = this.byBits.get(bits);
+    if (info === undefined) {
+      const t = bitsToTarget(bits);
+      info = {
+        target:
+          t === undefined || t === 0n
+            ? 'bad-target'
+            : t > this.powLimit
+              ? 'above-limit'
+              : targetBytes(t),
+        work: blockWork(bits),
+      };
+      if (this.byBits.size >= 64) this.byBits.clear();
+      this.byBits.set(bits, info);
+    }
+    this.lastBits = bits;
+    this.last = info;
+    return info;
+  }
+
+  check(hash: Uint8Array, bits: number): PowResult {
+    const target = this.info(bits).target;
+    if (typeof target === 'string') return target;
+    for (let i = 0; i < 32; i++) {
+      const h = hash[31 - i] as number;
+      const t = target[i] as number;
+      if (h !== t) return h < t ? 'ok' : 'high-hash';
+    }
+    return 'ok';
+  }
+
+  work(bits: number): bigint {
+    return this.info(bits).work;
+  }
+}

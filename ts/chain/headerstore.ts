@@ -1,0 +1,90 @@
+// Raw 80-byte headers in fixed-size slots of large shared buffers. A header
+// kept as a decoded object costs ~400 bytes (an object and two 32-byte arrays);
+// a slot costs its 80 bytes. Freed slots (pruned side branches) are reused, so
+// the store never holds more slots than the chain has ever held headers at once.
+import { HEADER_BYTES } from '../wire/codec.js';
+import type { BlockHeader } from '../wire/types.js';
+
+/** Slots per chunk: 16,384 × 80 bytes = 1.25 MiB per allocation. */
+const CHUNK_SHIFT = 14;
+const CHUNK_SLOTS = 1 << CHUNK_SHIFT;
+const SLOT_MASK = CHUNK_SLOTS - 1;
+
+/** Serializes `h` into `out` at `at` (the wire layout). */
+export function writeHeaderBytes(out: Buffer, at: number, h: BlockHeader): void {
+  out.writeInt32LE(h.version, at);
+  out.set(h.prevBlock, at + 4);
+  out.set(h.merkleRoot, at + 36);
+  out.writeUInt32LE(h.time >>> 0, at + 68);
+  out.writeUInt32LE(h.bits >>> 0, at + 72);
+  out.writeUInt32LE(h.nonce >>> 0, at + 76);
+}
+
+export class HeaderStore {
+  private readonly chunks: Buffer[] = [];
+  private readonly free: number[] = [];
+  private next = 0;
+
+  /** Copies 80 serialized header bytes into a slot; returns the slot. */
+  add(raw: Uint8Array): number {
+    let slot = this.free.pop();
+    if (slot === undefined) {
+      slot = this.next++;
+      if (slot >>> CHUNK_SHIFT === this.chunks.length) {
+        this.chunks.push(Buffer.allocUnsafeSlow(CHUNK_SLOTS * HEADER_BYTES));
+      }
+    }
+    (this.chunks[slot >>> CHUNK_SHIFT] as Buffer).set(raw, (slot & SLOT_MASK) * HEADER_BYTES);
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.free.push(slot);
+  }
+
+  /** Slots in use. */
+  get size(): number {
+    return this.next - this.free.length;
+  }
+
+  /** The slot's bytes, as a view: valid until the slot is released. */
+  view(slot: number): Buffer {
+    const at = (slot & SLOT_MASK) * HEADER_BYTES;
+    return (this.chunks[slot >>> CHUNK_SHIFT] as Buffer).subarray(at, at + HEADER_BYTES);
+  }
+
+  version(slot: number): number {
+    return this.chunk(slot).readInt32LE((slot & SLOT_MASK) * HEADER_BYTES);
+  }
+
+  time(slot: number): number {
+    return this.chunk(slot).readUInt32LE((slot & SLOT_MASK) * HEADER_BYTES + 68);
+  }
+
+  bits(slot: number): number {
+    return this.chunk(slot).readUInt32LE((slot & SLOT_MASK) * HEADER_BYTES + 72);
+  }
+
+  /**
+   * The slot as a BlockHeader. `copy: false` gives hashes that are views into the
+   * store (cheap, for encoding at once); `copy: true` gives the caller its own.
+   */
+  decode(slot: number, copy: boolean): BlockHeader {
+    const buf = this.chunk(slot);
+    const at = (slot & SLOT_MASK) * HEADER_BYTES;
+    const prev = buf.subarray(at + 4, at + 36);
+    const root = buf.subarray(at + 36, at + 68);
+    return {
+      version: buf.readInt32LE(at),
+      prevBlock: copy ? new Uint8Array(prev) : prev,
+      merkleRoot: copy ? new Uint8Array(root) : root,
+      time: buf.readUInt32LE(at + 68),
+      bits: buf.readUInt32LE(at + 72),
+      nonce: buf.readUInt32LE(at + 76),
+    };
+  }
+
+  private chunk(slot: number): Buffer {
+    return this.chunks[slot >>> CHUNK_SHIFT] as Buffer;
+  }
+}
