@@ -70,6 +70,7 @@ export function createNativeTransport(config: EngineConfig): Transport {
     connectTimeoutMs: config.limits.connectTimeoutMs,
     flushTimeoutMs: config.limits.flushTimeoutMs,
     sendStallTimeoutMs: config.limits.sendStallTimeoutMs,
+    totalRecvBudgetBytes: config.limits.totalRecvBudgetBytes,
     workerThreads: config.workerThreads,
   });
 }

@@ -89,6 +89,9 @@ export interface NativeTransportOptions {
   flushTimeoutMs?: number;
   /** A peer that reads none of our queued bytes this long is disconnected (default 120,000). */
   sendStallTimeoutMs?: number;
+  /** Received input waiting for handlers across all peers at which busy readers pause
+   *  (default 128 MiB). */
+  totalRecvBudgetBytes?: number;
   /** I/O threads (default 1). */
   workerThreads?: number;
 }

@@ -11,6 +11,9 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A peer that takes none of our queued bytes for this long is dropped,
 /// whatever it keeps sending us.
 pub const DEFAULT_SEND_STALL_TIMEOUT: Duration = Duration::from_secs(120);
+/// Received input waiting for the application across all peers before every
+/// reader pauses: one cap however many peers there are.
+pub const DEFAULT_TOTAL_RECV_BUDGET: usize = 128 * 1024 * 1024;
 
 /// Socket counts enforced when a connection arrives, before anything is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,8 @@ pub struct DriverConfig {
     pub connect_timeout: Duration,
     pub flush_timeout: Duration,
     pub send_stall_timeout: Duration,
+    /// See [`DEFAULT_TOTAL_RECV_BUDGET`].
+    pub total_recv_budget: usize,
     /// tokio worker threads; one keeps a core free for JavaScript on small machines.
     pub worker_threads: usize,
 }
@@ -58,6 +63,7 @@ impl DriverConfig {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             flush_timeout: DEFAULT_FLUSH_TIMEOUT,
             send_stall_timeout: DEFAULT_SEND_STALL_TIMEOUT,
+            total_recv_budget: DEFAULT_TOTAL_RECV_BUDGET,
             worker_threads: 1,
         }
     }

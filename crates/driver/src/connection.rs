@@ -126,7 +126,7 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut batch = Vec::new();
     loop {
-        wait_for_budget(link).await;
+        wait_for_budget(shared, link, decoder.buffered()).await;
         if let Err(e) = stream.readable().await {
             return DisconnectReason::Io(e.to_string());
         }
@@ -205,7 +205,9 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
                 break;
             }
             tokio::task::yield_now().await;
-            wait_for_budget(link).await;
+            link.read_buffered
+                .store(decoder.buffered(), Ordering::Relaxed);
+            wait_for_budget(shared, link, decoder.buffered()).await;
         }
         decoder.release_idle_buffer();
         link.read_buffered
@@ -225,7 +227,7 @@ fn deliver(shared: &Shared, link: &PeerLink, batch: &mut Vec<Event>, dropped: u6
         batch.clear();
         return;
     }
-    {
+    let charged = {
         let mut state = lock(&link.state);
         state.stats.messages_dropped += dropped;
         // Dropped messages wait in the inbox too: charge them, or a peer could
@@ -233,21 +235,44 @@ fn deliver(shared: &Shared, link: &PeerLink, batch: &mut Vec<Event>, dropped: u6
         state
             .budget
             .on_delivered(dropped as usize * DROPPED_EVENT_COST);
+        let before = state.budget.pending();
         state.on_frames_delivered(batch.iter().filter_map(|event| match event {
             Event::Frame { frame, .. } => Some(frame),
             _ => None,
         }));
-    }
+        state.budget.pending() - before + dropped as usize * DROPPED_EVENT_COST
+    };
+    shared.charge_total(charged);
     shared.inbox.push_batch(link.id, batch);
 }
 
-async fn wait_for_budget(link: &PeerLink) {
+/// Whether the reader must wait before reading more. A peer's input counts
+/// from the moment it is received: what waits for the application (charged
+/// until released) plus what is buffered toward an incomplete frame. A peer
+/// with nothing waiting may always read, so any frame within the payload
+/// limit can complete; so its cost is its budget or one maximum frame, plus
+/// one read. Past the total cap across peers, every peer with input waiting
+/// pauses too.
+fn must_wait(shared: &Shared, link: &PeerLink, buffered: usize) -> bool {
+    let state = lock(&link.state);
+    let pending = state.budget.pending();
+    pending > 0 && (pending + buffered >= state.budget.limit() || shared.total_recv_full())
+}
+
+async fn wait_for_budget(shared: &Shared, link: &PeerLink, buffered: usize) {
     loop {
-        if link.is_closing() || !lock(&link.state).budget.is_paused() {
+        // Registered before the check, so a wake-up in between is not lost.
+        let total = shared.total_resume.notified();
+        tokio::pin!(total);
+        total.as_mut().enable();
+        if link.is_closing() || !must_wait(shared, link, buffered) {
             return;
         }
         // A resume between the check and this wait leaves a permit: no lost wake-up.
-        link.reader_resume.notified().await;
+        tokio::select! {
+            _ = link.reader_resume.notified() => {}
+            _ = total => {}
+        }
     }
 }
 

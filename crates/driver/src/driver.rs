@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// Pending connections a listener queues before accepting; large enough for a
 /// burst of thousands of peers dialling at once.
@@ -92,6 +92,11 @@ pub(crate) struct Shared {
     /// Receive budget charged for events handed to the application in the last
     /// batch, credited when it says it has finished with them.
     unreleased: Mutex<Vec<(PeerId, usize)>>,
+    /// Receive budget charged across all peers, and the cap on it.
+    recv_held: AtomicUsize,
+    total_recv_budget: usize,
+    /// Signalled when the total drops back under its cap.
+    pub total_resume: Notify,
     connect_timeout: Duration,
     flush_timeout: Duration,
     send_stall_timeout: Duration,
@@ -131,6 +136,30 @@ impl Shared {
 
     pub fn send_stall_timeout(&self) -> Duration {
         self.send_stall_timeout
+    }
+
+    /// Charges received input to the total across peers.
+    pub fn charge_total(&self, bytes: usize) {
+        self.recv_held.fetch_add(bytes, Ordering::AcqRel);
+    }
+
+    /// Credits the total; wakes every paused reader when it drops under its cap.
+    pub fn credit_total(&self, bytes: usize) {
+        let before = self
+            .recv_held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(bytes))
+            })
+            .unwrap_or(0);
+        if before >= self.total_recv_budget && before.saturating_sub(bytes) < self.total_recv_budget
+        {
+            self.total_resume.notify_waiters();
+        }
+    }
+
+    /// Whether the total across peers has reached its cap.
+    pub fn total_recv_full(&self) -> bool {
+        self.recv_held.load(Ordering::Acquire) >= self.total_recv_budget
     }
 
     /// Milliseconds since the driver started (never 0 for a real event).
@@ -190,6 +219,7 @@ impl Shared {
             .sum();
         if discarded > 0 {
             lock(&link.state).budget.on_consumed(discarded);
+            self.credit_total(discarded);
             link.reader_resume.notify_one();
         }
         true
@@ -251,6 +281,9 @@ impl Driver {
             connections: Mutex::new(config.connections),
             batch: Mutex::new(config.batch),
             unreleased: Mutex::new(Vec::new()),
+            recv_held: AtomicUsize::new(0),
+            total_recv_budget: config.total_recv_budget,
+            total_resume: Notify::new(),
             connect_timeout: config.connect_timeout,
             flush_timeout: config.flush_timeout,
             send_stall_timeout: config.send_stall_timeout,
@@ -458,9 +491,8 @@ impl Driver {
     pub fn mark_handshake_complete(&self, peer: PeerId) -> Result<(), UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
         link.handshake_complete.store(true, Ordering::Release);
-        if lock(&link.state).complete_handshake() {
-            link.reader_resume.notify_one();
-        }
+        lock(&link.state).complete_handshake();
+        link.reader_resume.notify_one();
         Ok(())
     }
 
@@ -487,14 +519,9 @@ impl Driver {
         }
         let links: Vec<Arc<PeerLink>> = read(&self.shared.peers).values().cloned().collect();
         for link in links {
-            let resume = {
-                let mut state = lock(&link.state);
-                state.set_limits(&limits);
-                !state.budget.is_paused()
-            };
-            if resume {
-                link.reader_resume.notify_one();
-            }
+            lock(&link.state).set_limits(&limits);
+            // Its reader decides whether the new budget lets it resume.
+            link.reader_resume.notify_one();
         }
     }
 
@@ -583,10 +610,12 @@ impl Driver {
                     i += 1;
                 }
                 if let Some(link) = peers.get(&peer) {
-                    if lock(&link.state).budget.on_consumed(bytes) {
-                        link.reader_resume.notify_one();
-                    }
+                    lock(&link.state).budget.on_consumed(bytes);
+                    // Its reader decides whether this is enough to resume.
+                    link.reader_resume.notify_one();
                 }
+                // Counted for peers already gone too: their input was charged.
+                self.shared.credit_total(bytes);
             }
         }
     }

@@ -80,6 +80,9 @@ pub struct NativeEngineOptions {
     /// with "send-stalled" (default 120,000 ms).
     pub send_stall_timeout_ms: Option<u32>,
     pub connections: Option<NativeConnectionLimits>,
+    /// Received input waiting for JavaScript across all peers at which every
+    /// busy reader pauses (default 134,217,728).
+    pub total_recv_budget_bytes: Option<u32>,
     /// I/O threads (default 1).
     pub worker_threads: Option<u32>,
 }
@@ -238,6 +241,11 @@ pub fn driver_config(options: &NativeEngineOptions) -> Result<DriverConfig> {
         config.send_stall_timeout =
             Duration::from_millis(positive("sendStallTimeoutMs", Some(ms), 0)? as u64);
     }
+    config.total_recv_budget = positive(
+        "totalRecvBudgetBytes",
+        options.total_recv_budget_bytes,
+        config.total_recv_budget,
+    )?;
     if let Some(connections) = &options.connections {
         (config.connections, config.batch) =
             apply_connection_limits(config.connections, config.batch, connections)?;
