@@ -1,19 +1,203 @@
 // Header sync, both sides, on the public Engine API: serving getheaders from a
-// chain, and syncing a chain from peers through the RequestTracker.
-import { headerHash } from '../chain/block.js';
-import { type HeaderChain, HeaderError, MAX_HEADERS_PER_MESSAGE } from '../chain/headerchain.js';
+// chain (within a per-peer budget), following peers' headers onto the best
+// chain, and syncing a chain from a peer through the RequestTracker.
+import {
+  type ChainEntry,
+  type HeaderChain,
+  HeaderError,
+  MAX_HEADERS_PER_MESSAGE,
+} from '../chain/headerchain.js';
+import type { TimerHandle } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { RequestAbortedError, RequestTimeoutError } from '../engine/errors.js';
 import type { Peer } from '../engine/peer.js';
 import type { BlockHeader } from '../wire/types.js';
 
-/** Answers every getheaders from `chain` (the way Bitcoin Core serves them). */
-export function serveHeaders(engine: Engine, chain: HeaderChain): void {
-  engine.on('getheaders', (peer, request) => {
-    if (!peer.connected) return;
+/** Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS: `headers` that do not connect before a penalty. */
+export const MAX_UNCONNECTING_HEADERS_MSGS = 10;
+/** Core's HEADERS_RESPONSE_TIME: one getheaders in flight per peer within this. */
+const HEADERS_RESPONSE_TIME_MS = 2 * 60_000;
+/** What a peer that sent an invalid header or too many unconnecting ones is charged. */
+const INVALID_HEADER_SCORE = 100;
+
+/** Peers a syncFromPeer runs on: their `headers` are its answers, not announcements. */
+const syncing = new WeakSet<Peer>();
+
+/** Tokens refilled at a steady rate up to a burst; time in ms from the caller's clock. */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    now: number,
+  ) {
+    this.tokens = burst;
+    this.at = now;
+  }
+
+  private refill(now: number): void {
+    if (now > this.at) {
+      this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
+    }
+    this.at = now;
+  }
+
+  /** Takes a token if there is one. */
+  take(now: number): boolean {
+    this.refill(now);
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  /** Milliseconds until a token is available (0 if one is). */
+  waitMs(now: number): number {
+    this.refill(now);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
+  }
+}
+
+export interface ServeHeadersOptions {
+  /**
+   * getheaders answers per second per peer, and the burst a peer may use at
+   * once. 200/s of up to 2,000 headers each is 400,000 headers a second, faster
+   * than a peer can validate them; it bounds what a peer that reads everything
+   * can make us build. Past it, only the peer's newest request waits.
+   */
+  answersPerSecond?: number;
+  answerBurst?: number;
+  /**
+   * Take peers' headers that connect onto the chain, so the node serves the
+   * best chain it has seen (default true). Invalid ones are penalised.
+   */
+  follow?: boolean;
+}
+
+interface ServedPeer {
+  bucket: TokenBucket;
+  /** Its send queue reported backpressure: no answers until it is writable. */
+  paused: boolean;
+  /** The newest request that could not be answered yet (one per peer, at most). */
+  pending?: { locator: Uint8Array[]; hashStop: Uint8Array };
+  timer?: TimerHandle;
+  /** `headers` messages in a row whose first header did not connect. */
+  unconnecting: number;
+  /** When we last asked it for headers (Core: one getheaders in flight). */
+  getheadersAt?: number;
+}
+
+export interface HeaderService {
+  /** The unconnecting-headers count of a peer (for tests and logs). */
+  unconnectingOf(peer: Peer): number;
+}
+
+/**
+ * Answers getheaders from `chain` (the way Bitcoin Core serves them), within a
+ * per-peer budget, and (with `follow`) adds peers' connecting headers to it.
+ * A peer whose send queue is past its pause point (fPauseSend) gets no new
+ * answers until it drains: its newest request waits, and is answered when the
+ * transport reports it writable.
+ */
+export function serveHeaders(
+  engine: Engine,
+  chain: HeaderChain,
+  options: ServeHeadersOptions = {},
+): HeaderService {
+  const { answersPerSecond = 200, answerBurst = 400, follow = true } = options;
+  const clock = engine.clock;
+  const peers = new Map<Peer, ServedPeer>();
+  const stateOf = (peer: Peer): ServedPeer => {
+    let s = peers.get(peer);
+    if (!s) {
+      s = {
+        bucket: new TokenBucket(answersPerSecond, answerBurst, clock.now()),
+        paused: false,
+        unconnecting: 0,
+      };
+      peers.set(peer, s);
+    }
+    return s;
+  };
+
+  const answer = (peer: Peer, s: ServedPeer): void => {
+    const request = s.pending;
+    if (!request || !peer.active || s.paused) return;
+    const wait = s.bucket.waitMs(clock.now());
+    if (wait > 0) {
+      s.timer ??= clock.setTimer(wait, () => {
+        s.timer = undefined;
+        answer(peer, s);
+      });
+      return;
+    }
+    s.bucket.take(clock.now());
+    s.pending = undefined;
     const headers = chain.headersAfter(request.locator, request.hashStop);
-    peer.send({ command: 'headers', payload: { headers } });
+    const sent = peer.send({ command: 'headers', payload: { headers } });
+    if (sent === 'backpressure' || sent === 'full') s.paused = true;
+  };
+
+  const askForHeaders = (peer: Peer, s: ServedPeer, from?: ChainEntry): void => {
+    const now = clock.now();
+    if (s.getheadersAt !== undefined && now - s.getheadersAt < HEADERS_RESPONSE_TIME_MS) return;
+    s.getheadersAt = now;
+    peer.send({
+      command: 'getheaders',
+      payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
+    });
+  };
+
+  engine.on('getheaders', (peer, request) => {
+    if (!peer.active) return;
+    const s = stateOf(peer);
+    // A newer request replaces one still waiting: the peer wants the newest.
+    s.pending = { locator: request.locator, hashStop: request.hashStop };
+    answer(peer, s);
   });
+  engine.on('writable', (peer) => {
+    const s = peers.get(peer);
+    if (!s) return;
+    s.paused = false;
+    answer(peer, s);
+  });
+  engine.on('disconnected', (peer) => {
+    const s = peers.get(peer);
+    if (s?.timer) clock.clearTimer(s.timer);
+    peers.delete(peer);
+  });
+  engine.on('headers', (peer, { headers }) => {
+    if (!peer.active || syncing.has(peer) || headers.length === 0) return;
+    const s = stateOf(peer);
+    s.getheadersAt = undefined; // any headers ends the one in flight, as in Core
+    const first = headers[0] as BlockHeader;
+    if (!chain.connects(first.prevBlock)) {
+      // Core: ask for what links them up, and penalise only a peer that keeps
+      // sending headers that never connect.
+      s.unconnecting++;
+      if (s.unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
+        peer.misbehaving(
+          INVALID_HEADER_SCORE,
+          `${s.unconnecting} headers messages that do not connect`,
+        );
+        return;
+      }
+      askForHeaders(peer, s);
+      return;
+    }
+    s.unconnecting = 0;
+    if (!follow) return;
+    try {
+      const { last } = chain.accept(headers);
+      if (headers.length === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
+    } catch (err) {
+      if (!(err instanceof HeaderError)) throw err;
+      if (err.permanent) peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${err.message}`);
+    }
+  });
+
+  return { unconnectingOf: (peer) => peers.get(peer)?.unconnecting ?? 0 };
 }
 
 export interface SyncProgress {
@@ -23,27 +207,58 @@ export interface SyncProgress {
 }
 
 /**
- * Syncs `chain` from one peer until it has the peer's announced height (and the
- * peer has no more to give). Resolves with how it ended; throws HeaderError
- * after penalising the peer for an invalid header.
+ * How a sync from one peer ended: it gave all it had (`synced`); it never
+ * answered a getheaders (`silent`); it stopped answering before its announced
+ * height (`timeout`); it disconnected (`gone`); it kept sending the same full
+ * message (`stalled`).
+ */
+export type SyncOutcome = 'synced' | 'silent' | 'timeout' | 'gone' | 'stalled';
+
+/**
+ * Syncs `chain` from one peer until the peer has no more headers to give. Its
+ * headers may be on another branch: the chain keeps every valid branch and
+ * follows the one with most work, so an honest peer on a branch is never
+ * penalised. Throws a HeaderError for an invalid header (the peer penalised,
+ * unless the header is only too far in the future: `err.permanent` false), or
+ * for ten `headers` messages in a row that do not connect (penalised).
  */
 export async function syncFromPeer(
   peer: Peer,
   chain: HeaderChain,
   onProgress: (p: SyncProgress) => void = () => {},
-): Promise<'synced' | 'timeout' | 'gone' | 'forked' | 'stalled'> {
+): Promise<SyncOutcome> {
+  syncing.add(peer);
+  try {
+    return await syncLoop(peer, chain, onProgress);
+  } finally {
+    syncing.delete(peer);
+  }
+}
+
+async function syncLoop(
+  peer: Peer,
+  chain: HeaderChain,
+  onProgress: (p: SyncProgress) => void,
+): Promise<SyncOutcome> {
+  let answered = false;
+  let unconnecting = 0;
+  /** Where the peer's last full message ended: the next request continues there (Core). */
+  let from: ChainEntry | undefined;
   for (;;) {
     const target = Math.max(peer.startHeight ?? 0, chain.height);
     onProgress({ peer, height: chain.height, target });
+    // A branch pruned meanwhile is asked for again from the best tip.
+    if (from && chain.entry(from.hash) !== from) from = undefined;
     let headers: BlockHeader[];
     try {
       const res = await peer.request({
         command: 'getheaders',
-        payload: { version: 70016, locator: chain.locator(), hashStop: new Uint8Array(32) },
+        payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
       });
       headers = res.payload.headers;
     } catch (err) {
       if (err instanceof RequestTimeoutError) {
+        if (!answered) return 'silent';
         // Some nodes (bcoin) never send an empty headers at their tip: a timeout
         // once we hold their announced height means we are done.
         return chain.height >= target ? 'synced' : 'timeout';
@@ -51,32 +266,35 @@ export async function syncFromPeer(
       if (err instanceof RequestAbortedError) return 'gone';
       throw err;
     }
-    // A locator can overlap what we hold: skip headers we already have.
-    let skip = 0;
+    answered = true;
     const first = headers[0];
-    if (first && !chain.tipHash.equals(Buffer.from(first.prevBlock))) {
-      while (
-        skip < headers.length &&
-        chain.heightOf(headerHash(headers[skip] as BlockHeader)) !== undefined
-      ) {
-        skip++;
+    if (!first) return 'synced';
+    if (!chain.connects(first.prevBlock)) {
+      // Core answers with a getheaders from its best tip (the next turn of this
+      // loop) and penalises only a peer that keeps doing it.
+      unconnecting++;
+      from = undefined;
+      if (unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
+        const why = `${unconnecting} headers messages in a row did not connect to our chain`;
+        if (peer.active) peer.misbehaving(INVALID_HEADER_SCORE, why);
+        throw new HeaderError('unconnected', undefined, why);
       }
+      continue;
     }
-    const toAppend = skip === 0 ? headers : headers.slice(skip);
-    const before = chain.height;
+    unconnecting = 0;
+    let last: ChainEntry | undefined;
     try {
-      chain.append(toAppend);
+      last = chain.accept(headers).last;
     } catch (err) {
       if (!(err instanceof HeaderError)) throw err;
-      // Headers on another branch are not invalid (Bitcoin Core does not punish
-      // them); this chain follows one branch, so it leaves this peer be.
-      if (err.code === 'unconnected') return 'forked';
-      if (peer.active) peer.misbehaving(100, `invalid header: ${err.message}`);
+      if (err.permanent && peer.active) {
+        peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${err.message}`);
+      }
       throw err;
     }
-    if (chain.height === before && headers.length > 0) return 'stalled';
     onProgress({ peer, height: chain.height, target: Math.max(target, chain.height) });
-    if (headers.length < MAX_HEADERS_PER_MESSAGE && chain.height >= target) return 'synced';
-    if (headers.length === 0) return 'synced';
+    if (headers.length < MAX_HEADERS_PER_MESSAGE) return 'synced';
+    if (last === from) return 'stalled';
+    from = last;
   }
 }
