@@ -1,167 +1,98 @@
-// `peerwire bench`: peerwire against a plain Node net+crypto implementation of
-// the same framing, workload by workload, each between two processes over
-// loopback, in one run. It reports; it asserts nothing about speed.
-import { fork } from 'node:child_process';
+// `peerwire bench`: peerwire against the strongest plain-Node implementation of
+// the same framing and against a pure-Rust ceiling on the same core crate,
+// workload by workload, each run between two fresh processes over loopback,
+// repeated, in one invocation. It reports; it asserts nothing about speed.
 import { writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { CliError, parse } from '../cli/args.js';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { CliError, intFlag, parse } from '../cli/args.js';
 import { table, toJson } from '../cli/output.js';
-import { createNet, type Impl } from './nets.js';
-import { type Channel, type Measurement, type Sizes, WORKLOADS } from './workloads.js';
+import { ensureChainFile } from './chainfile.js';
+import type { Measurement, Sizes } from './context.js';
+import type { Impl } from './nets.js';
+import { BenchRunError, CEILING_MISSING, ceilingBinary, runCeiling, runPair } from './runner.js';
+import { WORKLOADS } from './workloads.js';
 
-export const BENCH_USAGE = `Usage: peerwire bench [--quick] [--only WORKLOAD] [--json FILE]
+const names = Object.keys(WORKLOADS);
 
-Measures peerwire against a plain Node (net + crypto) implementation of the same
-framing, in one run, each workload between two processes over loopback:
-  small      8-byte-payload messages delivered to a JS handler (msgs/s)
-  large      1 MB payloads delivered to a JS handler (MB/s)
-  broadcast  one 1 MB message to 64 peers (time, checksums computed)
-  ping       ping round trips, JS handler to JS handler (p50, p99)
-  peers      2,000 concurrent peers: connect + handshake time, memory per peer
+export const BENCH_USAGE = `Usage: peerwire bench [--quick] [--only WORKLOAD[,WORKLOAD…]] [--reps N] [--json FILE]
 
-Build the release addon first for meaningful numbers: npm run build:native:release
+Measures peerwire against plain Node (net + crypto.hash, the same framing) and
+against a ceiling (crates/ceiling: pure Rust on the same core crate, no JS, no
+N-API), in one run; every workload runs between two fresh processes over
+loopback, --reps times, and reports min/median/max and the machine's load:
+${names.map((n) => `  ${n.padEnd(10)} ${WORKLOADS[n]?.describe}`).join('\n')}
+
+Build the release addon and the ceiling first: npm run build:native:release
+(the ceiling alone: cargo build --release -p peerwire-ceiling).
 
 Options:
   --quick          small sizes: checks that everything runs, numbers mean little
-  --only WORKLOAD  run one workload
+  --only LIST      run these workloads (comma-separated)
+  --reps N         repetitions of each run (default 3)
+  --timeout-ms N   deadline for each run (default 60000 quick, 600000 full)
   --json FILE      also write the results as JSON
   -h, --help       show this help`;
 
-const FULL: Sizes = {
+export const FULL: Sizes = {
   smallMessages: 2_000_000,
-  largeMessages: 400,
+  sendEachMessages: 1_000_000,
+  typedMessages: 1_000_000,
+  largeMessages: 1_000,
   broadcastPeers: 64,
-  pings: 2_000,
-  peers: 2_000,
-};
-const QUICK: Sizes = {
-  smallMessages: 20_000,
-  largeMessages: 10,
-  broadcastPeers: 8,
-  pings: 50,
-  peers: 50,
+  pings: 20_000,
+  pingWarmup: 2_000,
+  peers: 10_000,
+  syncHeaders: 900_000,
 };
 
-interface Row {
+export const QUICK: Sizes = {
+  smallMessages: 20_000,
+  sendEachMessages: 20_000,
+  typedMessages: 20_000,
+  largeMessages: 10,
+  broadcastPeers: 8,
+  pings: 200,
+  pingWarmup: 50,
+  peers: 50,
+  syncHeaders: 4_000,
+};
+
+export interface Spread {
+  min: number;
+  median: number;
+  max: number;
+  runs: number[];
+}
+
+export interface Row {
   workload: string;
   metric: string;
   unit: string;
-  peerwire: number;
-  baseline: number;
-  /** peerwire relative to the baseline, > 1 is better for peerwire. */
-  ratio: number;
+  higherIsBetter: boolean;
   target: string;
+  peerwire: Spread;
+  baseline: Spread;
+  ceiling: Spread | null;
+  /** peerwire against plain Node by median; > 1 is better for peerwire. */
+  vsBaseline: number;
+  /** peerwire against the ceiling by median; > 1 is better for peerwire. */
+  vsCeiling: number | null;
 }
 
-const workerPath = fileURLToPath(new URL('./worker.js', import.meta.url));
-
-async function runPair(impl: Impl, name: string, sizes: Sizes): Promise<Measurement> {
-  const child = fork(workerPath, [impl, name, JSON.stringify(sizes)], { stdio: 'inherit' });
-  const inbox: Array<Record<string, unknown>> = [];
-  const waiting: Array<(m: Record<string, unknown>) => void> = [];
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) =>
-      reject(new Error(`bench worker (${impl} ${name}) exited with ${code}`)),
-    ),
-  );
-  child.on('message', (m: Record<string, unknown>) => {
-    const w = waiting.shift();
-    if (w) w(m);
-    else inbox.push(m);
-  });
-  const channel: Channel = {
-    send: (m) => child.send(m),
-    next: () => {
-      const m = inbox.shift();
-      const got = m
-        ? Promise.resolve(m)
-        : new Promise<Record<string, unknown>>((r) => waiting.push(r));
-      return Promise.race([got, exited]);
-    },
-  };
-  const net = createNet(impl);
-  try {
-    return await (WORKLOADS[name] as (typeof WORKLOADS)[string]).parent(net, channel, sizes, impl);
-  } finally {
-    await net.close();
-    exited.catch(() => {});
-    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
-  }
+export function spread(values: number[]): Spread {
+  const runs = [...values];
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median =
+    sorted.length % 2
+      ? (sorted[mid] as number)
+      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { min: sorted[0] as number, median, max: sorted.at(-1) as number, runs };
 }
 
-function rows(name: string, p: Measurement, b: Measurement): Row[] {
-  const r = (
-    metric: string,
-    unit: string,
-    pv: number,
-    bv: number,
-    higherIsBetter: boolean,
-    target: string,
-  ): Row => ({
-    workload: name,
-    metric,
-    unit,
-    peerwire: pv,
-    baseline: bv,
-    ratio: higherIsBetter ? pv / bv : bv / pv,
-    target,
-  });
-  switch (name) {
-    case 'small':
-      return [
-        r(
-          'delivered',
-          'msgs/s',
-          p.perSecond as number,
-          b.perSecond as number,
-          true,
-          '≥ 3,000,000 msgs/s, ≥ 20×',
-        ),
-      ];
-    case 'large':
-      return [
-        r(
-          'delivered',
-          'MB/s',
-          p.mbPerSecond as number,
-          b.mbPerSecond as number,
-          true,
-          '≥ 1,400 MB/s, ≥ 3×',
-        ),
-      ];
-    case 'broadcast':
-      return [
-        r(
-          'time to all peers',
-          'ms',
-          (p.seconds as number) * 1e3,
-          (b.seconds as number) * 1e3,
-          false,
-          '-',
-        ),
-        r('checksums computed', 'count', p.checksums as number, b.checksums as number, false, '1'),
-      ];
-    case 'ping':
-      return [
-        r('round trip p50', 'µs', p.p50us as number, b.p50us as number, false, '≤ 30 µs'),
-        r('round trip p99', 'µs', p.p99us as number, b.p99us as number, false, '≤ 100 µs'),
-      ];
-    case 'peers':
-      return [
-        r('connect + handshake all', 's', p.seconds as number, b.seconds as number, false, '-'),
-        r(
-          'resident memory per peer',
-          'KiB',
-          p.rssPerPeerKiB as number,
-          b.rssPerPeerKiB as number,
-          false,
-          '≤ 32 KiB',
-        ),
-      ];
-    default:
-      return [];
-  }
+/** > 1 means peerwire is better (faster, smaller), whichever way the metric goes. */
+function ratio(peerwire: number, other: number, higherIsBetter: boolean): number {
+  return higherIsBetter ? peerwire / other : other / peerwire;
 }
 
 function fmt(v: number): string {
@@ -170,12 +101,44 @@ function fmt(v: number): string {
   return v.toFixed(v >= 100 ? 0 : v >= 10 ? 1 : 2);
 }
 
+const fmtSpread = (s: Spread | null) =>
+  s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : '-';
+const fmtRatio = (r: number | null) => (r === null || !Number.isFinite(r) ? '-' : `${fmt(r)}×`);
+
+type Runs = Record<Impl | 'ceiling', Measurement[]>;
+
+function rowsOf(name: string, runs: Runs): Row[] {
+  const workload = WORKLOADS[name] as (typeof WORKLOADS)[string];
+  return workload.metrics.map((m) => {
+    const values = (ms: Measurement[]) => spread(ms.map((x) => x[m.key] as number));
+    const peerwire = values(runs.peerwire);
+    const baseline = values(runs.baseline);
+    const ceiling = runs.ceiling.length ? values(runs.ceiling) : null;
+    return {
+      workload: name,
+      metric: m.metric,
+      unit: m.unit,
+      higherIsBetter: m.higherIsBetter,
+      target: m.target,
+      peerwire,
+      baseline,
+      ceiling,
+      vsBaseline: ratio(peerwire.median, baseline.median, m.higherIsBetter),
+      vsCeiling: ceiling ? ratio(peerwire.median, ceiling.median, m.higherIsBetter) : null,
+    };
+  });
+}
+
+const round2 = (v: number) => Math.round(v * 100) / 100;
+
 export async function runBench(argv: string[]): Promise<number> {
   const flags = parse(
     argv,
     {
       quick: { type: 'boolean' },
       only: { type: 'string' },
+      reps: { type: 'string' },
+      'timeout-ms': { type: 'string' },
       json: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -185,27 +148,59 @@ export async function runBench(argv: string[]): Promise<number> {
     console.log(BENCH_USAGE);
     return 0;
   }
-  const names = flags.only ? [flags.only as string] : Object.keys(WORKLOADS);
-  for (const n of names) {
-    if (!WORKLOADS[n]) {
-      throw new CliError(
-        `--only must be one of ${Object.keys(WORKLOADS).join(', ')}, got "${n}"`,
-        2,
-      );
+  const chosen = flags.only ? (flags.only as string).split(',').map((s) => s.trim()) : names;
+  for (const n of chosen) {
+    if (!WORKLOADS[n])
+      throw new CliError(`--only must be one of ${names.join(', ')}, got "${n}"`, 2);
+  }
+  const quick = flags.quick === true;
+  const reps = intFlag(flags.reps as string | undefined, 'reps', 3, 1);
+  const timeoutMs = intFlag(
+    flags['timeout-ms'] as string | undefined,
+    'timeout-ms',
+    quick ? 60_000 : 600_000,
+    1,
+  );
+  const sizes: Sizes = { ...(quick ? QUICK : FULL) };
+
+  const bin = ceilingBinary();
+  const load = { before: loadavg().map(round2), after: [] as number[] };
+  if (chosen.includes('sync')) {
+    process.stderr.write(
+      `bench sync: preparing ${sizes.syncHeaders.toLocaleString('en-US')} headers…`,
+    );
+    const { path, generated } = ensureChainFile(sizes.syncHeaders);
+    sizes.headersFile = path;
+    process.stderr.write(` ${generated ? 'generated' : 'cached'} ${path}\n`);
+  }
+
+  const all: Row[] = [];
+  const failures: string[] = [];
+  let ceilingMissing = false;
+  for (const name of chosen) {
+    const runs: Runs = { peerwire: [], baseline: [], ceiling: [] };
+    process.stderr.write(`bench ${name} (load ${loadavg()[0]?.toFixed(2)}):`);
+    try {
+      for (let rep = 1; rep <= reps; rep++) {
+        process.stderr.write(` ${rep}/${reps}`);
+        runs.peerwire.push(await runPair('peerwire', name, sizes, timeoutMs));
+        runs.baseline.push(await runPair('baseline', name, sizes, timeoutMs));
+        const c = await runCeiling(name, sizes, timeoutMs);
+        if (c) runs.ceiling.push(c);
+        else ceilingMissing = true;
+      }
+      process.stderr.write(' done\n');
+      all.push(...rowsOf(name, runs));
+    } catch (err) {
+      if (!(err instanceof BenchRunError)) throw err;
+      process.stderr.write(' FAILED\n');
+      failures.push(err.message);
     }
   }
-  const sizes = flags.quick ? QUICK : FULL;
-  const all: Row[] = [];
-  for (const name of names) {
-    process.stderr.write(`bench ${name}: peerwire…`);
-    const p = await runPair('peerwire', name, sizes);
-    process.stderr.write(' baseline…');
-    const b = await runPair('baseline', name, sizes);
-    process.stderr.write(' done\n');
-    all.push(...rows(name, p, b));
-  }
+  load.after = loadavg().map(round2);
+
   const machine = {
-    cpus: cpus().length,
+    cpus: availableParallelism(),
     cpu: cpus()[0]?.model ?? 'unknown',
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
@@ -213,26 +208,56 @@ export async function runBench(argv: string[]): Promise<number> {
   };
   console.log(
     table(
-      ['workload', 'metric', 'unit', 'peerwire', 'baseline', 'ratio', 'target'],
+      [
+        'workload',
+        'metric',
+        'unit',
+        'peerwire',
+        'plain Node',
+        'ceiling',
+        'vs plain Node',
+        'vs ceiling',
+        'target',
+      ],
       all.map((r) => [
         r.workload,
         r.metric,
         r.unit,
-        fmt(r.peerwire),
-        fmt(r.baseline),
-        `${fmt(r.ratio)}×`,
+        fmtSpread(r.peerwire),
+        fmtSpread(r.baseline),
+        fmtSpread(r.ceiling),
+        fmtRatio(r.vsBaseline),
+        fmtRatio(r.vsCeiling),
         r.target,
       ]),
     ),
   );
   console.log(
-    `machine: ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}`,
+    `median (min–max) of ${reps} run(s); "vs" columns compare medians, > 1× means peerwire is better`,
   );
+  console.log(
+    `machine: ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}; ` +
+      `load average (1/5/15 min) ${load.before.join(' ')} before, ${load.after.join(' ')} after`,
+  );
+  if (ceilingMissing) console.log(`ceiling: ${CEILING_MISSING(bin)}`);
   if (flags.json) {
     writeFileSync(
       flags.json as string,
-      `${toJson({ mode: flags.quick ? 'quick' : 'full', sizes, machine, results: all })}\n`,
+      `${toJson({
+        mode: quick ? 'quick' : 'full',
+        reps,
+        sizes,
+        machine,
+        load,
+        ceiling: ceilingMissing ? null : bin,
+        results: all,
+        failures,
+      })}\n`,
     );
+  }
+  if (failures.length) {
+    for (const f of failures) console.error(`bench: ${f}`);
+    return 1;
   }
   return 0;
 }

@@ -10,7 +10,11 @@ import type { Peer } from '../engine/peer.js';
 import type { BlockHeader } from '../wire/types.js';
 import { CliError, intFlag, parse } from './args.js';
 import { serveHeaders, syncFromPeer } from './headers-service.js';
-import { Progress, table, toJson } from './output.js';
+import { plainDisconnect } from './network.js';
+import { formatCount, Progress, table, toJson } from './output.js';
+
+/** Most syncing nodes a demo runs: each is a whole engine in this process. */
+export const MAX_DEMO_NODES = 500;
 
 export const DEMO_USAGE = `Usage: peerwire demo [--headers N] [--nodes N] [--json]
 
@@ -20,7 +24,7 @@ several syncing nodes. Each syncs and validates every header; a summary follows.
 
 Options:
   --headers N   headers in the generated chain (default 50000)
-  --nodes N     syncing nodes (default 4)
+  --nodes N     syncing nodes, 1 to ${MAX_DEMO_NODES} (default 4)
   --json        print the summary as JSON (no progress bars)
   -h, --help    show this help`;
 
@@ -33,6 +37,8 @@ export interface DemoRow {
   bytesIn: number;
   bytesOut: number;
   valid: boolean;
+  /** Why the node did not sync, when it did not. */
+  error?: string;
 }
 
 export async function runDemo(argv: string[]): Promise<number> {
@@ -51,7 +57,7 @@ export async function runDemo(argv: string[]): Promise<number> {
     return 0;
   }
   const count = intFlag(flags.headers as string | undefined, 'headers', 50_000);
-  const nodes = intFlag(flags.nodes as string | undefined, 'nodes', 4);
+  const nodes = intFlag(flags.nodes as string | undefined, 'nodes', 4, 1, MAX_DEMO_NODES);
   const json = flags.json === true;
   const progress = new Progress(!json);
   const say = (line: string) => {
@@ -71,18 +77,31 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
   progress.done();
 
-  const server = new Engine({ network, startHeight: () => serverChain.height });
+  // Each syncing node is one inbound peer of the server: room for all of them.
+  const server = new Engine({
+    network,
+    limits: { maxInbound: nodes },
+    startHeight: () => serverChain.height,
+  });
   serveHeaders(server, serverChain);
-  const { port } = server.listen('127.0.0.1', 0);
-  say(`serving node listening on 127.0.0.1:${port} with ${serverChain.height} headers`);
-
-  const clients = Array.from({ length: nodes }, () => new Engine({ network }));
+  // Every engine made is closed on the way out, whatever fails: a live engine
+  // would keep the process from exiting.
+  const clients: Engine[] = [];
   try {
+    const { port } = server.listen('127.0.0.1', 0);
+    say(`serving node listening on 127.0.0.1:${port} with ${serverChain.height} headers`);
+    for (let i = 0; i < nodes; i++) clients.push(new Engine({ network }));
     const rows = await Promise.all(
       clients.map((engine, i) => syncOne(engine, `node-${i + 1}`, port, progress)),
     );
     progress.done();
     const bad = rows.filter((r) => !r.valid || r.headers !== serverChain.height);
+    // Failures go to stderr in both modes: --json keeps stdout for the summary.
+    for (const r of bad) {
+      process.stderr.write(
+        `peerwire demo: ${r.node} did not sync: ${r.error ?? `holds ${formatCount(r.headers)} of ${formatCount(serverChain.height)} headers`}\n`,
+      );
+    }
     if (json) {
       console.log(toJson({ headers: serverChain.height, nodes: rows }));
     } else {
@@ -103,7 +122,7 @@ export async function runDemo(argv: string[]): Promise<number> {
       console.log(
         bad.length === 0
           ? `all ${nodes} nodes synced and validated ${serverChain.height} headers`
-          : `${bad.length} node(s) did not sync`,
+          : `${bad.length} of ${nodes} nodes did not sync`,
       );
     }
     return bad.length === 0 ? 0 : 1;
@@ -118,10 +137,20 @@ async function syncOne(
   port: number,
   progress: Progress,
 ): Promise<DemoRow> {
-  const chain = chainFor(engine.config.network);
+  const network = engine.config.network;
+  const chain = chainFor(network);
+  let ended: string | undefined;
+  engine.on('disconnected', (_peer, info) => {
+    ended ??= plainDisconnect(info);
+  });
   const ready = new Promise<Peer>((resolve, reject) => {
     engine.once('handshake', resolve);
     engine.once('failed', (f) => reject(new CliError(`${label}: ${f.error}`)));
+    engine.once('disconnected', (p, info) => {
+      if (!p.state.handshakeComplete) {
+        reject(new CliError(`${label}: ${plainDisconnect(info)}`));
+      }
+    });
   });
   engine.connect(`127.0.0.1:${port}`);
   const peer = await ready;
@@ -140,5 +169,6 @@ async function syncOne(
     bytesIn: stats?.bytesIn ?? 0,
     bytesOut: stats?.bytesOut ?? 0,
     valid: outcome === 'synced',
+    ...(outcome === 'synced' ? {} : { error: ended ?? outcome }),
   };
 }

@@ -5,9 +5,18 @@ import { hashToHex } from '../chain/hash.js';
 import { chainFor, type HeaderChain } from '../chain/headerchain.js';
 import { readHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
-import { CliError, hostPort, intFlag, parse } from './args.js';
+import {
+  addressForm,
+  CliError,
+  checkInputFile,
+  connectForm,
+  hostPort,
+  intFlag,
+  parse,
+} from './args.js';
 import { serveHeaders } from './headers-service.js';
-import { chooseNetwork } from './network.js';
+import { chooseNetwork, describeDisconnect, requireGenesisHeader } from './network.js';
+import { logLine } from './output.js';
 
 export const NODE_USAGE = `Usage: peerwire node --listen HOST:PORT [--network NAME | --network-config FILE]
                      [--headers FILE | --generate N] [--json]
@@ -17,12 +26,13 @@ locators), answers pings and logs peer events, until SIGINT or SIGTERM, when it
 shuts down gracefully.
 
 Options:
-  --listen HOST:PORT      where to accept peers (port 0 picks one; the log says which)
+  --listen HOST:PORT      where to accept peers, IPv6 as [::1]:PORT (port 0 picks one;
+                          the log says which)
   --network NAME          mainnet, testnet3, testnet4, signet or regtest (default regtest)
   --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
   --headers FILE          serve the headers in FILE (written by peerwire sync --out)
   --generate N            serve N generated headers (networks without retargeting, e.g. regtest)
-  --json                  log events as JSON lines
+  --json                  log events as JSON lines (text lines escape what peers send)
   -h, --help              show this help`;
 
 export async function runNode(argv: string[]): Promise<number> {
@@ -43,7 +53,7 @@ export async function runNode(argv: string[]): Promise<number> {
     console.log(NODE_USAGE);
     return 0;
   }
-  if (!flags.listen) throw new CliError(`--listen is required\n\n${NODE_USAGE}`, 2);
+  if (!flags.listen) throw new CliError('--listen is required (see "peerwire node --help")', 2);
   const listen = hostPort(flags.listen as string, 'listen');
   if (flags.headers && flags.generate)
     throw new CliError('give --headers or --generate, not both', 2);
@@ -53,35 +63,38 @@ export async function runNode(argv: string[]): Promise<number> {
     'regtest',
   );
   const json = flags.json === true;
+  // Text lines escape peer-controlled strings (user agents, details): a peer
+  // must not be able to break a line or forge one. JSON.stringify already does.
   const log = (event: string, fields: Record<string, unknown> = {}) => {
     if (json) {
       console.log(JSON.stringify({ time: new Date().toISOString(), event, ...fields }));
     } else {
-      const rest = Object.entries(fields)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ');
-      console.log(`${new Date().toISOString()} ${event} ${rest}`.trimEnd());
+      console.log(logLine(event, fields));
     }
   };
 
+  const generate = intFlag(flags.generate as string | undefined, 'generate', 0, 0);
+  if (generate > 0) requireGenesisHeader(network);
+  if (flags.headers) checkInputFile(flags.headers as string, 'headers');
   let chain: HeaderChain;
   try {
     if (flags.headers) {
       chain = readHeadersFile(flags.headers as string, network);
     } else {
       chain = chainFor(network);
-      const n = intFlag(flags.generate as string | undefined, 'generate', 0, 0);
-      if (n > 0) chain.append(generateHeaders(network, n));
+      if (generate > 0) chain.append(generateHeaders(network, generate));
     }
   } catch (err) {
     if (err instanceof CliError) throw err;
-    throw new CliError((err as Error).message);
+    const message = (err as Error).message;
+    const path = flags.headers as string | undefined;
+    throw new CliError(path && !message.includes(path) ? `--headers ${path}: ${message}` : message);
   }
 
   const engine = new Engine({ network, startHeight: () => chain.height });
   serveHeaders(engine, chain);
   engine.on('connected', (p) =>
-    log('connected', { peer: p.id, address: p.address, inbound: p.inbound }),
+    log('connected', { peer: p.id, address: addressForm(p.address), inbound: p.inbound }),
   );
   engine.on('handshake', (p) =>
     log('handshake', {
@@ -94,9 +107,16 @@ export async function runNode(argv: string[]): Promise<number> {
   engine.on('getheaders', (p, req) =>
     log('getheaders', { peer: p.id, locator: req.locator.length }),
   );
-  engine.on('disconnected', (p, i) =>
-    log('disconnected', { peer: p.id, reason: i.reason, detail: i.detail }),
-  );
+  engine.on('disconnected', (p, i) => {
+    const why = describeDisconnect({ ...i, sawVersion: p.version !== undefined }, network);
+    log('disconnected', {
+      peer: p.id,
+      reason: i.reason,
+      detail: i.detail === i.reason || i.detail === '' ? undefined : i.detail,
+      // Only when it says more than reason and detail do (a wrong network).
+      why: why.startsWith(i.reason) ? undefined : why,
+    });
+  });
   engine.on('misbehaving', (p, i) =>
     log('misbehaving', { peer: p.id, score: i.total, reason: i.reason }),
   );
@@ -107,10 +127,10 @@ export async function runNode(argv: string[]): Promise<number> {
     bound = engine.listen(listen.host, listen.port);
   } catch (err) {
     await engine.close();
-    throw new CliError((err as Error).message);
+    throw new CliError(`cannot listen on ${flags.listen}: ${(err as Error).message}`);
   }
   log('listening', {
-    address: `${bound.host}:${bound.port}`,
+    address: connectForm(bound.host, bound.port),
     network: network.name,
     height: chain.height,
     tip: hashToHex(chain.tipHash),

@@ -1,4 +1,49 @@
-// Human output: progress bars (on a terminal), tables, and JSON for scripts.
+// Human output: progress bars (on a terminal), tables, log lines, and JSON for
+// scripts. Text output carries peer-controlled strings (user agents, reject
+// details), so every text line escapes what a terminal would act on.
+
+// Control characters (C0, DEL, C1), format characters (bidi overrides,
+// zero-width), line and paragraph separators, unpaired surrogates.
+const UNPRINTABLE =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/gu;
+
+/** `text` with every non-printable character shown as an escape (\n, \x1b, \u202e). */
+export function escapeText(text: string): string {
+  return text.replace(UNPRINTABLE, (c) => {
+    if (c === '\n') return '\\n';
+    if (c === '\r') return '\\r';
+    if (c === '\t') return '\\t';
+    const code = c.charCodeAt(0);
+    return code <= 0xff
+      ? `\\x${code.toString(16).padStart(2, '0')}`
+      : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+}
+
+/**
+ * One `key=value` field of a text log line. Values with spaces, quotes, `=` or
+ * anything non-printable are quoted and escaped, so a peer's string can neither
+ * break the line nor pose as another field.
+ */
+export function logField(key: string, value: unknown): string {
+  const text = String(value);
+  if (/^[\x21-\x7e]*$/.test(text) && !/["=\\]/.test(text)) return `${key}=${text}`;
+  return `${key}="${escapeText(text.replace(/["\\]/g, (c) => `\\${c}`))}"`;
+}
+
+/** A text log line: time, event, fields. */
+export function logLine(event: string, fields: Record<string, unknown>, time = new Date()): string {
+  const rest = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => logField(k, v))
+    .join(' ');
+  return `${time.toISOString()} ${escapeText(event)} ${rest}`.trimEnd();
+}
+
+/** A count for people: an integer with thousands separators. */
+export function formatCount(n: number): string {
+  return Math.trunc(n).toLocaleString('en-US');
+}
 
 /** Progress on stderr: redrawn bars on a terminal, a line per quarter otherwise. */
 export class Progress {
@@ -10,6 +55,7 @@ export class Progress {
 
   update(label: string, done: number, total: number): void {
     if (!this.enabled) return;
+    label = escapeText(label);
     const row = this.rows.get(label) ?? { done: 0, total, reported: -1 };
     row.done = done;
     row.total = total;
@@ -47,6 +93,7 @@ export class Progress {
 
 /** A plain-text table: numbers right-aligned, text left-aligned. */
 export function table(headers: string[], rows: Array<Array<string | number>>): string {
+  rows = rows.map((r) => r.map((c) => (typeof c === 'string' ? escapeText(c) : c)));
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
   const numeric = (c: string) => /^[-+]?[\d,.]+\s*[×%]?$/.test(c);

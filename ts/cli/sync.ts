@@ -1,14 +1,15 @@
 // `peerwire sync`: headers from real nodes, validated as they arrive. A peer
-// that sends an invalid header is penalised and the sync goes on with the rest.
+// that sends an invalid header is penalised and the sync goes on with the rest;
+// peers on other branches are followed to the one with most work.
 
 import { hashToHex } from '../chain/hash.js';
 import { chainFor, HeaderError } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
-import { CliError, hostPort, intFlag, parse } from './args.js';
-import { syncFromPeer } from './headers-service.js';
-import { chooseNetwork } from './network.js';
+import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
+import { type SyncOutcome, syncFromPeer } from './headers-service.js';
+import { chooseNetwork, describeDisconnect } from './network.js';
 import { Progress, table, toJson } from './output.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
@@ -47,7 +48,8 @@ export async function runSync(argv: string[]): Promise<number> {
     return 0;
   }
   const targets = (flags.connect as string[] | undefined) ?? [];
-  if (targets.length === 0) throw new CliError(`--connect is required\n\n${SYNC_USAGE}`, 2);
+  if (targets.length === 0)
+    throw new CliError('--connect is required (see "peerwire sync --help")', 2);
   for (const t of targets) hostPort(t, 'connect');
   const duplicate = targets.find((t, i) => targets.indexOf(t) !== i);
   if (duplicate) throw new CliError(`--connect ${duplicate} is given twice`, 2);
@@ -57,6 +59,7 @@ export async function runSync(argv: string[]): Promise<number> {
     'mainnet',
   );
   const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 30_000);
+  checkOutputPath(flags.out as string | undefined, 'out');
   const json = flags.json === true;
   const progress = new Progress(!json);
   const chain = chainFor(network);
@@ -87,9 +90,16 @@ export async function runSync(argv: string[]): Promise<number> {
         const outcome = await syncFromPeer(peer, chain, (p) =>
           progress.update(label, p.height, p.target),
         );
-        results.set(label, { outcome, peer });
+        results.set(label, { ...describeOutcome(outcome, label, chain.height, timeoutMs), peer });
       } catch (err) {
-        const outcome = err instanceof HeaderError ? 'penalised' : 'gone';
+        // A header too far in the future is not the peer's fault (Core: not
+        // misbehaviour); anything else it sent wrong was penalised.
+        const outcome =
+          err instanceof HeaderError
+            ? err.permanent || err.code === 'unconnected'
+              ? 'penalised'
+              : 'stopped'
+            : 'gone';
         results.set(label, { outcome, peer, error: (err as Error).message });
       }
     }
@@ -136,6 +146,29 @@ export async function runSync(argv: string[]): Promise<number> {
   return 0;
 }
 
+/** A sync outcome as the result table shows it: a peer that never answered is a failure. */
+function describeOutcome(
+  outcome: SyncOutcome,
+  label: string,
+  height: number,
+  timeoutMs: number,
+): { outcome: string; error?: string } {
+  const seconds = timeoutMs / 1000;
+  switch (outcome) {
+    case 'silent':
+      return { outcome: 'timeout', error: `no headers from ${label} within ${seconds} s` };
+    case 'timeout':
+      return {
+        outcome,
+        error: `${label} stopped answering getheaders at height ${height} (waited ${seconds} s)`,
+      };
+    case 'stalled':
+      return { outcome, error: `${label} kept sending the same headers` };
+    default:
+      return { outcome };
+  }
+}
+
 /** Resolves with every peer that completed a handshake, once each target has either handshaken or failed. */
 function collectPeers(
   engine: Engine,
@@ -173,7 +206,10 @@ function collectPeers(
       if (!p.state.handshakeComplete && !results.has(p.state.target ?? p.address)) {
         results.set(p.state.target ?? p.address, {
           outcome: 'unreachable',
-          error: `${info.reason}: ${info.detail}`,
+          error: describeDisconnect(
+            { ...info, sawVersion: p.version !== undefined },
+            engine.config.network,
+          ),
         });
         settle();
       }
