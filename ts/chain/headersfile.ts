@@ -42,7 +42,9 @@ export function readHeadersFile(path: string, network: Network): HeaderChain {
   }
   const count = bytes.readUInt32LE(44);
   if (bytes.length !== PREAMBLE + count * 80) {
-    fail(`it declares ${count} headers but holds ${(bytes.length - PREAMBLE) / 80}`);
+    const body = bytes.length - PREAMBLE;
+    const stray = body % 80 === 0 ? '' : ` and ${body % 80} stray bytes`;
+    fail(`it declares ${count} headers but holds ${Math.floor(body / 80)}${stray}`);
   }
   const chain = chainFor(network);
   const r = new Reader(bytes.subarray(PREAMBLE), 'headers file');
