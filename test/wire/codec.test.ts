@@ -92,10 +92,12 @@ describe('wire vectors', () => {
 
   it('block, tx, merkleblock and cmpctblock stay raw bytes', () => {
     const raw = Buffer.from('0102030405', 'hex');
-    expect(decodeMessage('block', raw)).toEqual({ command: 'block', payload: { raw } });
+    // Decoded raw bytes are a copy (the input is a view into a larger buffer).
+    const copy = new Uint8Array(raw);
+    expect(decodeMessage('block', raw)).toEqual({ command: 'block', payload: { raw: copy } });
     expect(encodePayload('tx', { raw })).toEqual(raw);
     for (const command of ['merkleblock', 'cmpctblock'] as const) {
-      expect(decodeMessage(command, raw)).toEqual({ command, payload: { raw } });
+      expect(decodeMessage(command, raw)).toEqual({ command, payload: { raw: copy } });
       expect(encodePayload(command, { raw })).toEqual(raw);
     }
   });

@@ -13,6 +13,7 @@ import type { PeerId, TransportEvent } from '../native/events.js';
 import type { SendResult } from '../native/transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
+import { ownedBytes } from '../wire/reader.js';
 import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.js';
 import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
@@ -522,7 +523,8 @@ export class Engine implements PeerHost {
       return;
     }
     if (!message) {
-      this.events.emit('unknown', peer, command, payload);
+      // Handlers may keep it: never hand out a view that pins a whole batch.
+      this.events.emit('unknown', peer, command, ownedBytes(payload));
       return;
     }
     this.onMessage(peer, message);

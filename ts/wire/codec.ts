@@ -95,7 +95,7 @@ const locator: Codec<PayloadOf<'getheaders'>> = {
 
 const raw: Codec<PayloadOf<'block'>> = {
   encode: (w, p) => void w.bytes(p.raw),
-  decode: (r) => ({ raw: r.rest() }),
+  decode: (r) => ({ raw: r.restOwned() }),
 };
 
 /** The bytes to write for a user agent: the wire bytes it was decoded from while

@@ -14,10 +14,15 @@ export class Reader {
   private offset = 0;
   private readonly view: DataView;
 
+  private readonly bytes: Uint8Array;
+
   constructor(
-    private readonly bytes: Uint8Array,
+    bytes: Uint8Array,
     readonly command: string,
   ) {
+    // A plain Uint8Array over the same memory: on a Node Buffer, `slice` makes
+    // a view rather than a copy, and the copies below must not pin the batch.
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -136,4 +141,25 @@ export class Reader {
   rest(): Uint8Array {
     return this.bytesView(this.remaining, 'rest');
   }
+
+  /** The rest of the payload as bytes of its own (see ownedBytes). */
+  restOwned(): Uint8Array {
+    return ownedBytes(this.rest());
+  }
+}
+
+/**
+ * `bytes` if they are the whole of their memory, else a copy. A small payload
+ * arrives as a view into a batch buffer shared with the batch's other
+ * payloads (up to about 1 MiB): keeping the view would keep all of it, so a
+ * payload a user may keep (a block, a transaction, an unknown command) is
+ * copied out. A large payload has its own buffer and is kept as it is.
+ */
+export function ownedBytes<T extends Uint8Array>(bytes: T): T {
+  if (bytes.byteLength === bytes.buffer.byteLength) return bytes;
+  if (!Buffer.isBuffer(bytes)) return new Uint8Array(bytes) as T;
+  // Not Buffer.from: small copies come from a shared pool slab.
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength);
+  copy.set(bytes);
+  return copy as unknown as T;
 }
