@@ -3,21 +3,31 @@
 // the plain-Node baseline.
 import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { NativeTransport } from '../native/transport.js';
-import { BaselineDecoder, baselineFrame, writeAll } from './baseline.js';
+import {
+  BaselineDecoder,
+  baselineFrame,
+  baselineHeader,
+  NO_COPY_BYTES,
+  writeAll,
+} from './baseline.js';
 
 export const MAGIC = 'fabfb5da';
 export type Impl = 'peerwire' | 'baseline';
 export type FrameHandler = (conn: number, command: string, payload: Buffer) => void;
 
 export interface BenchNet {
-  listen(): number;
+  /** Binds 127.0.0.1 on a free port. */
+  listen(): Promise<number>;
   /** Opens `count` connections to `port`; resolves with their ids once all are up. */
   connect(port: number, count: number): Promise<number[]>;
-  /** Resolves with each inbound connection id as it is accepted. */
+  /** Called with each inbound connection id as it is accepted. */
   onAccept(handler: (conn: number) => void): void;
   onFrame(handler: FrameHandler): void;
-  /** Sends, waiting out backpressure. */
-  send(conn: number, command: string, payload: Uint8Array): Promise<void>;
+  /**
+   * Sends one message. Returns nothing when the caller may go straight on, or
+   * a promise to await first (the message is sent once it settles).
+   */
+  send(conn: number, command: string, payload: Uint8Array): Promise<void> | undefined;
   /** Sends many small messages with one command. */
   sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void>;
   /** Encodes once and sends to every connection in `conns`. */
@@ -32,7 +42,7 @@ export function createNet(impl: Impl): BenchNet {
 class PeerwireNet implements BenchNet {
   private frameHandler: FrameHandler = () => {};
   private acceptHandler: (conn: number) => void = () => {};
-  private connected = new Map<number, () => void>();
+  private connected = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private writable = new Map<number, () => void>();
   private readonly transport = new NativeTransport(
     { magic: MAGIC, limits: { preHandshakeMaxPayload: 4_000_000 } },
@@ -44,9 +54,13 @@ class PeerwireNet implements BenchNet {
           this.acceptHandler(e.peer);
         } else if (e.type === 'connected') {
           this.transport.markHandshakeComplete(e.peer);
-          this.connected.get(e.peer)?.();
+          this.connected.get(e.peer)?.resolve();
+          this.connected.delete(e.peer);
         } else if (e.type === 'connect-failed') {
-          throw new Error(`connect failed: ${e.error}`);
+          this.connected
+            .get(e.peer)
+            ?.reject(new Error(`connect to ${e.address} failed: ${e.error}`));
+          this.connected.delete(e.peer);
         } else if (e.type === 'writable') {
           const resume = this.writable.get(e.peer);
           this.writable.delete(e.peer);
@@ -56,7 +70,7 @@ class PeerwireNet implements BenchNet {
     },
   );
 
-  listen(): number {
+  async listen(): Promise<number> {
     return this.transport.listen('127.0.0.1', 0).port;
   }
 
@@ -64,7 +78,9 @@ class PeerwireNet implements BenchNet {
     return Promise.all(
       Array.from({ length: count }, () => {
         const id = this.transport.connect(`127.0.0.1:${port}`);
-        return new Promise<number>((resolve) => this.connected.set(id, () => resolve(id)));
+        return new Promise<number>((resolve, reject) =>
+          this.connected.set(id, { resolve: () => resolve(id), reject }),
+        );
       }),
     );
   }
@@ -81,17 +97,18 @@ class PeerwireNet implements BenchNet {
     return new Promise((resolve) => this.writable.set(conn, resolve));
   }
 
-  async send(conn: number, command: string, payload: Uint8Array): Promise<void> {
-    for (;;) {
-      const r = this.transport.send(conn, command, payload);
-      if (r === 'queued') return;
-      if (r === 'backpressure') return this.waitWritable(conn);
-      if (r === 'full') {
-        await this.waitWritable(conn);
-        continue;
-      }
-      throw new Error(`send failed: ${r}`);
-    }
+  send(conn: number, command: string, payload: Uint8Array): Promise<void> | undefined {
+    const r = this.transport.send(conn, command, payload);
+    if (r === 'queued') return undefined;
+    if (r === 'backpressure') return this.waitWritable(conn);
+    if (r === 'full') return this.resend(conn, command, payload);
+    throw new Error(`send failed: ${r}`);
+  }
+
+  private async resend(conn: number, command: string, payload: Uint8Array): Promise<void> {
+    await this.waitWritable(conn);
+    const again = this.send(conn, command, payload);
+    if (again) await again;
   }
 
   async sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void> {
@@ -143,17 +160,14 @@ class BaselineNet implements BenchNet {
     return id;
   }
 
-  listen(): number {
-    this.server = createServer((s) => this.acceptHandler(this.adopt(s)));
-    this.server.listen(0, '127.0.0.1');
-    this.server.maxConnections = 100_000;
-    return 0;
-  }
-
-  async listening(): Promise<number> {
-    const server = this.server;
-    if (!server) throw new Error('not listening');
-    if (!server.listening) await new Promise((r) => server.once('listening', r));
+  async listen(): Promise<number> {
+    const server = createServer((s) => this.acceptHandler(this.adopt(s)));
+    this.server = server;
+    server.maxConnections = 100_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve);
+    });
     return (server.address() as { port: number }).port;
   }
 
@@ -185,11 +199,18 @@ class BaselineNet implements BenchNet {
     return s;
   }
 
-  async send(conn: number, command: string, payload: Uint8Array): Promise<void> {
+  send(conn: number, command: string, payload: Uint8Array): Promise<void> | undefined {
     const s = this.socket(conn);
-    if (!s.write(baselineFrame(this.magic, command, payload))) {
-      await new Promise((r) => s.once('drain', r));
+    let flowing: boolean;
+    if (payload.length >= NO_COPY_BYTES) {
+      s.cork();
+      s.write(baselineHeader(this.magic, command, payload));
+      flowing = s.write(payload);
+      s.uncork();
+    } else {
+      flowing = s.write(baselineFrame(this.magic, command, payload));
     }
+    return flowing ? undefined : new Promise((r) => s.once('drain', () => r()));
   }
 
   async sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void> {
@@ -207,17 +228,18 @@ class BaselineNet implements BenchNet {
   }
 
   broadcast(conns: number[], command: string, payload: Uint8Array): void {
-    const frame = baselineFrame(this.magic, command, payload);
-    for (const c of conns) this.socket(c).write(frame);
+    const header = baselineHeader(this.magic, command, payload);
+    for (const c of conns) {
+      const s = this.socket(c);
+      s.cork();
+      s.write(header);
+      s.write(payload);
+      s.uncork();
+    }
   }
 
   close(): Promise<void> {
     for (const s of this.sockets.values()) s.destroy();
     return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
-}
-
-/** The port a freshly listening net is bound to (the baseline binds asynchronously). */
-export async function boundPort(net: BenchNet, port: number): Promise<number> {
-  return net instanceof BaselineNet ? net.listening() : port;
 }

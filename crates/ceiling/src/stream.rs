@@ -122,7 +122,8 @@ pub fn measure_broadcast(peers: usize, size: usize) -> Result<String> {
         .map_err(|e| format!("waiting for the receivers: {e}"))?;
     let seconds = t0.elapsed().as_secs_f64();
     Ok(format!(
-        "{{\"peers\":{peers},\"seconds\":{seconds},\"checksums\":{checksums}}}"
+        "{{\"peers\":{peers},\"ms\":{},\"checksums\":{checksums}}}",
+        seconds * 1e3
     ))
 }
 

@@ -1,0 +1,104 @@
+// What every workload shares: the message channel to the other process, the
+// sizes, the shape of a workload and its measurements, and the helpers that
+// open a net and count frames.
+import { type BenchNet, createNet, type Impl } from './nets.js';
+
+/** Message passing with the other process. */
+export interface Channel {
+  send(message: Record<string, unknown>): void;
+  next(): Promise<Record<string, unknown>>;
+}
+
+export interface Sizes {
+  smallMessages: number;
+  sendEachMessages: number;
+  typedMessages: number;
+  largeMessages: number;
+  broadcastPeers: number;
+  pings: number;
+  /** Round trips before timing starts (JIT and CPU wake-up). */
+  pingWarmup: number;
+  peers: number;
+  syncHeaders: number;
+  /** The generated chain to sync (set by the bench before sync runs). */
+  headersFile?: string;
+}
+
+export type Measurement = Record<string, number>;
+
+export interface Context {
+  impl: Impl;
+  ch: Channel;
+  sizes: Sizes;
+  /** Makes the net a workload runs on (tests substitute one; default: `createNet(impl)`). */
+  makeNet?: () => BenchNet;
+}
+
+export interface Metric {
+  metric: string;
+  unit: string;
+  /** The Measurement field it reads. */
+  key: string;
+  higherIsBetter: boolean;
+  target: string;
+}
+
+export interface Workload {
+  describe: string;
+  metrics: Metric[];
+  /** The measuring side: returns the numbers. */
+  parent(ctx: Context): Promise<Measurement>;
+  /** The other side: returns once the measuring side is done with it. */
+  child(ctx: Context): Promise<void>;
+  /** peerwire-ceiling arguments for the same workload. */
+  ceiling(sizes: Sizes): string[];
+}
+
+export const now = () => process.hrtime.bigint();
+export const ns = (v: unknown) => BigInt(v as string);
+
+/** Runs `fn` with a fresh net, closing it afterwards (bounded: a close never hangs a run). */
+export async function withNet<T>(ctx: Context, fn: (net: BenchNet) => Promise<T>): Promise<T> {
+  const net = ctx.makeNet ? ctx.makeNet() : createNet(ctx.impl);
+  try {
+    return await fn(net);
+  } finally {
+    await Promise.race([net.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+  }
+}
+
+/**
+ * The receiving side of a one-way stream: counts frames from the first one
+ * (they can arrive before the message saying how many to expect) and reports
+ * the monotonic time of the last, which the sender's clock can read too.
+ */
+export async function receiveCounted(
+  ctx: Context,
+  net: BenchNet,
+  count: number,
+  onFrame: (payload: Buffer) => number = () => 1,
+): Promise<void> {
+  let seen = 0;
+  let finish: (t: bigint) => void = () => {};
+  const done = new Promise<bigint>((resolve) => {
+    finish = resolve;
+  });
+  net.onFrame((_c, _command, payload) => {
+    seen += onFrame(payload);
+    if (seen === count) finish(now());
+  });
+  ctx.ch.send({ port: await net.listen() });
+  ctx.ch.send({ t1: (await done).toString() });
+  await ctx.ch.next();
+}
+
+/** Throughput from the sender's first byte to the receiver's last frame. */
+export function throughputOf(count: number, bytes: number, t0: bigint, t1: unknown): Measurement {
+  const seconds = Number(ns(t1) - t0) / 1e9;
+  return {
+    messages: count,
+    seconds,
+    perSecond: count / seconds,
+    mbPerSecond: bytes / 1e6 / seconds,
+  };
+}
