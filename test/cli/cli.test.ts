@@ -226,36 +226,3 @@ describe('bad flags', () => {
     expect(JSON.parse(r.stdout).peers[0].outcome).toBe('unreachable');
   });
 });
-
-describe('peerwire bench', () => {
-  it('a quick run produces every workload with numbers for both implementations', async () => {
-    const file = join(dir, 'bench.json');
-    const r = await runCli(['bench', '--quick', '--json', file], 120_000);
-    expect(r.code, r.stderr).toBe(0);
-    const out = JSON.parse(readFileSync(file, 'utf8'));
-    expect(out.mode).toBe('quick');
-    expect(out.machine.cpus).toBeGreaterThan(0);
-    const keys = out.results.map(
-      (x: { workload: string; metric: string }) => `${x.workload}/${x.metric}`,
-    );
-    expect(keys).toEqual([
-      'small/delivered',
-      'large/delivered',
-      'broadcast/time to all peers',
-      'broadcast/checksums computed',
-      'ping/round trip p50',
-      'ping/round trip p99',
-      'peers/connect + handshake all',
-      'peers/resident memory per peer',
-    ]);
-    for (const row of out.results) {
-      expect(Number.isFinite(row.peerwire)).toBe(true);
-      expect(Number.isFinite(row.baseline)).toBe(true);
-    }
-    const checksums = out.results.find(
-      (x: { metric: string }) => x.metric === 'checksums computed',
-    );
-    expect(checksums.peerwire).toBe(1);
-    expect(r.stdout).toMatch(/workload\s+metric\s+unit\s+peerwire\s+baseline\s+ratio\s+target/);
-  }, 150_000);
-});
