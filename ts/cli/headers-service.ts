@@ -139,15 +139,8 @@ export function serveHeaders(
     if (sent === 'backpressure' || sent === 'full') s.paused = true;
   };
 
-  const askForHeaders = (peer: Peer, s: ServedPeer, from?: ChainEntry): void => {
-    const now = clock.now();
-    if (s.getheadersAt !== undefined && now - s.getheadersAt < HEADERS_RESPONSE_TIME_MS) return;
-    s.getheadersAt = now;
-    peer.send({
-      command: 'getheaders',
-      payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
-    });
-  };
+  const askForHeaders = (peer: Peer, s: ServedPeer, from?: ChainEntry): void =>
+    sendGetHeaders(engine, chain, peer, s, from);
 
   engine.on('getheaders', (peer, request) => {
     if (!peer.active) return;
@@ -167,37 +160,105 @@ export function serveHeaders(
     if (s?.timer) clock.clearTimer(s.timer);
     peers.delete(peer);
   });
+  watchHeaders(
+    engine,
+    chain,
+    stateOf,
+    (peer, s, headers) => {
+      if (!follow || syncing.has(peer)) return;
+      try {
+        const { last } = chain.accept(headers);
+        if (headers.length === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
+      } catch (err) {
+        if (!(err instanceof HeaderError)) throw err;
+        if (err.permanent) peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${err.message}`);
+      }
+    },
+    askForHeaders,
+  );
+
+  return { unconnectingOf: (peer) => peers.get(peer)?.unconnecting ?? 0 };
+}
+
+/** Core's MaybeSendGetHeaders: at most one getheaders in flight per peer. */
+function sendGetHeaders(
+  engine: Engine,
+  chain: HeaderChain,
+  peer: Peer,
+  s: { getheadersAt?: number },
+  from?: ChainEntry,
+): void {
+  const now = engine.clock.now();
+  if (s.getheadersAt !== undefined && now - s.getheadersAt < HEADERS_RESPONSE_TIME_MS) return;
+  s.getheadersAt = now;
+  peer.send({
+    command: 'getheaders',
+    payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
+  });
+}
+
+interface HeadersState {
+  unconnecting: number;
+  getheadersAt?: number;
+}
+
+/**
+ * Core's rule for `headers` whose first header does not connect: answer with a
+ * getheaders from our best tip (not to a peer a syncFromPeer is already asking)
+ * and penalise only at the tenth such message in a row; one that connects
+ * resets the count and goes to `onConnecting`. One map lookup per message.
+ */
+function watchHeaders<S extends HeadersState>(
+  engine: Engine,
+  chain: HeaderChain,
+  stateOf: (peer: Peer) => S,
+  onConnecting: (peer: Peer, s: S, headers: BlockHeader[]) => void,
+  ask: (peer: Peer, s: S) => void,
+): void {
   engine.on('headers', (peer, { headers }) => {
-    if (!peer.active || syncing.has(peer) || headers.length === 0) return;
+    if (!peer.active || headers.length === 0) return;
     const s = stateOf(peer);
     s.getheadersAt = undefined; // any headers ends the one in flight, as in Core
-    const first = headers[0] as BlockHeader;
-    if (!chain.connects(first.prevBlock)) {
-      // Core: ask for what links them up, and penalise only a peer that keeps
-      // sending headers that never connect.
+    if (!chain.connects((headers[0] as BlockHeader).prevBlock)) {
       s.unconnecting++;
       if (s.unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
         peer.misbehaving(
           INVALID_HEADER_SCORE,
-          `${s.unconnecting} headers messages that do not connect`,
+          `${s.unconnecting} headers messages in a row did not connect to our chain`,
         );
         return;
       }
-      askForHeaders(peer, s);
+      if (!syncing.has(peer)) ask(peer, s);
       return;
     }
     s.unconnecting = 0;
-    if (!follow) return;
-    try {
-      const { last } = chain.accept(headers);
-      if (headers.length === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
-    } catch (err) {
-      if (!(err instanceof HeaderError)) throw err;
-      if (err.permanent) peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${err.message}`);
-    }
+    onConnecting(peer, s, headers);
   });
+}
 
-  return { unconnectingOf: (peer) => peers.get(peer)?.unconnecting ?? 0 };
+/**
+ * For a syncing node (no serveHeaders): applies the unconnecting-headers rule
+ * to every peer. syncFromPeer's own requests always connect; this catches
+ * peers that send headers nobody can link.
+ */
+export function watchUnconnectingHeaders(engine: Engine, chain: HeaderChain): void {
+  const peers = new Map<Peer, HeadersState>();
+  engine.on('disconnected', (peer) => peers.delete(peer));
+  const stateOf = (peer: Peer) => {
+    let s = peers.get(peer);
+    if (!s) {
+      s = { unconnecting: 0 };
+      peers.set(peer, s);
+    }
+    return s;
+  };
+  watchHeaders(
+    engine,
+    chain,
+    stateOf,
+    () => {},
+    (peer, s) => sendGetHeaders(engine, chain, peer, s),
+  );
 }
 
 export interface SyncProgress {
@@ -220,7 +281,8 @@ export type SyncOutcome = 'synced' | 'silent' | 'timeout' | 'gone' | 'stalled';
  * follows the one with most work, so an honest peer on a branch is never
  * penalised. Throws a HeaderError for an invalid header (the peer penalised,
  * unless the header is only too far in the future: `err.permanent` false), or
- * for ten `headers` messages in a row that do not connect (penalised).
+ * after ten answers in a row that do not connect (watchUnconnectingHeaders or
+ * serveHeaders on the engine penalises those).
  */
 export async function syncFromPeer(
   peer: Peer,
@@ -270,14 +332,17 @@ async function syncLoop(
     const first = headers[0];
     if (!first) return 'synced';
     if (!chain.connects(first.prevBlock)) {
-      // Core answers with a getheaders from its best tip (the next turn of this
-      // loop) and penalises only a peer that keeps doing it.
+      // Core answers with a getheaders from its best tip: the next turn of this
+      // loop. Penalising is watchHeaders' job (it sees every headers message);
+      // this only stops asking a peer that never connects.
       unconnecting++;
       from = undefined;
       if (unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
-        const why = `${unconnecting} headers messages in a row did not connect to our chain`;
-        if (peer.active) peer.misbehaving(INVALID_HEADER_SCORE, why);
-        throw new HeaderError('unconnected', undefined, why);
+        throw new HeaderError(
+          'unconnected',
+          undefined,
+          `${unconnecting} answers in a row did not connect to our chain`,
+        );
       }
       continue;
     }

@@ -7,9 +7,9 @@ import { chainFor, HeaderError } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
-import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
-import { type SyncOutcome, syncFromPeer } from './headers-service.js';
-import { chooseNetwork, describeDisconnect } from './network.js';
+import { CliError, hostPort, intFlag, parse } from './args.js';
+import { type SyncOutcome, syncFromPeer, watchUnconnectingHeaders } from './headers-service.js';
+import { chooseNetwork } from './network.js';
 import { Progress, table, toJson } from './output.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
@@ -48,8 +48,7 @@ export async function runSync(argv: string[]): Promise<number> {
     return 0;
   }
   const targets = (flags.connect as string[] | undefined) ?? [];
-  if (targets.length === 0)
-    throw new CliError('--connect is required (see "peerwire sync --help")', 2);
+  if (targets.length === 0) throw new CliError(`--connect is required\n\n${SYNC_USAGE}`, 2);
   for (const t of targets) hostPort(t, 'connect');
   const duplicate = targets.find((t, i) => targets.indexOf(t) !== i);
   if (duplicate) throw new CliError(`--connect ${duplicate} is given twice`, 2);
@@ -59,7 +58,6 @@ export async function runSync(argv: string[]): Promise<number> {
     'mainnet',
   );
   const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 30_000);
-  checkOutputPath(flags.out as string | undefined, 'out');
   const json = flags.json === true;
   const progress = new Progress(!json);
   const chain = chainFor(network);
@@ -73,6 +71,11 @@ export async function runSync(argv: string[]): Promise<number> {
     },
     startHeight: () => chain.height,
   });
+
+  watchUnconnectingHeaders(engine, chain);
+  // The last penalty of each peer: a peer dropped for it is reported as penalised.
+  const penalties = new Map<Peer, string>();
+  engine.on('misbehaving', (p, info) => penalties.set(p, info.reason));
 
   const results = new Map<string, { outcome: string; peer?: Peer; error?: string }>();
   const started = performance.now();
@@ -90,7 +93,13 @@ export async function runSync(argv: string[]): Promise<number> {
         const outcome = await syncFromPeer(peer, chain, (p) =>
           progress.update(label, p.height, p.target),
         );
-        results.set(label, { ...describeOutcome(outcome, label, chain.height, timeoutMs), peer });
+        const penalty = penalties.get(peer);
+        results.set(
+          label,
+          outcome === 'gone' && penalty
+            ? { outcome: 'penalised', peer, error: penalty }
+            : { ...describeOutcome(outcome, label, chain.height, timeoutMs), peer },
+        );
       } catch (err) {
         // A header too far in the future is not the peer's fault (Core: not
         // misbehaviour); anything else it sent wrong was penalised.
@@ -206,10 +215,7 @@ function collectPeers(
       if (!p.state.handshakeComplete && !results.has(p.state.target ?? p.address)) {
         results.set(p.state.target ?? p.address, {
           outcome: 'unreachable',
-          error: describeDisconnect(
-            { ...info, sawVersion: p.version !== undefined },
-            engine.config.network,
-          ),
+          error: `${info.reason}: ${info.detail}`,
         });
         settle();
       }
