@@ -218,7 +218,7 @@ function header(
 /** `count` headers on `from`, `spacing` seconds apart, tagged by `seed` (a branch). */
 function branch(from: Uint8Array, startTime: number, count: number, seed: number, spacing = 600) {
   const out: BlockHeader[] = [];
-  let prev = Buffer.from(from);
+  let prev: Buffer = Buffer.from(from);
   for (let i = 1; i <= count; i++) {
     const h = header(prev, startTime + i * spacing, { seed });
     out.push(h);
@@ -228,7 +228,7 @@ function branch(from: Uint8Array, startTime: number, count: number, seed: number
 }
 
 const GENESIS_TIME = REGTEST.genesisHeader?.time as number;
-const GENESIS_HASH = Buffer.from(REGTEST.genesisHash, 'hex').reverse();
+const GENESIS_HASH: Buffer = Buffer.from(REGTEST.genesisHash, 'hex').reverse();
 /** Regtest as a custom network that knows its genesis by hash alone (like the README's Litecoin). */
 const REGTEST_BY_HASH = parseNetwork({
   name: 'regtest-by-hash',
@@ -282,7 +282,7 @@ describe('median-time-past', () => {
     // Times that hover around the median: both chains must judge each the same.
     const known = chainFor(REGTEST);
     const byHash = chainFor(REGTEST_BY_HASH);
-    let prev = GENESIS_HASH;
+    let prev: Buffer = GENESIS_HASH;
     const offsets = [5, 3, 7, 4, 4, 8, 2, 6, 9, 5, 10, 7, 6, 11, 9, 12, 8];
     let accepted = 0;
     for (const [i, off] of offsets.entries()) {
@@ -341,7 +341,7 @@ describe('bad-version', () => {
       versionHeights: { bip34: 2, bip66: 3, bip65: 4 },
     });
     const chain = chainFor(net);
-    let prev = GENESIS_HASH;
+    let prev: Buffer = GENESIS_HASH;
     let time = 1_700_000_000;
     const add = (version: number) => {
       const h = header(prev, ++time, { version });
@@ -395,7 +395,7 @@ describe('difficulty', () => {
     const chain = chainFor(net);
     const limit = BigInt(`0x${net.pow.limit}`);
     const bits = net.genesisHeader?.bits as number;
-    let prev = GENESIS_HASH;
+    let prev: Buffer = GENESIS_HASH;
     let time = GENESIS_TIME;
     for (let i = 1; i < 10; i++) {
       const h = header(prev, ++time, { bits, limit });
