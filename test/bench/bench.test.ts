@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Channel, Context } from '../../ts/bench/context.js';
 import { QUICK, spread } from '../../ts/bench/main.js';
 import type { BenchNet, FrameHandler } from '../../ts/bench/nets.js';
+import { runPair } from '../../ts/bench/runner.js';
 import { WORKLOADS } from '../../ts/bench/workloads.js';
 import { ROOT, runCli } from '../helpers/cli.js';
 
@@ -65,6 +66,15 @@ describe('bench workloads against early frames', () => {
     };
     await WORKLOADS.broadcast?.child(ctx);
     expect(ch.sent.map((m) => Object.keys(m)[0])).toEqual(['ready', 't1']);
+  });
+});
+
+describe('runPair', () => {
+  it('takes the result when the other side has already exited cleanly', async () => {
+    const worker = join(ROOT, 'test/bench/fixtures/early-exit-worker.mjs');
+    await expect(runPair('baseline', 'small', QUICK, 20_000, worker)).resolves.toEqual({
+      value: 1,
+    });
   });
 });
 

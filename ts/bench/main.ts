@@ -4,12 +4,19 @@
 // repeated, in one invocation. It reports; it asserts nothing about speed.
 import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { CliError, intFlag, parse } from '../cli/args.js';
+import { CliError, checkOutputPath, intFlag, parse } from '../cli/args.js';
 import { table, toJson } from '../cli/output.js';
 import { ensureChainFile } from './chainfile.js';
 import type { Measurement, Sizes } from './context.js';
 import type { Impl } from './nets.js';
-import { BenchRunError, CEILING_MISSING, ceilingBinary, runCeiling, runPair } from './runner.js';
+import {
+  BenchRunError,
+  CEILING_MISSING,
+  ceilingBinary,
+  killRuns,
+  runCeiling,
+  runPair,
+} from './runner.js';
 import { WORKLOADS } from './workloads.js';
 
 const names = Object.keys(WORKLOADS);
@@ -161,6 +168,7 @@ export async function runBench(argv: string[]): Promise<number> {
     quick ? 60_000 : 600_000,
     1,
   );
+  checkOutputPath(flags.json as string | undefined, 'json');
   const sizes: Sizes = { ...(quick ? QUICK : FULL) };
 
   const bin = ceilingBinary();
@@ -173,6 +181,14 @@ export async function runBench(argv: string[]): Promise<number> {
     sizes.headersFile = path;
     process.stderr.write(` ${generated ? 'generated' : 'cached'} ${path}\n`);
   }
+
+  // Interrupted: take the runs under way down too, then go.
+  const interrupted = (signal: NodeJS.Signals) => {
+    killRuns();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
 
   const all: Row[] = [];
   const failures: string[] = [];
@@ -198,6 +214,8 @@ export async function runBench(argv: string[]): Promise<number> {
     }
   }
   load.after = loadavg().map(round2);
+  process.off('SIGINT', interrupted);
+  process.off('SIGTERM', interrupted);
 
   const machine = {
     cpus: availableParallelism(),

@@ -15,6 +15,20 @@ export class BenchRunError extends Error {}
 
 type Message = Record<string, unknown>;
 
+/** Every process a run has started and not yet seen exit. */
+const live = new Set<ChildProcess>();
+
+function track<T extends ChildProcess>(child: T): T {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/** Kills whatever runs are under way (the bench is being interrupted). */
+export function killRuns(): void {
+  for (const child of live) child.kill('SIGTERM');
+}
+
 const exited = (child: ChildProcess) => child.exitCode !== null || child.signalCode !== null;
 
 /**
@@ -43,13 +57,16 @@ export async function runPair(
   name: string,
   sizes: Sizes,
   timeoutMs: number,
+  workerScript = workerPath,
 ): Promise<Measurement> {
   const label = `${name} (${impl})`;
   const spawnRole = (role: 'parent' | 'child') =>
-    fork(workerPath, [impl, name, role, JSON.stringify(sizes)], {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      execArgv: ['--expose-gc'],
-    });
+    track(
+      fork(workerScript, [impl, name, role, JSON.stringify(sizes)], {
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        execArgv: ['--expose-gc'],
+      }),
+    );
   const parent = spawnRole('parent');
   const child = spawnRole('child');
   let timer: NodeJS.Timeout | undefined;
@@ -78,13 +95,16 @@ export async function runPair(
           else if (toReady) to.send(m);
           else held.push(m);
         });
-        from.once('exit', (code, signal) =>
+        from.once('exit', (code, signal) => {
+          // The other side exits once told to stop, which can reach us before
+          // the measuring side's result does: only a failure counts there.
+          if (role === 'other' && code === 0) return;
           reject(
             new BenchRunError(
               `${label}: the ${role} process exited (${signal ?? code}) before the result`,
             ),
-          ),
-        );
+          );
+        });
       };
       relay(parent, child, 'measuring');
       relay(child, parent, 'other');
@@ -116,7 +136,7 @@ export async function runCeiling(
   const bin = ceilingBinary();
   if (!existsSync(bin)) return undefined;
   const args = (WORKLOADS[name] as (typeof WORKLOADS)[string]).ceiling(sizes);
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = track(spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => {

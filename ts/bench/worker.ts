@@ -19,6 +19,8 @@ function send(message: Record<string, unknown>): Promise<void> {
 // The bench ends a stuck worker with SIGTERM: exit through process.exit so the
 // 'exit' hooks workloads register (killing what they started) run.
 process.once('SIGTERM', () => process.exit(143));
+// Without the bench there is nobody to report to: never outlive it.
+process.once('disconnect', () => process.exit(1));
 
 const [impl, name, role, sizesJson] = process.argv.slice(2);
 if (!process.send || (role !== 'parent' && role !== 'child') || !sizesJson) {
