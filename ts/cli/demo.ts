@@ -77,10 +77,11 @@ export async function runDemo(argv: string[]): Promise<number> {
   }
   progress.done();
 
-  // Each syncing node is one inbound peer of the server: room for all of them.
+  // Each syncing node is one inbound peer of the server, and they all dial at
+  // once: room for all of them, in the handshake and after it.
   const server = new Engine({
     network,
-    limits: { maxInbound: nodes },
+    limits: { maxInbound: nodes, maxHandshaking: nodes },
     startHeight: () => serverChain.height,
   });
   serveHeaders(server, serverChain);

@@ -7,9 +7,9 @@ import { chainFor, HeaderError } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
-import { CliError, hostPort, intFlag, parse } from './args.js';
+import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
 import { type SyncOutcome, syncFromPeer, watchUnconnectingHeaders } from './headers-service.js';
-import { chooseNetwork } from './network.js';
+import { chooseNetwork, describeDisconnect } from './network.js';
 import { Progress, table, toJson } from './output.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
@@ -48,7 +48,8 @@ export async function runSync(argv: string[]): Promise<number> {
     return 0;
   }
   const targets = (flags.connect as string[] | undefined) ?? [];
-  if (targets.length === 0) throw new CliError(`--connect is required\n\n${SYNC_USAGE}`, 2);
+  if (targets.length === 0)
+    throw new CliError('--connect is required (see "peerwire sync --help")', 2);
   for (const t of targets) hostPort(t, 'connect');
   const duplicate = targets.find((t, i) => targets.indexOf(t) !== i);
   if (duplicate) throw new CliError(`--connect ${duplicate} is given twice`, 2);
@@ -58,6 +59,7 @@ export async function runSync(argv: string[]): Promise<number> {
     'mainnet',
   );
   const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 30_000);
+  checkOutputPath(flags.out as string | undefined, 'out');
   const json = flags.json === true;
   const progress = new Progress(!json);
   const chain = chainFor(network);
@@ -215,7 +217,10 @@ function collectPeers(
       if (!p.state.handshakeComplete && !results.has(p.state.target ?? p.address)) {
         results.set(p.state.target ?? p.address, {
           outcome: 'unreachable',
-          error: `${info.reason}: ${info.detail}`,
+          error: describeDisconnect(
+            { ...info, sawVersion: p.version !== undefined },
+            engine.config.network,
+          ),
         });
         settle();
       }
