@@ -4,7 +4,7 @@
 // (PEERWIRE_DEBUG=1 adds it). Subcommands are imported when they run, and the
 // native addon loads on first use, so --help and --version work without it.
 import { createRequire } from 'node:module';
-import { nativeLoadError } from '../native/binding.js';
+import { loadNative, nativeLoadError } from '../native/binding.js';
 import { CliError } from './args.js';
 import { escapeText } from './output.js';
 
@@ -77,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
     );
   }
   try {
+    // Every command needs the addon: say so before any work, not halfway through.
+    if (!rest.includes('--help') && !rest.includes('-h')) loadNative();
     return await (await load())(rest);
   } catch (err) {
     return report(`peerwire ${command}`, err);
