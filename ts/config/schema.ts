@@ -121,7 +121,7 @@ export const LimitsSchema = z.object({
   /** The same until the handshake completes. */
   preHandshakeRecvBudgetBytes: positiveInt(0xffff_ffff).default(65_536),
   /** The same across all peers together: one cap however many peers there are. */
-  totalRecvBudgetBytes: positiveInt(0xffff_ffff).default(128 * 1024 * 1024),
+  totalRecvBudgetBytes: positiveInt(0xffff_ffff).default(64 * 1024 * 1024),
   /** A peer that reads none of our queued bytes this long is disconnected ("send-stalled"). */
   sendStallTimeoutMs: ms().default(120_000),
   /** Messages handed to the Engine per batch; the event loop gets a turn between batches. */

@@ -13,7 +13,7 @@ pub const DEFAULT_FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_SEND_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Received input waiting for the application across all peers before every
 /// reader pauses: one cap however many peers there are.
-pub const DEFAULT_TOTAL_RECV_BUDGET: usize = 128 * 1024 * 1024;
+pub const DEFAULT_TOTAL_RECV_BUDGET: usize = 64 * 1024 * 1024;
 
 /// Socket counts enforced when a connection arrives, before anything is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -81,7 +81,7 @@ pub struct NativeEngineOptions {
     pub send_stall_timeout_ms: Option<u32>,
     pub connections: Option<NativeConnectionLimits>,
     /// Received input waiting for JavaScript across all peers at which every
-    /// busy reader pauses (default 134,217,728).
+    /// busy reader pauses (default 67,108,864).
     pub total_recv_budget_bytes: Option<u32>,
     /// I/O threads (default 1).
     pub worker_threads: Option<u32>,

@@ -1,0 +1,208 @@
+// A running `peerwire node`, with its defaults, under the floods of issue 7:
+// memory stays within the bound the README states, a well-behaved peer keeps
+// getting pongs, a new honest peer can connect, and SIGTERM still works.
+// Each flood is bounded in time; everything stays on 127.0.0.1. Nothing here
+// asserts speed: the waits are liveness bounds, many times what they need.
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../../ts/engine/engine.js';
+import type { Peer } from '../../ts/engine/peer.js';
+import { hexToHash, networkPreset } from '../../ts/index.js';
+import {
+  type Attack,
+  churn,
+  flood,
+  getheadersFromGenesis,
+  idleSockets,
+  unconnectingHeaders,
+} from '../helpers/attackers.js';
+import { exitOf, ROOT } from '../helpers/cli.js';
+import { frame } from '../helpers/wire.js';
+
+/** The README's bound for a default node under these floods (see "Memory bound"). */
+const MEMORY_BOUND_MB = 400;
+const FLOOD_MS = 6_000;
+const CLI = 'dist/cli/main.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+interface RunningNode {
+  child: ChildProcess;
+  port: number;
+  maxRssMb: () => number;
+}
+
+function rssMb(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+    return kb / 1024;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Starts the node with its log going to a file: a pipe that this busy test
+ * process cannot drain fast enough would block the node's writes to stdout,
+ * which is not the node's fault, nor what a deployment does.
+ */
+async function startNode(): Promise<RunningNode> {
+  const dir = mkdtempSync(join(tmpdir(), 'peerwire-flood-'));
+  const logPath = join(dir, 'node.log');
+  const log = openSync(logPath, 'w');
+  const child = spawn(
+    process.execPath,
+    [CLI, 'node', '--listen', '127.0.0.1:0', '--generate', '2000', '--json'],
+    { cwd: ROOT, stdio: ['ignore', log, 'pipe'] },
+  );
+  closeSync(log);
+  let max = 0;
+  const pid = child.pid as number;
+  const timer = setInterval(() => {
+    max = Math.max(max, rssMb(pid));
+  }, 100);
+  cleanups.push(async () => {
+    clearInterval(timer);
+    if (child.exitCode === null) {
+      child.kill('SIGKILL');
+      await exitOf(child);
+    }
+    if (process.env.PEERWIRE_FLOOD_LOG) console.log(readFileSync(logPath, 'utf8'));
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const found = /"event":"listening".*"address":"127\.0\.0\.1:(\d+)"/.exec(
+      readFileSync(logPath, 'utf8'),
+    );
+    if (found) return { child, port: Number(found[1]), maxRssMb: () => Math.max(max, rssMb(pid)) };
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error('the node did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A well-behaved peer that pings the node every 200 ms and records each answer. */
+async function canary(port: number) {
+  const engine = new Engine({ network: 'regtest' });
+  cleanups.push(() => engine.close());
+  const ready = new Promise<Peer>((resolve) => engine.once('handshake', resolve));
+  engine.connect(`127.0.0.1:${port}`);
+  const peer = await ready;
+  let answered = 0;
+  const failures: string[] = [];
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      try {
+        await peer.request({ command: 'ping', payload: { nonce: BigInt(answered + 1) } }, 15_000);
+        answered++;
+      } catch (err) {
+        if (!stopped) failures.push(String(err));
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  void loop();
+  return {
+    /** Stops pinging (before the node is told to stop) and reports. */
+    stop: () => {
+      stopped = true;
+      return { answered, failures };
+    },
+  };
+}
+
+/** A new honest peer completes a handshake with the node (it may need to redial). */
+async function newcomerConnects(port: number): Promise<boolean> {
+  const engine = new Engine({
+    network: 'regtest',
+    reconnect: { baseDelayMs: 200, maxRestarts: 50 },
+  });
+  cleanups.push(() => engine.close());
+  const ready = new Promise<boolean>((resolve) => {
+    engine.once('handshake', () => resolve(true));
+    setTimeout(() => resolve(false), 20_000).unref();
+  });
+  engine.connect(`127.0.0.1:${port}`, { persistent: true });
+  return ready;
+}
+
+async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
+  const node = await startNode();
+  const pings = await canary(node.port);
+  const attack = await start(node.port);
+  cleanups.push(() => attack.stop());
+  await new Promise((r) => setTimeout(r, FLOOD_MS / 2));
+  const newcomer = await newcomerConnects(node.port);
+  await new Promise((r) => setTimeout(r, FLOOD_MS / 2));
+  const { answered: pongs, failures } = pings.stop();
+  // SIGTERM while the flood is still on.
+  const exit = exitOf(node.child);
+  node.child.kill('SIGTERM');
+  const exitedInTime = await Promise.race([
+    exit.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+  ]);
+  attack.stop();
+  const report = {
+    maxRssMb: Math.round(node.maxRssMb()),
+    pongs,
+    pingFailures: failures,
+    newcomer,
+    exitedInTime,
+    opened: attack.opened(),
+  };
+  console.log(JSON.stringify(report));
+  return report;
+}
+
+function expectHealthy(report: Awaited<ReturnType<typeof underFlood>>) {
+  expect(report.maxRssMb).toBeLessThanOrEqual(MEMORY_BOUND_MB);
+  expect(report.pingFailures).toEqual([]);
+  expect(report.pongs).toBeGreaterThanOrEqual(5);
+  expect(report.newcomer).toBe(true);
+  expect(report.exitedInTime).toBe(true);
+}
+
+const genesis = hexToHash(networkPreset('regtest').genesisHash);
+
+describe('peerwire node under floods, with defaults', { timeout: 90_000 }, () => {
+  it('8 peers sending unconnecting headers as fast as TCP allows', async () => {
+    const headers = unconnectingHeaders();
+    expectHealthy(await underFlood((port) => flood({ port, connections: 8, frames: [headers] })));
+  });
+
+  it('50 busy peers: unknown commands, junk and getheaders', async () => {
+    const junk = [
+      frame('junkjunk', Buffer.alloc(4000, 1)),
+      frame('inv', Buffer.from([0])),
+      getheadersFromGenesis(genesis),
+      frame('zzz', Buffer.alloc(100, 2)),
+    ];
+    expectHealthy(await underFlood((port) => flood({ port, connections: 50, frames: junk })));
+  });
+
+  it('peers that send getheaders and never read', async () => {
+    const requests = [getheadersFromGenesis(genesis)];
+    expectHealthy(
+      await underFlood((port) => flood({ port, connections: 20, frames: requests, noRead: true })),
+    );
+  });
+
+  it('2,000 idle sockets', async () => {
+    expectHealthy(await underFlood((port) => idleSockets(port, 2000)));
+  });
+
+  it('connection churn', async () => {
+    expectHealthy(await underFlood((port) => churn(port, 20)));
+  });
+});
