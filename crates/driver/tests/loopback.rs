@@ -1,89 +1,11 @@
 //! The driver over real loopback sockets, without Node.
 
+mod common;
+
+use common::{connected_pair, Harness, MAGIC};
 use peerwire_core::{Command, SendStatus};
-use peerwire_driver::{DisconnectReason, Driver, DriverConfig, Event, PeerId};
-use std::sync::{Arc, Condvar, Mutex};
+use peerwire_driver::{DisconnectReason, Event};
 use std::time::{Duration, Instant};
-
-const MAGIC: [u8; 4] = [0xfa, 0xbf, 0xb5, 0xda];
-
-/// A driver whose waker signals a condvar, so the test thread can block on events.
-struct Harness {
-    driver: Driver,
-    signal: Arc<(Mutex<bool>, Condvar)>,
-    seen: Vec<Event>,
-}
-
-impl Harness {
-    fn new() -> Self {
-        let signal = Arc::new((Mutex::new(false), Condvar::new()));
-        let s = signal.clone();
-        let driver = Driver::new(
-            DriverConfig::new(MAGIC),
-            Box::new(move || {
-                *s.0.lock().unwrap() = true;
-                s.1.notify_all();
-            }),
-        )
-        .unwrap();
-        Self {
-            driver,
-            signal,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Drains events until `pred` matches one of them; returns its index in `seen`.
-    fn wait_for(&mut self, what: &str, pred: impl Fn(&Event) -> bool) -> usize {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut checked = 0;
-        loop {
-            if let Some(i) = self.seen[checked..].iter().position(&pred) {
-                return checked + i;
-            }
-            checked = self.seen.len();
-            let (flag, cv) = &*self.signal;
-            let mut ready = flag.lock().unwrap();
-            while !*ready {
-                let left = deadline.saturating_duration_since(Instant::now());
-                assert!(!left.is_zero(), "timed out waiting for {what}");
-                ready = cv.wait_timeout(ready, left).unwrap().0;
-            }
-            *ready = false;
-            drop(ready);
-            self.seen.extend(self.driver.drain());
-        }
-    }
-
-    #[allow(dead_code)]
-    fn frames_from(&self, peer: PeerId) -> Vec<(String, Vec<u8>)> {
-        self.seen
-            .iter()
-            .filter_map(|e| match e {
-                Event::Frame { peer: p, frame } if *p == peer => {
-                    Some((frame.command.to_string(), frame.payload.to_vec()))
-                }
-                _ => None,
-            })
-            .collect()
-    }
-}
-
-fn connected_pair() -> (Harness, Harness, PeerId, PeerId) {
-    let mut server = Harness::new();
-    let mut client = Harness::new();
-    let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
-    let out = client.driver.connect(&addr.to_string());
-    client.wait_for(
-        "connected",
-        |e| matches!(e, Event::Connected { peer, .. } if *peer == out),
-    );
-    let i = server.wait_for("accepted", |e| matches!(e, Event::Accepted { .. }));
-    let Event::Accepted { peer: inbound, .. } = server.seen[i] else {
-        unreachable!()
-    };
-    (server, client, inbound, out)
-}
 
 #[test]
 fn frames_flow_both_ways_in_order() {
