@@ -125,7 +125,7 @@ export const LimitsSchema = z.object({
   /** A peer that reads none of our queued bytes this long is disconnected ("send-stalled"). */
   sendStallTimeoutMs: ms().default(120_000),
   /** Messages handed to the Engine per batch; the event loop gets a turn between batches. */
-  batchMaxEvents: positiveInt(0xffff_ffff).default(8_192),
+  batchMaxEvents: positiveInt(0xffff_ffff).default(2_048),
   /** Payload bytes per batch (one larger message still goes alone). */
   batchMaxBytes: positiveInt(0xffff_ffff).default(1_048_576),
   /** Messages one peer contributes to a batch before the next busy peer's turn. */

@@ -44,7 +44,7 @@ pub struct BatchLimits {
 impl Default for BatchLimits {
     fn default() -> Self {
         Self {
-            max_events: 8192,
+            max_events: 2048,
             max_bytes: 1024 * 1024,
             peer_events: 64,
             peer_bytes: 64 * 1024,

@@ -57,7 +57,7 @@ pub struct NativeConnectionLimits {
     /// A socket in the handshake this long may lose its slot to a newcomer
     /// (default 5,000 ms).
     pub stale_handshake_ms: Option<u32>,
-    /// Events per batch handed to JavaScript (default 8,192).
+    /// Events per batch handed to JavaScript (default 2,048).
     pub batch_max_events: Option<u32>,
     /// Payload bytes per batch (default 1 MiB; one larger frame still goes alone).
     pub batch_max_bytes: Option<u32>,
