@@ -725,3 +725,30 @@ fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
     lock.write()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DriverConfig;
+    use std::time::Instant;
+
+    #[test]
+    fn peer_ids_wrap_past_zero_and_skip_live_ones() {
+        let driver = Driver::new(DriverConfig::new([1, 2, 3, 4]), Box::new(|| {})).unwrap();
+        let (_, addr) = driver.listen("127.0.0.1:0").unwrap();
+        driver.shared.next_id.store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(driver.connect(&addr.to_string()), u32::MAX);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        // The outbound side is u32::MAX; the accepted side wrapped to 1 (0 is never used).
+        while driver.peer_ids() != vec![1, u32::MAX] {
+            assert!(Instant::now() < deadline, "{:?}", driver.peer_ids());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        driver.shared.next_id.store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(
+            driver.shared.next_peer_id(),
+            2,
+            "u32::MAX and 1 are live, 0 is never used"
+        );
+    }
+}
