@@ -11,7 +11,7 @@ import {
   networkPreset,
   serveHeaders,
   syncFromPeer,
-} from '../ts/index.js';
+} from 'peerwire';
 
 const network = networkPreset('regtest');
 let target = process.argv[2];

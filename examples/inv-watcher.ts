@@ -2,7 +2,7 @@
 // announce, asking for headers announcements so new blocks show up too.
 //
 //   npx tsx examples/inv-watcher.ts 127.0.0.1:18444 [more nodes...] [--network regtest]
-import { Engine, hashToHex, headerHash, INV_TYPE, type PresetName } from '../ts/index.js';
+import { Engine, hashToHex, headerHash, INV_TYPE, type PresetName } from 'peerwire';
 
 const args = process.argv.slice(2);
 const networkFlag = args.indexOf('--network');

@@ -11,7 +11,7 @@ import {
   type Peer,
   type PresetName,
   sha256d,
-} from '../ts/index.js';
+} from 'peerwire';
 
 const args = process.argv.slice(2);
 const networkFlag = args.indexOf('--network');
@@ -80,7 +80,7 @@ const rawSteps: Record<string, Buffer> = {
   ]),
 };
 
-async function engineStep(name: string, act: (peer: Peer) => void): Promise<string> {
+async function engineStep(act: (peer: Peer) => void): Promise<string> {
   const engine = new Engine({ network, limits: { handshakeTimeoutMs: 5_000 } });
   try {
     const peer = await new Promise<Peer>((resolve, reject) => {
@@ -143,6 +143,6 @@ async function rawStep(bytes: Buffer): Promise<string> {
 
 console.log(`misbehaving at ${target} (${network.name})`);
 for (const [name, act] of Object.entries(engineSteps))
-  console.log(`  ${name.padEnd(36)} → ${await engineStep(name, act)}`);
+  console.log(`  ${name.padEnd(36)} → ${await engineStep(act)}`);
 for (const [name, bytes] of Object.entries(rawSteps))
   console.log(`  ${name.padEnd(36)} → ${await rawStep(bytes)}`);

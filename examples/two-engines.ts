@@ -2,7 +2,7 @@
 // they trade pings and pongs, then a burst of small messages, and shut down.
 //
 //   npm run example            (after npm ci, which builds the native addon)
-import { NativeTransport, type PeerId } from '../ts/index.js';
+import { NativeTransport, type PeerId } from 'peerwire';
 
 const REGTEST_MAGIC = 'fabfb5da';
 const BURST = 200_000;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, type check, Rust tests, then the
-# addon tests. Expects the native addon built (npm ci builds it).
+# The whole test suite: formatting, lints, type check, Rust tests, the package
+# as users install it, then the addon tests. Expects the native addon built
+# (npm ci builds it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,5 +21,7 @@ step "cargo test"
 cargo test --workspace --quiet
 step "build the TypeScript (the CLI tests run dist/ as a user would)"
 npm run build:ts
+step "package: stage, dry-run publish, pack, install into an empty project, use it"
+bash scripts/package-test.sh
 step "vitest"
 npx vitest run

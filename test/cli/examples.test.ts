@@ -1,5 +1,7 @@
 // The scripts in examples/ run and do what they say.
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exitOf, ROOT, runNode, startCli } from '../helpers/cli.js';
 
@@ -25,6 +27,17 @@ async function node() {
 }
 
 describe('examples', () => {
+  it("import only from 'peerwire' and node: builtins, so they can be copied as they are", () => {
+    const files = readdirSync(join(ROOT, 'examples')).filter((f) => f.endsWith('.ts'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const file of files) {
+      const source = readFileSync(join(ROOT, 'examples', file), 'utf8');
+      const specifiers = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]);
+      expect(specifiers, file).toContain('peerwire');
+      for (const s of specifiers) expect(s, file).toMatch(/^(peerwire|node:.+)$/);
+    }
+  });
+
   it('two-engines trades pings and a burst, then closes', async () => {
     const r = await runExample('examples/two-engines.ts');
     expect(r.code, r.stderr).toBe(0);
