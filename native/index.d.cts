@@ -11,8 +11,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 
 /**
  * A tokio-driven peer-to-peer engine. Events are delivered in batches: the
- * engine calls `onWake` (no arguments) when events are waiting, and the owner
- * calls `poll()` to take them.
+ * engine calls `onWake` (no arguments) when events are waiting; the owner
+ * calls `poll()` to take a batch, handles it, then calls `release()`. A
+ * batch's input counts against its peers' receive budgets until released.
+ * When a batch says `more`, the owner polls again soon (after yielding to its
+ * event loop); `onWake` is not called again until a poll finds nothing more.
  */
 export declare class NativeEngine {
   /** `onWake` keeps the Node.js event loop alive until `close()` completes. */
@@ -47,8 +50,19 @@ export declare class NativeEngine {
   disconnect(peer: number, reason: string, flush?: boolean | undefined | null): boolean
   /** Changes limits for every connection, live ones included. */
   setLimits(limits: NativeLimits): void
-  /** Takes every waiting event; `null` when there are none. */
+  /**
+   * Takes one batch of events (bounded, fair across peers); `null` when
+   * there are none. Releases the previous batch if it was not released.
+   */
   poll(): EventBatch | null
+  /**
+   * The last batch has been handled: its input no longer counts against
+   * its peers' receive budgets, and paused readers resume.
+   */
+  release(): void
+  /** Changes the slot counts enforced at accept, and the batch limits. */
+  setConnectionLimits(limits: NativeConnectionLimits): void
+  stats(): NativeStats
   /** Starts a graceful shutdown; a closed event follows when it is complete. */
   close(): void
   peerInfo(peer: number): NativePeerInfo | null
@@ -95,6 +109,8 @@ export declare const EVENT_DROPPED: number
  */
 export declare const EVENT_FRAME: number
 
+export declare const EVENT_FRAME_OWN: number
+
 export declare const EVENT_LISTENER_ERROR: number
 
 export declare const EVENT_WRITABLE: number
@@ -107,12 +123,45 @@ export interface EventBatch {
   meta: Uint32Array
   /** Strings referenced from `meta` by index (commands are interned). */
   strings: Array<string>
+  /** Payloads large enough for a buffer of their own. */
+  buffers: Array<Buffer>
+  /**
+   * More events are ready now: poll again soon (after yielding to the
+   * event loop) rather than waiting for a wake-up.
+   */
+  more: boolean
 }
 
 export interface ListenInfo {
   id: number
   host: string
   port: number
+}
+
+/**
+ * Slot counts enforced when a socket arrives, and how events are batched.
+ * Omitted fields keep their current value.
+ */
+export interface NativeConnectionLimits {
+  /** Inbound connections (default 117). */
+  maxInbound?: number
+  /** Inbound sockets still in the handshake (default 64). */
+  maxHandshaking?: number
+  /** Every connection, both directions (default 125). */
+  maxConnections?: number
+  /**
+   * A socket in the handshake this long may lose its slot to a newcomer
+   * (default 5,000 ms).
+   */
+  staleHandshakeMs?: number
+  /** Events per batch handed to JavaScript (default 2,048). */
+  batchMaxEvents?: number
+  /** Payload bytes per batch (default 1 MiB; one larger frame still goes alone). */
+  batchMaxBytes?: number
+  /** Events one peer contributes to a batch before the next peer's turn (default 64). */
+  batchPeerEvents?: number
+  /** Payload bytes one peer contributes before the next peer's turn (default 64 KiB). */
+  batchPeerBytes?: number
 }
 
 export interface NativeEngineOptions {
@@ -123,6 +172,17 @@ export interface NativeEngineOptions {
   connectTimeoutMs?: number
   /** How long a flushing disconnect or close waits on a slow peer (default 5,000 ms). */
   flushTimeoutMs?: number
+  /**
+   * A peer that takes none of our queued bytes this long is disconnected
+   * with "send-stalled" (default 120,000 ms).
+   */
+  sendStallTimeoutMs?: number
+  connections?: NativeConnectionLimits
+  /**
+   * Received input waiting for JavaScript across all peers at which every
+   * busy reader pauses (default 67,108,864).
+   */
+  totalRecvBudgetBytes?: number
   /** I/O threads (default 1). */
   workerThreads?: number
 }
@@ -147,8 +207,13 @@ export interface NativeLimits {
   sendMaxBytes?: number
   /** Queued outbound messages past which `send` refuses (default 250,000). */
   sendMaxMessages?: number
-  /** Parsed input waiting for JavaScript at which reading pauses (default 5,000,000). */
+  /**
+   * Received input not yet handled by JavaScript at which reading pauses
+   * (default 5,000,000; each frame counts its wire size plus 64).
+   */
   recvBudgetBytes?: number
+  /** The same until the handshake is marked complete (default 65,536). */
+  preHandshakeRecvBudgetBytes?: number
   /** Bytes read from one peer per wake (default 65,536). */
   readBytesPerWake?: number
   /** Messages parsed for one peer per wake (default 1,024). */
@@ -183,6 +248,19 @@ export interface NativePeerInfo {
   readBufferCapacity: number
   handshakeComplete: boolean
   closing: boolean
+  /** Its input waits unprocessed: our send queue to it is past its pause point. */
+  held: boolean
+  /** Lowest ping round trip the driver has measured, in microseconds. */
+  minPingUs?: number
+}
+
+export interface NativeStats {
+  /** Inbound sockets closed at accept: no slot, and nobody could be evicted. */
+  inboundRefused: number
+  /** Inbound connections closed to make room for a newer one. */
+  inboundEvicted: number
+  /** Connections dropped because the peer read none of our bytes for too long. */
+  sendStalled: number
 }
 
 export declare const SEND_BACKPRESSURE: number
