@@ -68,13 +68,13 @@ export declare class NativeEngine {
   peerInfo(peer: number): NativePeerInfo | null
   peerIds(): Array<number>
   /**
-   * Test hook: makes `peer`'s I/O task panic. The panic is contained and the
-   * peer disconnects with reason "internal".
+   * Makes `peer`'s I/O task panic. The panic is contained and the peer
+   * disconnects with reason "internal".
    */
   debugPanicPeer(peer: number): void
   /**
-   * Test hook: panics inside this very call. It must surface as a JavaScript
-   * error, never abort the process.
+   * Panics inside this very call. It must surface as a JavaScript error,
+   * never abort the process.
    */
   debugPanicNow(): void
 }

@@ -283,6 +283,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
     // When the peer last took bytes from us, or when we last had nothing to send.
     let mut progress = Instant::now();
     loop {
+        #[cfg(feature = "test-hooks")]
         if link.take_panic_request() {
             panic!("panic requested through the test hook");
         }

@@ -646,6 +646,7 @@ impl Driver {
         ids
     }
 
+    #[cfg(feature = "test-hooks")]
     /// Test hook: makes `peer`'s connection task panic. The panic is contained:
     /// that peer disconnects with reason `internal`, everything else carries on.
     pub fn inject_panic(&self, peer: PeerId) -> Result<(), UnknownPeer> {

@@ -133,6 +133,7 @@ pub struct PeerLink {
     /// The peer closed its side (the reader saw end of stream).
     pub peer_eof: Notify,
     /// Test hook: make this connection's task panic, to prove panics are contained.
+    #[cfg(feature = "test-hooks")]
     pub panic_requested: AtomicBool,
     /// Received bytes not yet decoded, and the read buffer's allocation, as the
     /// reader last saw them: proof that memory follows bytes actually received.
@@ -166,6 +167,7 @@ impl PeerLink {
             closing: AtomicBool::new(false),
             close_wake: Notify::new(),
             peer_eof: Notify::new(),
+            #[cfg(feature = "test-hooks")]
             panic_requested: AtomicBool::new(false),
             read_buffered: AtomicUsize::new(0),
             read_capacity: AtomicUsize::new(0),
@@ -245,6 +247,7 @@ impl PeerLink {
         self.handshake_complete.load(Ordering::Acquire)
     }
 
+    #[cfg(feature = "test-hooks")]
     pub fn take_panic_request(&self) -> bool {
         self.panic_requested.swap(false, Ordering::SeqCst)
     }

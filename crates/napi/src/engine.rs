@@ -41,7 +41,7 @@ fn command(name: &str) -> Result<Command> {
         .map_err(|e| Error::new(Status::InvalidArg, format!("command \"{name}\": {e}")))
 }
 
-fn unknown(e: UnknownPeer) -> Error {
+pub(crate) fn unknown(e: UnknownPeer) -> Error {
     Error::new(Status::InvalidArg, format!("unknown peer {}", e.0))
 }
 
@@ -102,7 +102,7 @@ pub struct NativeStats {
 /// event loop); `onWake` is not called again until a poll finds nothing more.
 #[napi]
 pub struct NativeEngine {
-    driver: Driver,
+    pub(crate) driver: Driver,
     finished: bool,
 }
 
@@ -326,20 +326,6 @@ impl NativeEngine {
     #[napi(catch_unwind)]
     pub fn peer_ids(&self) -> Vec<u32> {
         self.driver.peer_ids()
-    }
-
-    /// Test hook: makes `peer`'s I/O task panic. The panic is contained and the
-    /// peer disconnects with reason "internal".
-    #[napi(catch_unwind)]
-    pub fn debug_panic_peer(&self, peer: u32) -> Result<()> {
-        self.driver.inject_panic(peer).map_err(unknown)
-    }
-
-    /// Test hook: panics inside this very call. It must surface as a JavaScript
-    /// error, never abort the process.
-    #[napi(catch_unwind)]
-    pub fn debug_panic_now(&self) {
-        panic!("panic requested through debugPanicNow");
     }
 }
 

@@ -11,3 +11,5 @@ mod batch;
 mod engine;
 mod hash;
 mod options;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
