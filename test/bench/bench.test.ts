@@ -29,6 +29,7 @@ class EagerNet implements BenchNet {
     return ids;
   }
   onAccept(): void {}
+  onClosed(): void {}
   onFrame(handler: FrameHandler): void {
     this.frame = handler;
   }

@@ -211,10 +211,17 @@ const peers: Workload = {
       net.onFrame((conn, command) => {
         if (command === 'version') void net.send(conn, 'verack', Buffer.alloc(0));
       });
+      const lost = new Promise<never>((_, reject) => {
+        net.onClosed((conn, reason) =>
+          reject(new Error(`peer ${conn} was disconnected: ${reason}`)),
+        );
+      });
+      // Observed by the race below; closing the net later disconnects everyone.
+      lost.catch(() => {});
       const port = await net.listen();
       const before = rss();
       ctx.ch.send({ port });
-      const { seconds } = await ctx.ch.next();
+      const { seconds } = await Promise.race([ctx.ch.next(), lost]);
       const after = rss();
       ctx.ch.send({ stop: true });
       return {
@@ -231,9 +238,17 @@ const peers: Workload = {
       const all = new Promise<void>((resolve) => {
         allDone = resolve;
       });
+      let fail: (err: Error) => void = () => {};
+      const lost = new Promise<never>((_, reject) => {
+        fail = reject;
+      });
+      lost.catch(() => {});
       net.onFrame((_c, command) => {
         if (command === 'verack' && ++veracks === count) allDone();
       });
+      net.onClosed((conn, reason) =>
+        fail(new Error(`connection ${conn} was closed by the listener: ${reason}`)),
+      );
       const { port } = await ctx.ch.next();
       const version = Buffer.alloc(100, 1);
       const t0 = now();
@@ -242,7 +257,7 @@ const peers: Workload = {
         const conns = await net.connect(port as number, Math.min(250, count - done));
         for (const c of conns) void net.send(c, 'version', version);
       }
-      await all;
+      await Promise.race([all, lost]);
       ctx.ch.send({ seconds: Number(now() - t0) / 1e9 });
       await ctx.ch.next();
     }),
