@@ -130,6 +130,25 @@ describe('output paths are checked before the work', () => {
   );
 });
 
+describe('node --generate', () => {
+  it('on a network without a genesis header says what to add', async () => {
+    const file = join(dir, 'fork.json');
+    const fork = { name: 'myfork', magic: '01020304', port: 19999, genesisHash: '11'.repeat(32) };
+    writeFileSync(file, JSON.stringify(fork));
+    const r = await runCli([
+      'node',
+      '--listen',
+      '127.0.0.1:0',
+      '--network-config',
+      file,
+      '--generate',
+      '5',
+    ]);
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr, /network "myfork" has none: add "genesisHeader"/);
+  });
+});
+
 describe('a wrong network is called a wrong network', () => {
   it('sync (mainnet by default) against a regtest node', async () => {
     const node = await startCli(
