@@ -27,8 +27,13 @@ export declare class NativeEngine {
    * connect-failed event.
    */
   connect(address: string): number
-  /** Frames and queues one message. Returns a SEND_* code. */
+  /**
+   * Frames and queues one message; it is written at the next `flush()`
+   * (the owner calls it once per event-loop turn). Returns a SEND_* code.
+   */
   send(peer: number, commandName: string, payload: Uint8Array): number
+  /** Writes what `send` queued since the last flush, for every peer. */
+  flush(): void
   /**
    * Queues many messages with one command for one peer in one call: payload
    * `i` is `data[offsets[i]..offsets[i + 1]]`. They are framed into one buffer;

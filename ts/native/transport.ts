@@ -136,6 +136,11 @@ export class NativeTransport {
   private closing = false;
   private closedFlag = false;
   private pumpScheduled = false;
+  private flushScheduled = false;
+  private readonly flush = () => {
+    this.flushScheduled = false;
+    this.engine.flush();
+  };
   private readonly closeWaiters: Array<() => void> = [];
 
   constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
@@ -169,8 +174,19 @@ export class NativeTransport {
     return this.engine.connect(address);
   }
 
+  /**
+   * Frames and queues one message. Sends made in the same turn of the event
+   * loop go out together, in one write per peer, as soon as the turn's
+   * synchronous code is done (a microtask): a burst costs one syscall, a
+   * lone pong goes out right after its handler returns.
+   */
   send(peer: PeerId, command: string, payload: Uint8Array): SendResult {
-    return sendResult(this.engine.send(peer, command, payload));
+    const code = this.engine.send(peer, command, payload);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(this.flush);
+    }
+    return sendResult(code);
   }
 
   /**

@@ -86,6 +86,8 @@ pub struct Outbox {
     tail_messages: usize,
     /// Bytes queued plus bytes handed to the writer and not yet written.
     pending_bytes: usize,
+    /// Of those, the bytes still in the queue (not handed to a writer).
+    queued_bytes: usize,
     /// Frames queued plus frames handed to the writer and not yet written.
     pending_messages: usize,
     /// Backpressure was reported and writable has not been signalled since.
@@ -141,6 +143,7 @@ impl Outbox {
     /// already went out (it was admitted whole before that).
     pub fn enqueue(&mut self, bytes: Bytes, messages: usize) -> SendStatus {
         self.pending_bytes += bytes.len();
+        self.queued_bytes += bytes.len();
         self.pending_messages += messages;
         if bytes.len() <= COALESCE_MAX {
             self.tail.extend_from_slice(&bytes);
@@ -172,6 +175,7 @@ impl Outbox {
                 break;
             }
             taken += chunk.bytes.len();
+            self.queued_bytes -= chunk.bytes.len();
             if let Some(chunk) = self.queue.pop_front() {
                 into.push_back(chunk);
             }
@@ -189,6 +193,37 @@ impl Outbox {
             return true;
         }
         false
+    }
+
+    /// Bytes handed to a writer and not yet written: while this is not zero,
+    /// only that writer may write.
+    pub fn in_flight_bytes(&self) -> usize {
+        self.pending_bytes - self.queued_bytes
+    }
+
+    /// Bytes waiting in the queue, not yet handed to a writer.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Gives back what a writer took but could not write, to go first next
+    /// time (`written` bytes of `chunks` went out; they are accounted by the
+    /// caller through [`Outbox::on_written`]).
+    pub fn return_unwritten(&mut self, mut chunks: VecDeque<Chunk>, mut written: usize) {
+        while let Some(head) = chunks.front() {
+            if written < head.bytes.len() {
+                break;
+            }
+            written -= head.bytes.len();
+            chunks.pop_front();
+        }
+        if let Some(head) = chunks.front_mut() {
+            head.bytes = head.bytes.slice(written..);
+        }
+        for chunk in chunks.into_iter().rev() {
+            self.queued_bytes += chunk.bytes.len();
+            self.queue.push_front(chunk);
+        }
     }
 
     /// Moves the coalesced small frames into the queue as one chunk.
@@ -320,6 +355,27 @@ mod tests {
         // 8 MB of frames in 64 KiB chunks: about 123 entries, not 250,000.
         assert!(out.queued_frames() < 130, "{} entries", out.queued_frames());
         assert_eq!(out.pending_bytes(), 8_000_000);
+    }
+
+    #[test]
+    fn what_a_direct_write_did_not_take_goes_first_next_time() {
+        let big = COALESCE_MAX + 1;
+        let mut out = Outbox::new(OutboxLimits::default());
+        out.push(Bytes::from(vec![1; big]));
+        out.push(Bytes::from(vec![2; big]));
+        let mut taken = VecDeque::new();
+        out.take_batch(usize::MAX, &mut taken);
+        assert_eq!(out.in_flight_bytes(), 2 * big);
+        // The socket took the first chunk and 10 bytes of the second.
+        out.return_unwritten(taken, big + 10);
+        out.on_written(big + 10, 1);
+        assert_eq!(out.in_flight_bytes(), 0, "nothing is left with a writer");
+        assert_eq!(out.queued_bytes(), big - 10);
+        let mut again = VecDeque::new();
+        out.take_batch(usize::MAX, &mut again);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].bytes.len(), big - 10);
+        assert_eq!(again[0].bytes[0], 2);
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub(crate) struct Shared {
     /// Receive budget charged for events handed to the application in the last
     /// batch, credited when it says it has finished with them.
     unreleased: Mutex<Vec<(PeerId, usize)>>,
+    /// Peers with corked sends waiting for [`Driver::flush`].
+    corked: Mutex<Vec<Arc<PeerLink>>>,
     /// Receive budget charged across all peers, and the cap on it.
     recv_held: AtomicUsize,
     total_recv_budget: usize,
@@ -281,6 +283,7 @@ impl Driver {
             connections: Mutex::new(config.connections),
             batch: Mutex::new(config.batch),
             unreleased: Mutex::new(Vec::new()),
+            corked: Mutex::new(Vec::new()),
             recv_held: AtomicUsize::new(0),
             total_recv_budget: config.total_recv_budget,
             total_resume: Notify::new(),
@@ -402,6 +405,41 @@ impl Driver {
             .note_sent(command, payload, || self.shared.now_us());
         let frame = encode_frame(self.shared.magic, command, payload);
         Ok(self.hold_if_paused(peer, link.send_chunk(frame, 1)))
+    }
+
+    /// Frames and queues one message without writing it yet: call
+    /// [`Driver::flush`] at the end of the caller's turn. Many small sends
+    /// then cost one write (a per-message write is a syscall each), and a
+    /// quiet peer's message still goes out as soon as the turn ends.
+    pub fn send_corked(
+        &self,
+        peer: PeerId,
+        command: &Command,
+        payload: &[u8],
+    ) -> Result<SendStatus, UnknownPeer> {
+        let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
+        link.note_sent(command);
+        link.standing
+            .note_sent(command, payload, || self.shared.now_us());
+        let frame = encode_frame(self.shared.magic, command, payload);
+        let (status, first, writable) = link.queue_chunk(frame, 1);
+        if writable {
+            self.shared.inbox.writable(peer);
+        }
+        if first {
+            lock(&self.shared.corked).push(link);
+        }
+        Ok(self.hold_if_paused(peer, status))
+    }
+
+    /// Writes what corked sends queued, for every peer that has some.
+    pub fn flush(&self) {
+        let links = std::mem::take(&mut *lock(&self.shared.corked));
+        for link in links {
+            if link.flush() {
+                self.shared.inbox.writable(link.id);
+            }
+        }
     }
 
     /// fPauseSend: a peer whose queue is past its pause point gets none of its

@@ -3,13 +3,22 @@
 use crate::event::{DisconnectReason, PeerId};
 use crate::inbox::lock;
 use bytes::Bytes;
-use peerwire_core::{Command, NetGroup, PeerState, SendStatus};
+use peerwire_core::{Chunk, Command, NetGroup, PeerState, SendStatus};
+use std::collections::VecDeque;
+use std::io::IoSlice;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use tokio::net::TcpStream;
 use tokio::sync::Notify;
+
+/// Corked bytes past which the writer task starts on them at once rather
+/// than waiting for the end of the application's turn: a long burst is
+/// written in parallel with the code producing it.
+const CORK_LIMIT: usize = 64 * 1024;
+/// Chunks handed to one direct write.
+const DIRECT_IOV: usize = 64;
 
 /// What inbound eviction weighs about a peer (see peerwire_core::evict),
 /// kept up to date from the frames that pass through the driver. Times are
@@ -132,6 +141,8 @@ pub struct PeerLink {
     pub close_wake: Notify,
     /// The peer closed its side (the reader saw end of stream).
     pub peer_eof: Notify,
+    /// Sends are corked: queued, waiting for [`PeerLink::flush`].
+    pub corked: AtomicBool,
     /// Test hook: make this connection's task panic, to prove panics are contained.
     #[cfg(feature = "test-hooks")]
     pub panic_requested: AtomicBool,
@@ -166,6 +177,7 @@ impl PeerLink {
             close: Mutex::new(None),
             closing: AtomicBool::new(false),
             close_wake: Notify::new(),
+            corked: AtomicBool::new(false),
             peer_eof: Notify::new(),
             #[cfg(feature = "test-hooks")]
             panic_requested: AtomicBool::new(false),
@@ -186,6 +198,82 @@ impl PeerLink {
         // A reader paused on its budget must keep draining the socket while we close.
         self.reader_resume.notify_one();
         true
+    }
+
+    /// Queues `messages` encoded frames without writing them: the application
+    /// flushes once per turn (see [`PeerLink::flush`]), so a burst of small
+    /// sends costs one write, not one each. Past [`CORK_LIMIT`] queued bytes
+    /// it writes at once, so a long burst streams into the socket as it is
+    /// produced. Returns the status; whether this is the first corked send
+    /// since the last flush (the peer must be listed for flushing); and
+    /// whether a sender waiting for `writable` may now send.
+    pub fn queue_chunk(&self, bytes: Bytes, messages: usize) -> (SendStatus, bool, bool) {
+        let (status, writable) = {
+            let mut state = lock(&self.state);
+            let admitted = state.outbox.admit(bytes.len(), messages);
+            if admitted != SendStatus::Queued {
+                return (admitted, false, false);
+            }
+            let status = state.outbox.enqueue(bytes, messages);
+            let writable =
+                state.outbox.queued_bytes() >= CORK_LIMIT && self.write_queued(&mut state);
+            (status, writable)
+        };
+        let first = !self.corked.swap(true, Ordering::AcqRel);
+        (status, first, writable)
+    }
+
+    /// Writes what corked sends queued. When no writer is busy on this peer,
+    /// from the calling thread, in one vectored write (the latency of a pong
+    /// is one syscall after its handler returns); what the socket does not
+    /// take goes to the writer task. Returns whether a sender waiting for
+    /// `writable` may now send.
+    pub fn flush(&self) -> bool {
+        self.corked.store(false, Ordering::Release);
+        let mut state = lock(&self.state);
+        self.write_queued(&mut state)
+    }
+
+    /// Writes queued chunks straight to the socket if no writer task holds
+    /// any (the state lock keeps one from starting meanwhile); hands what is
+    /// left to the writer task. Returns the writable edge.
+    fn write_queued(&self, state: &mut PeerState) -> bool {
+        if state.outbox.in_flight_bytes() > 0 {
+            // The writer task is on it, and takes the rest in order.
+            self.writer_wake.notify_one();
+            return false;
+        }
+        let mut chunks: VecDeque<Chunk> = VecDeque::new();
+        state.outbox.take_batch(usize::MAX, &mut chunks);
+        if chunks.is_empty() {
+            return false;
+        }
+        let written = {
+            let mut iov = [IoSlice::new(&[]); DIRECT_IOV];
+            let count = chunks.len().min(DIRECT_IOV);
+            for (slot, chunk) in iov.iter_mut().zip(chunks.iter()) {
+                *slot = IoSlice::new(&chunk.bytes);
+            }
+            // Would block, or an error the writer task will meet and report.
+            self.stream.try_write_vectored(&iov[..count]).unwrap_or(0)
+        };
+        let mut frames = 0;
+        let mut left = written;
+        let mut total = 0;
+        for chunk in &chunks {
+            total += chunk.bytes.len();
+            if left >= chunk.bytes.len() {
+                left -= chunk.bytes.len();
+                frames += chunk.messages;
+            } else {
+                left = 0;
+            }
+        }
+        state.outbox.return_unwritten(chunks, written);
+        if written < total {
+            self.writer_wake.notify_one();
+        }
+        state.on_written(written, frames)
     }
 
     /// Queues `messages` encoded frames for this peer. When nothing is queued or

@@ -161,14 +161,21 @@ impl NativeEngine {
         self.driver.connect(&address)
     }
 
-    /// Frames and queues one message. Returns a SEND_* code.
+    /// Frames and queues one message; it is written at the next `flush()`
+    /// (the owner calls it once per event-loop turn). Returns a SEND_* code.
     #[napi(catch_unwind)]
     pub fn send(&self, peer: u32, command_name: String, payload: &[u8]) -> Result<u32> {
         let command = command(&command_name)?;
-        Ok(match self.driver.send(peer, &command, payload) {
+        Ok(match self.driver.send_corked(peer, &command, payload) {
             Ok(status) => status_code(status),
             Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
         })
+    }
+
+    /// Writes what `send` queued since the last flush, for every peer.
+    #[napi(catch_unwind)]
+    pub fn flush(&self) {
+        self.driver.flush();
     }
 
     /// Queues many messages with one command for one peer in one call: payload
