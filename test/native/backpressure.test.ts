@@ -133,8 +133,8 @@ describe('native transport: backpressure', () => {
         // The first frame: hold the JS thread so nothing is consumed for a while.
         spin(400);
         // Counted from receipt: waiting for JS, or buffered toward the next frame.
-      const info = receiver.transport.peerInfo(accepted.peer);
-      pendingWhileBlocked = (info?.recvPendingBytes ?? 0) + (info?.readBufferedBytes ?? 0);
+        const info = receiver.transport.peerInfo(accepted.peer);
+        pendingWhileBlocked = (info?.recvPendingBytes ?? 0) + (info?.readBufferedBytes ?? 0);
       };
       await receiver.until('blocked once', () => pendingWhileBlocked !== -1);
       // Paused past the budget by one wake at most: its read (64 KiB) and the
