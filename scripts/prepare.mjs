@@ -95,20 +95,6 @@ say(
   `${loadError ? `no native addon loads for ${target}` : 'the Rust sources changed'}: ` +
     `building it with ${cargo.stdout.trim()} (${profile})`,
 );
-const napi = join('node_modules', '@napi-rs', 'cli', 'dist', 'cli.js');
-run(process.execPath, [
-  napi,
-  'build',
-  '--platform',
-  '--manifest-path',
-  'crates/napi/Cargo.toml',
-  '--package-json-path',
-  'package.json',
-  '--output-dir',
-  'native',
-  '--js',
-  'index.cjs',
-  '--dts',
-  'index.d.cts',
-  ...(profile === 'release' ? ['--release'] : []),
-]);
+// build:native is the development build (with the test hooks the test suite
+// uses); build:native:dist is what a release publishes (optimised, no hooks).
+run('npm', ['run', profile === 'release' ? 'build:native:dist' : 'build:native']);
