@@ -284,8 +284,29 @@ export class NativeTransport {
     return (...args: number[]) => hook.apply(this.engine, args);
   }
 
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
   private pump(): void {
-    const batch = this.engine.poll();
+    let batch: ReturnType<NativeEngine['poll']>;
+    try {
+      batch = this.engine.poll();
+    } catch (err) {
+      // Not expected (packing a batch cannot fail); never stop pumping over
+      // it: try again after the event loop's turn, and report it like a
+      // handler's error.
+      this.schedulePump();
+      queueMicrotask(() => {
+        throw err;
+      });
+      return;
+    }
     if (batch === null) return;
     let error: unknown;
     try {
@@ -297,14 +318,8 @@ export class NativeTransport {
       // Handled: its input no longer counts against the peers' budgets.
       this.engine.release();
     }
-    if (batch.more && !this.pumpScheduled) {
-      // Come back after the event loop has had its turn, not before.
-      this.pumpScheduled = true;
-      setImmediate(() => {
-        this.pumpScheduled = false;
-        this.pump();
-      });
-    }
+    // Come back after the event loop has had its turn, not before.
+    if (batch.more) this.schedulePump();
     if (this.closedFlag) {
       for (const resolve of this.closeWaiters.splice(0)) resolve();
     }

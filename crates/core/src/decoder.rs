@@ -230,7 +230,7 @@ impl FrameDecoder {
                     let payload = if length < self.buf.capacity() / 4 {
                         self.copy_small(length)
                     } else {
-                        self.buf.split_to(length).freeze()
+                        self.split_large(length)
                     };
                     self.state = State::Header;
                     if checksum(&payload) != expected {
@@ -293,6 +293,20 @@ impl FrameDecoder {
         self.small.split().freeze()
     }
 
+    /// Splits a large payload off the read buffer without a copy, and moves
+    /// what follows it (at most one read) to a fresh buffer: otherwise the
+    /// next frames would be read into the same allocation, and a small
+    /// payload kept later would pin a large one's memory with it.
+    fn split_large(&mut self, length: usize) -> Bytes {
+        let payload = self.buf.split_to(length).freeze();
+        self.buf = if self.buf.is_empty() {
+            BytesMut::new()
+        } else {
+            BytesMut::from(&self.buf[..])
+        };
+        payload
+    }
+
     fn reject(&mut self, reason: Reject, skip: u64) -> Decoded {
         let action = self.limits.policy.action(reason.kind());
         self.state = match action {
@@ -343,6 +357,31 @@ mod tests {
 
     fn frame(command: &str, payload: &[u8]) -> Vec<u8> {
         encode_frame(MAGIC, &Command::new(command).unwrap(), payload).to_vec()
+    }
+
+    #[test]
+    fn a_kept_payload_never_shares_memory_with_a_large_one_before_it() {
+        let mut dec = FrameDecoder::new(limits());
+        dec.complete_handshake();
+        let big = vec![1u8; 3_000_000];
+        let small = vec![2u8; 70_000];
+        let mut wire = frame("block", &big);
+        wire.extend(frame("block", &small));
+        dec.feed(&wire);
+        let payloads: Vec<Bytes> = decode_all(&mut dec)
+            .into_iter()
+            .map(|d| match d {
+                Decoded::Frame(f) => f.payload,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        let (first, second) = (&payloads[0], &payloads[1]);
+        let first_range = first.as_ptr() as usize..first.as_ptr() as usize + 4_000_000;
+        assert!(
+            !first_range.contains(&(second.as_ptr() as usize)),
+            "the 70 KB payload would keep the 3 MB allocation alive"
+        );
+        assert_eq!(&second[..], &small[..]);
     }
 
     fn decode_all(dec: &mut FrameDecoder) -> Vec<Decoded> {

@@ -7,9 +7,11 @@
 //! - a socket that has sat in the handshake past `stale_handshake` goes first,
 //!   so idle sockets cannot hold slots for the whole handshake timeout;
 //! - when only the handshaking slots are full, a random handshaking socket
-//!   goes: under a churning socket flood an honest peer mid-handshake then
-//!   survives each arrival with odds (n-1)/n, where "oldest first" would kill
-//!   it after n arrivals and "refuse" would lock it out;
+//!   of the netgroup holding the most of them goes: under a churning socket
+//!   flood from one netgroup the attacker mostly evicts its own sockets, and
+//!   even from many an honest peer mid-handshake survives each arrival with
+//!   odds (n-1)/n, where "oldest first" would kill it after n arrivals and
+//!   "refuse" would lock it out;
 //! - when inbound is full, Bitcoin Core's eviction (peerwire_core::evict).
 
 use crate::config::ConnectionLimits;
@@ -83,11 +85,18 @@ pub(crate) fn admit_inbound(
     }
     if !full {
         // Only the handshaking slots are taken, by sockets still within their time.
+        // At random, from the netgroup holding the most of them: an attacker's
+        // churn then mostly evicts its own sockets.
         let mut handshaking: Vec<&Arc<PeerLink>> =
             inbound().filter(|l| !l.handshake_complete()).collect();
-        if handshaking.is_empty() {
-            return Admission::Refuse;
+        let mut counts: HashMap<u64, usize> = HashMap::new();
+        for link in &handshaking {
+            *counts.entry(link.standing.netgroup).or_default() += 1;
         }
+        let Some((&crowd, _)) = counts.iter().max_by_key(|(group, n)| (**n, **group)) else {
+            return Admission::Refuse;
+        };
+        handshaking.retain(|l| l.standing.netgroup == crowd);
         handshaking.sort_unstable_by_key(|l| l.id);
         let pick = keyed_netgroup(draw, secret) % handshaking.len() as u64;
         return Admission::Evict(handshaking[pick as usize].clone());

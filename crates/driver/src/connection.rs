@@ -198,6 +198,10 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
                 parsed += 1;
             }
             deliver(shared, link, &mut batch, dropped);
+            if batch.capacity() > 256 {
+                // A burst's worth of slots is not kept while the peer idles.
+                batch = Vec::new();
+            }
             if let Some(reason) = fatal {
                 return DisconnectReason::Protocol(reason);
             }
@@ -260,6 +264,10 @@ fn must_wait(shared: &Shared, link: &PeerLink, buffered: usize) -> bool {
 }
 
 async fn wait_for_budget(shared: &Shared, link: &PeerLink, buffered: usize) {
+    // The common case, with no pressure, costs one lock and no registration.
+    if link.is_closing() || !must_wait(shared, link, buffered) {
+        return;
+    }
     loop {
         // Registered before the check, so a wake-up in between is not lost.
         let total = shared.total_resume.notified();
@@ -359,9 +367,7 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
                 remaining = 0;
             }
         }
-        if lock(&link.state).on_written(written, frames_done) {
-            shared.inbox.writable(link.id);
-        }
+        link.on_written(&shared.inbox, written, frames_done);
     }
 }
 

@@ -404,7 +404,7 @@ impl Driver {
         link.standing
             .note_sent(command, payload, || self.shared.now_us());
         let frame = encode_frame(self.shared.magic, command, payload);
-        Ok(self.hold_if_paused(peer, link.send_chunk(frame, 1)))
+        Ok(link.send_chunk(&self.shared.inbox, frame, 1))
     }
 
     /// Frames and queues one message without writing it yet: call
@@ -422,33 +422,19 @@ impl Driver {
         link.standing
             .note_sent(command, payload, || self.shared.now_us());
         let frame = encode_frame(self.shared.magic, command, payload);
-        let (status, first, writable) = link.queue_chunk(frame, 1);
-        if writable {
-            self.shared.inbox.writable(peer);
-        }
+        let (status, first) = link.queue_chunk(&self.shared.inbox, frame, 1);
         if first {
             lock(&self.shared.corked).push(link);
         }
-        Ok(self.hold_if_paused(peer, status))
+        Ok(status)
     }
 
     /// Writes what corked sends queued, for every peer that has some.
     pub fn flush(&self) {
         let links = std::mem::take(&mut *lock(&self.shared.corked));
         for link in links {
-            if link.flush() {
-                self.shared.inbox.writable(link.id);
-            }
+            link.flush(&self.shared.inbox);
         }
-    }
-
-    /// fPauseSend: a peer whose queue is past its pause point gets none of its
-    /// input processed until it drains (see inbox.rs).
-    fn hold_if_paused(&self, peer: PeerId, status: SendStatus) -> SendStatus {
-        if matches!(status, SendStatus::Backpressure | SendStatus::Full) {
-            self.shared.inbox.hold(peer);
-        }
-        status
     }
 
     /// Frames many payloads with one command into one buffer and queues it as a
@@ -467,7 +453,8 @@ impl Driver {
         }
         link.note_sent(command);
         let run = encode_frames(self.shared.magic, command, payloads.iter().copied());
-        let mut status = link.send_chunk(run, payloads.len());
+        let inbox = &self.shared.inbox;
+        let mut status = link.send_chunk(inbox, run, payloads.len());
         let mut sent = if status.is_queued() {
             payloads.len()
         } else {
@@ -476,14 +463,15 @@ impl Driver {
         if matches!(status, SendStatus::Full | SendStatus::TooLarge) {
             // The run as a whole does not fit: queue what fits, in order.
             for payload in payloads {
-                status = link.send_chunk(encode_frame(self.shared.magic, command, payload), 1);
+                status =
+                    link.send_chunk(inbox, encode_frame(self.shared.magic, command, payload), 1);
                 if !status.is_queued() {
                     break;
                 }
                 sent += 1;
             }
         }
-        Ok((sent, self.hold_if_paused(peer, status)))
+        Ok((sent, status))
     }
 
     /// Frames once, checksums once, and queues the same bytes for every target
@@ -509,7 +497,7 @@ impl Driver {
                 continue;
             };
             link.note_sent(command);
-            let status = self.hold_if_paused(id, link.send_chunk(frame.clone(), 1));
+            let status = link.send_chunk(&self.shared.inbox, frame.clone(), 1);
             match status {
                 SendStatus::Queued => report.queued.push(id),
                 SendStatus::Backpressure => {

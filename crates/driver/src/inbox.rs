@@ -67,6 +67,8 @@ struct PeerQueue {
     listed: bool,
     /// Not served until our send queue to it drains (fPauseSend).
     held: bool,
+    /// Its final event (disconnected, connect failed) is queued.
+    ended: bool,
 }
 
 impl PeerQueue {
@@ -148,6 +150,7 @@ impl Inbox {
                     if is_terminal(&event) {
                         // Nothing is owed to a peer that is gone: serve what it sent.
                         queue.held = false;
+                        queue.ended = true;
                     }
                     queue.events.push_back(event);
                     state.list(peer);
@@ -182,7 +185,9 @@ impl Inbox {
     /// pause point.
     pub fn hold(&self, peer: PeerId) {
         if let Some(queue) = lock(&self.state).peers.get_mut(&peer) {
-            queue.held = true;
+            // A peer that is gone owes nothing: holding it would keep its
+            // last events, and `Closed`, from ever being delivered.
+            queue.held = !queue.ended;
         }
     }
 
@@ -277,6 +282,10 @@ impl Inbox {
                 {
                     break;
                 }
+            }
+            if !ended && queue.events.is_empty() && queue.events.capacity() > 64 {
+                // A burst's worth of slots is not kept for the life of the peer.
+                queue.events = VecDeque::new();
             }
             if ended {
                 state.peers.remove(&peer);
@@ -453,6 +462,32 @@ mod tests {
         assert!(matches!(events[1], Event::Disconnected { .. }));
         assert!(matches!(events[2], Event::Closed), "closed comes last");
         assert!(!inbox.is_held(1));
+    }
+
+    #[test]
+    fn a_hold_after_the_last_event_cannot_keep_it_or_closed_back() {
+        let (inbox, _) = counting_inbox();
+        inbox.push_batch(1, &mut vec![frame(1, 10)]);
+        inbox.push(Event::Disconnected {
+            peer: 1,
+            reason: crate::event::DisconnectReason::PeerClosed,
+            unflushed_bytes: 0,
+        });
+        inbox.hold(1); // a send that saw backpressure just before the end
+        inbox.push(Event::Closed);
+        let events = inbox.drain(&BatchLimits::default()).events;
+        assert_eq!(events.len(), 3);
+        assert!(matches!(events[2], Event::Closed));
+    }
+
+    #[test]
+    fn a_drained_queue_gives_back_a_burst_worth_of_slots() {
+        let (inbox, _) = counting_inbox();
+        let mut burst: Vec<Event> = (0..10_000).map(|_| frame(1, 0)).collect();
+        inbox.push_batch(1, &mut burst);
+        while inbox.drain(&BatchLimits::default()).more {}
+        let state = lock(&inbox.state);
+        assert!(state.peers[&1].events.capacity() <= 64);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! What a connection's task shares with the application thread.
 
 use crate::event::{DisconnectReason, PeerId};
-use crate::inbox::lock;
+use crate::inbox::{lock, Inbox};
 use bytes::Bytes;
 use peerwire_core::{Chunk, Command, NetGroup, PeerState, SendStatus};
 use std::collections::VecDeque;
@@ -207,31 +207,47 @@ impl PeerLink {
     /// produced. Returns the status; whether this is the first corked send
     /// since the last flush (the peer must be listed for flushing); and
     /// whether a sender waiting for `writable` may now send.
-    pub fn queue_chunk(&self, bytes: Bytes, messages: usize) -> (SendStatus, bool, bool) {
-        let (status, writable) = {
+    pub fn queue_chunk(&self, inbox: &Inbox, bytes: Bytes, messages: usize) -> (SendStatus, bool) {
+        let status = {
             let mut state = lock(&self.state);
             let admitted = state.outbox.admit(bytes.len(), messages);
             if admitted != SendStatus::Queued {
-                return (admitted, false, false);
+                self.settle(&state, inbox, admitted, false);
+                return (admitted, false);
             }
             let status = state.outbox.enqueue(bytes, messages);
             let writable =
                 state.outbox.queued_bytes() >= CORK_LIMIT && self.write_queued(&mut state);
-            (status, writable)
+            self.settle(&state, inbox, status, writable);
+            status
         };
-        let first = !self.corked.swap(true, Ordering::AcqRel);
-        (status, first, writable)
+        (status, !self.corked.swap(true, Ordering::AcqRel))
+    }
+
+    /// fPauseSend, decided under the state lock so that it cannot interleave
+    /// with the writer's own verdict: a peer whose queue is past its pause
+    /// point has its input held (see inbox.rs); one whose queue has drained
+    /// is released, with a `writable` event after what it sent before.
+    fn settle(&self, state: &PeerState, inbox: &Inbox, status: SendStatus, writable: bool) {
+        if writable {
+            inbox.writable(self.id);
+        } else if matches!(status, SendStatus::Backpressure | SendStatus::Full)
+            && !state.outbox.is_closed()
+        {
+            inbox.hold(self.id);
+        }
     }
 
     /// Writes what corked sends queued. When no writer is busy on this peer,
     /// from the calling thread, in one vectored write (the latency of a pong
     /// is one syscall after its handler returns); what the socket does not
-    /// take goes to the writer task. Returns whether a sender waiting for
-    /// `writable` may now send.
-    pub fn flush(&self) -> bool {
+    /// take goes to the writer task.
+    pub fn flush(&self, inbox: &Inbox) {
         self.corked.store(false, Ordering::Release);
         let mut state = lock(&self.state);
-        self.write_queued(&mut state)
+        if self.write_queued(&mut state) {
+            self.settle(&state, inbox, SendStatus::Queued, true);
+        }
     }
 
     /// Writes queued chunks straight to the socket if no writer task holds
@@ -280,12 +296,13 @@ impl PeerLink {
     /// in flight, they are first written straight to the socket from the calling
     /// thread, which saves a thread hop on every quiet connection (the latency of
     /// a ping). Whatever the socket does not take goes to the writer task.
-    pub fn send_chunk(&self, bytes: Bytes, messages: usize) -> SendStatus {
+    pub fn send_chunk(&self, inbox: &Inbox, bytes: Bytes, messages: usize) -> SendStatus {
         let mut state = lock(&self.state);
         // Admit the whole chunk before any of it touches the socket: a chunk
         // refused after a partial write would leave half a frame on the wire.
         let admitted = state.outbox.admit(bytes.len(), messages);
         if admitted != SendStatus::Queued {
+            self.settle(&state, inbox, admitted, false);
             return admitted;
         }
         let mut rest = bytes;
@@ -306,9 +323,18 @@ impl PeerLink {
             }
         }
         let status = state.outbox.enqueue(rest, messages);
+        self.settle(&state, inbox, status, false);
         drop(state);
         self.writer_wake.notify_one();
         status
+    }
+
+    /// The writer put `bytes` (`frames` whole frames) on the wire.
+    pub fn on_written(&self, inbox: &Inbox, bytes: usize, frames: usize) {
+        let mut state = lock(&self.state);
+        if state.on_written(bytes, frames) {
+            self.settle(&state, inbox, SendStatus::Queued, true);
+        }
     }
 
     /// Notes a command we are sending; our `verack` means we accepted the peer's

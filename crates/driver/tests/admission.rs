@@ -206,3 +206,39 @@ fn a_peer_past_its_pause_point_is_held_until_it_reads() {
     server.driver.disconnect(id, "done", false).unwrap();
     reader.join().unwrap();
 }
+
+#[test]
+fn a_large_corked_send_that_drains_at_once_leaves_the_peer_unheld() {
+    let (mut server, addr) = server(|_| {});
+    let mut client = dial_from("127.0.0.1", addr);
+    let id = wait_accepted(&mut server, 1)[0];
+    server.driver.mark_handshake_complete(id).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while client.read(&mut buf).unwrap_or(0) > 0 {}
+        client
+    });
+    let block = Command::new("block").unwrap();
+    let status = server
+        .driver
+        .send_corked(id, &block, &vec![0u8; 1_200_000])
+        .unwrap();
+    assert_eq!(status, SendStatus::Backpressure);
+    server.driver.flush();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while server.driver.peer_info(id).unwrap().held {
+        assert!(
+            Instant::now() < deadline,
+            "held forever with an empty queue"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.wait_for(
+        "writable",
+        |e| matches!(e, Event::Writable { peer } if *peer == id),
+    );
+    drop(reader.join().unwrap());
+}

@@ -95,7 +95,8 @@ fn own_buffer(env: &Env, bytes: Bytes) -> Result<Buffer> {
 }
 
 /// Packs `events`; the returned flag says whether `Closed` was among them.
-pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> Result<(EventBatch, bool)> {
+/// Never fails: the events are already taken from the driver.
+pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> (EventBatch, bool) {
     let small = |e: &Event| match e {
         Event::Frame { frame, .. } if frame.payload.len() < OWN_BUFFER_MIN => frame.payload.len(),
         _ => 0,
@@ -111,14 +112,24 @@ pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> Result<(EventBatch, bo
             Event::Frame { peer, frame } if frame.payload.len() >= OWN_BUFFER_MIN => {
                 let command = strings.command(&frame.command);
                 let length = frame.payload.len() as u32;
-                buffers.push(own_buffer(env, frame.payload)?);
-                [
-                    EVENT_FRAME_OWN,
-                    peer,
-                    command,
-                    (buffers.len() - 1) as u32,
-                    length,
-                ]
+                match own_buffer(env, frame.payload.clone()) {
+                    Ok(buffer) => {
+                        buffers.push(buffer);
+                        [
+                            EVENT_FRAME_OWN,
+                            peer,
+                            command,
+                            (buffers.len() - 1) as u32,
+                            length,
+                        ]
+                    }
+                    // Never lose a frame over it: copy it into the shared buffer.
+                    Err(_) => {
+                        let offset = data.len() as u32;
+                        data.extend_from_slice(&frame.payload);
+                        [EVENT_FRAME, peer, command, offset, length]
+                    }
+                }
             }
             Event::Frame { peer, frame } => {
                 let offset = data.len() as u32;
@@ -202,5 +213,5 @@ pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> Result<(EventBatch, bo
         buffers,
         more,
     };
-    Ok((batch, closed))
+    (batch, closed)
 }

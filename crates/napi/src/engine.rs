@@ -260,7 +260,7 @@ impl NativeEngine {
         if drained.events.is_empty() {
             return Ok(None);
         }
-        let (batch, closed) = pack(&env, drained.events, drained.more)?;
+        let (batch, closed) = pack(&env, drained.events, drained.more);
         if closed && !self.finished {
             // Everything is gone: stop the I/O threads and release the wake-up
             // function, which is what lets Node exit.

@@ -219,7 +219,8 @@ pub fn apply_connection_limits(
         c.stale_handshake = Duration::from_millis(u64::from(ms));
     }
     b.max_events = positive("batchMaxEvents", js.batch_max_events, b.max_events)?;
-    b.max_bytes = positive("batchMaxBytes", js.batch_max_bytes, b.max_bytes)?;
+    // Offsets into a batch's buffer are 32-bit: keep well inside them.
+    b.max_bytes = bounded("batchMaxBytes", js.batch_max_bytes, b.max_bytes, 1 << 30)?;
     b.peer_events = positive("batchPeerEvents", js.batch_peer_events, b.peer_events)?;
     b.peer_bytes = positive("batchPeerBytes", js.batch_peer_bytes, b.peer_bytes)?;
     Ok((c, b))
