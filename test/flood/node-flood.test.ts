@@ -147,11 +147,13 @@ async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
   const { answered: pongs, failures } = pings.stop();
   // SIGTERM while the flood is still on.
   const exit = exitOf(node.child);
+  const signalled = performance.now();
   node.child.kill('SIGTERM');
   const exitedInTime = await Promise.race([
     exit.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 15_000)),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 30_000)),
   ]);
+  const exitMs = Math.round(performance.now() - signalled);
   attack.stop();
   const report = {
     maxRssMb: Math.round(node.maxRssMb()),
@@ -159,6 +161,7 @@ async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
     pingFailures: failures,
     newcomer,
     exitedInTime,
+    exitMs,
     opened: attack.opened(),
   };
   console.log(JSON.stringify(report));
