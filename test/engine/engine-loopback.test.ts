@@ -134,10 +134,11 @@ describe('engine over loopback', () => {
     });
     second.connect(`127.0.0.1:${port}`);
     // One peer is too few to evict (Core protects the first few by netgroup),
-    // so the newcomer is closed at accept: `a` never even sees it.
-    expect((await secondGone)[1].reason).toBe('peer-closed');
+    // so the newcomer is closed at accept: `a` never even sees it. (A reset
+    // when its version was already in flight, unread.)
+    expect(['peer-closed', 'io-error']).toContain((await secondGone)[1].reason);
     expect(secondSeen).toBe(false);
-    expect(a.readyPeers).toHaveLength(1);
+    await waitUntil('a has its one peer', () => a.readyPeers.length === 1);
   });
 
   it('times out a request that is never answered', async () => {

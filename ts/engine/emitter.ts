@@ -1,20 +1,18 @@
 // A small typed event emitter. A throwing handler does not disturb the engine:
 // the error is rethrown on a microtask, like an uncaught EventEmitter error.
+// Handler lists are copied when they change, not when they are called: emit is
+// on the per-message path, subscribing is not.
 
 // biome-ignore lint/suspicious/noExplicitAny: handler signatures vary per event.
 type Handler = (...args: any[]) => void;
 
 export class Emitter<Events extends { [K in keyof Events]: Handler }> {
-  private handlers = new Map<keyof Events, Set<Handler>>();
+  private handlers = new Map<keyof Events, readonly Handler[]>();
 
-  /** Subscribes; returns a function that unsubscribes. */
+  /** Subscribes (once per handler); returns a function that unsubscribes. */
   on<K extends keyof Events>(event: K, handler: Events[K]): () => void {
-    let set = this.handlers.get(event);
-    if (!set) {
-      set = new Set();
-      this.handlers.set(event, set);
-    }
-    set.add(handler);
+    const list = this.handlers.get(event) ?? [];
+    if (!list.includes(handler)) this.handlers.set(event, [...list, handler]);
     return () => this.off(event, handler);
   }
 
@@ -28,17 +26,23 @@ export class Emitter<Events extends { [K in keyof Events]: Handler }> {
   }
 
   off<K extends keyof Events>(event: K, handler: Events[K]): void {
-    this.handlers.get(event)?.delete(handler);
+    const list = this.handlers.get(event);
+    if (!list?.includes(handler)) return;
+    const rest = list.filter((h) => h !== handler);
+    if (rest.length === 0) this.handlers.delete(event);
+    else this.handlers.set(event, rest);
   }
 
   hasListeners(event: keyof Events): boolean {
-    return (this.handlers.get(event)?.size ?? 0) > 0;
+    return (this.handlers.get(event)?.length ?? 0) > 0;
   }
 
   emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
-    const set = this.handlers.get(event);
-    if (!set) return;
-    for (const handler of [...set]) {
+    // The list in force when the emit starts: handlers added or removed by a
+    // handler take effect from the next emit.
+    const list = this.handlers.get(event);
+    if (!list) return;
+    for (const handler of list) {
       try {
         handler(...args);
       } catch (err) {
