@@ -22,7 +22,9 @@ interface BcoinNode {
 /** A bcoin regtest address (bcoin's regtest prefixes differ from Core's). */
 export const BCOIN_REGTEST_ADDRESS = 'RLNcgZpJgK6Uh3zXgkm2z7As5nJJVt6HXr';
 
-let nextPort = 30_000 + Math.floor(Math.random() * 20_000);
+// Below Linux's ephemeral range (32768+), which floods elsewhere in the suite
+// use by the thousand for their own sockets.
+let nextPort = 20_000 + Math.floor(Math.random() * 10_000);
 
 export class BcoinNodeHandle {
   constructor(
@@ -53,6 +55,17 @@ export class BcoinNodeHandle {
 
 /** Starts bcoin on regtest. `only` makes it dial just that address (and keep dialling it). */
 export async function startBcoin(options: { only?: string } = {}): Promise<BcoinNodeHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBcoinOnce(options);
+    } catch (err) {
+      // A port another process took meanwhile: try the next ones.
+      if (attempt >= 5 || !String(err).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startBcoinOnce(options: { only?: string }): Promise<BcoinNodeHandle> {
   const bcoin = require('bcoin') as { FullNode: new (o: object) => BcoinNode };
   const port = nextPort++;
   const httpPort = nextPort++;
@@ -78,7 +91,12 @@ export async function startBcoin(options: { only?: string } = {}): Promise<Bcoin
   node.pool.discoverExternal = async () => {};
   node.pool.discoverSeeds = async () => {};
   node.pool.discoverGateway = async () => {};
-  await node.open();
-  await node.connect();
+  try {
+    await node.open();
+    await node.connect();
+  } catch (err) {
+    await node.close().catch(() => {});
+    throw err;
+  }
   return new BcoinNodeHandle(node, port, httpPort);
 }
