@@ -46,23 +46,36 @@ export type EventHandler = (event: TransportEvent) => void;
 
 const STRIDE = 5;
 
+/** How far a call to dispatchBatch got. */
+export interface Dispatched {
+  /** Where to continue (an index into `meta`); `meta.length` when the batch is done. */
+  next: number;
+  /** The first error a handler threw, if any. */
+  error: unknown;
+}
+
 /**
- * Walks one batch in order, calling `onFrame` for frames and `onEvent` for
- * everything else. A payload under 64 KiB is a view into the batch's shared
- * buffer: copy it if you keep it past the handler, or it keeps the whole batch
- * (up to about 1 MiB) alive. A larger payload arrives in a buffer of its own,
- * made over the received bytes without a copy, and is yours to keep. A
- * throwing handler does not stop the batch: the first error is returned for
- * the caller to rethrow once the batch is done.
+ * Walks one batch in order from `from`, calling `onFrame` for frames and
+ * `onEvent` for everything else, until the batch ends or `deadline`
+ * (performance.now() milliseconds) passes. A payload under 64 KiB is a view
+ * into the batch's shared buffer: copy it if you keep it past the handler, or
+ * it keeps the whole batch (up to about 1 MiB) alive. A larger payload arrives
+ * in a buffer of its own, made over the received bytes without a copy, and is
+ * yours to keep. A throwing handler does not stop the batch: the first error
+ * is returned for the caller to rethrow.
  */
 export function dispatchBatch(
   batch: EventBatch,
   onFrame: FrameHandler,
   onEvent: EventHandler,
-): unknown {
+  from = 0,
+  deadline = Number.POSITIVE_INFINITY,
+): Dispatched {
   const { data, meta, strings, buffers } = batch;
-  let firstError: unknown;
-  for (let i = 0; i < meta.length; i += STRIDE) {
+  let error: unknown;
+  for (let i = from, n = 0; i < meta.length; i += STRIDE, n++) {
+    // Checked every 32 events: the clock is cheap, but not free.
+    if ((n & 31) === 31 && performance.now() > deadline) return { next: i, error };
     const kind = meta[i] as number;
     const peer = meta[i + 1] as number;
     const a = meta[i + 2] as number;
@@ -77,10 +90,10 @@ export function dispatchBatch(
         onEvent(decodeEvent(kind, peer, a, b, c, strings));
       }
     } catch (err) {
-      firstError ??= err;
+      error ??= err;
     }
   }
-  return firstError;
+  return { next: meta.length, error };
 }
 
 function decodeEvent(

@@ -1,6 +1,7 @@
 // NativeTransport: the TypeScript face of the Rust engine. It owns one native
 // engine, turns its batches into typed callbacks and its codes into names.
 import {
+  type EventBatch,
   type NativeConnectionLimits,
   type NativeEngine,
   type NativeLimits,
@@ -8,7 +9,13 @@ import {
   type NativeStats,
   native,
 } from './binding.js';
-import { dispatchBatch, type EventHandler, type FrameHandler, type PeerId } from './events.js';
+import {
+  dispatchBatch,
+  type EventHandler,
+  type FrameHandler,
+  type PeerId,
+  type TransportEvent,
+} from './events.js';
 
 /** What `send` did with a message. */
 export type SendResult =
@@ -117,6 +124,9 @@ export interface BroadcastOutcome {
 
 const noop = () => {};
 
+/** How long one slice of a batch's handlers may run before the event loop's turn. */
+const SLICE_MS = 10;
+
 /**
  * A socket-level peer-to-peer transport backed by the Rust engine. It frames,
  * checksums, reads and writes; it knows nothing of handshakes or messages.
@@ -136,6 +146,8 @@ export class NativeTransport {
   private closing = false;
   private closedFlag = false;
   private pumpScheduled = false;
+  /** A batch being handled in slices, and where it stopped. */
+  private current?: { batch: EventBatch; next: number };
   private flushScheduled = false;
   private readonly flush = () => {
     this.flushScheduled = false;
@@ -294,42 +306,59 @@ export class NativeTransport {
   }
 
   private pump(): void {
-    let batch: ReturnType<NativeEngine['poll']>;
-    try {
-      batch = this.engine.poll();
-    } catch (err) {
-      // Not expected (packing a batch cannot fail); never stop pumping over
-      // it: try again after the event loop's turn, and report it like a
-      // handler's error.
+    let batch = this.current?.batch ?? null;
+    if (batch === null) {
+      try {
+        batch = this.engine.poll();
+      } catch (err) {
+        // Not expected (packing a batch cannot fail); never stop pumping over
+        // it: try again after the event loop's turn, and report it like a
+        // handler's error.
+        this.schedulePump();
+        rethrowLater(err);
+        return;
+      }
+      if (batch === null) return;
+    }
+    // A batch is handled in slices of a few milliseconds: however costly the
+    // handlers, timers and I/O get a turn between slices.
+    const { next, error } = dispatchBatch(
+      batch,
+      this.onFrame,
+      this.onEventAndClose,
+      this.current?.next ?? 0,
+      performance.now() + SLICE_MS,
+    );
+    if (error !== undefined) rethrowLater(error);
+    const sliced = this.current !== undefined;
+    if (next < batch.meta.length) {
+      this.current = { batch, next };
       this.schedulePump();
-      queueMicrotask(() => {
-        throw err;
-      });
       return;
     }
-    if (batch === null) return;
-    let error: unknown;
-    try {
-      error = dispatchBatch(batch, this.onFrame, (event) => {
-        if (event.type === 'closed') this.closedFlag = true;
-        this.onEvent(event);
-      });
-    } finally {
-      // Handled: its input no longer counts against the peers' budgets.
-      this.engine.release();
-    }
-    // Come back after the event loop has had its turn, not before.
-    if (batch.more) this.schedulePump();
+    this.current = undefined;
+    // Handled: its input no longer counts against the peers' budgets.
+    this.engine.release();
+    // Come back after the event loop has had its turn, not before; and after
+    // a batch handled in slices, whatever its `more` said: a wake-up that
+    // came between slices was spent on continuing this batch.
+    if (batch.more || sliced) this.schedulePump();
     if (this.closedFlag) {
       for (const resolve of this.closeWaiters.splice(0)) resolve();
     }
-    if (error !== undefined) {
-      // A handler threw: surface it like an EventEmitter would, after the batch.
-      queueMicrotask(() => {
-        throw error;
-      });
-    }
   }
+
+  private readonly onEventAndClose = (event: TransportEvent): void => {
+    if (event.type === 'closed') this.closedFlag = true;
+    this.onEvent(event);
+  };
+}
+
+/** A handler threw: surface it like an EventEmitter would, without stopping. */
+function rethrowLater(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
 }
 
 /** Frame checksums computed by this process so far (encode and verify). */
