@@ -18,6 +18,8 @@ pub const DEFAULT_MAX_PAYLOAD: u32 = 4_000_000;
 /// buffer large messages. A `version` is a few hundred bytes even on forks.
 pub const DEFAULT_PRE_HANDSHAKE_MAX_PAYLOAD: u32 = 32 * 1024;
 
+/// Most bytes read at once into a large payload (see `next_read_size`).
+pub const LARGE_READ: usize = 1024 * 1024;
 /// Size of each arena small payloads are copied into.
 const SMALL_ARENA: usize = 16 * 1024;
 
@@ -151,9 +153,32 @@ impl FrameDecoder {
         if self.is_failed() {
             self.buf = BytesMut::new();
         } else {
-            self.buf.reserve(max_read);
+            let wanted = self.next_read_size(max_read);
+            self.buf.reserve(wanted);
         }
         &mut self.buf
+    }
+
+    /// How many bytes to read next, for a caller that reads `max_read` at a
+    /// time. Inside a large payload of which a quarter has arrived, it is the
+    /// rest of that payload (up to [`LARGE_READ`]): [`read_buffer`] then
+    /// reserves room for exactly that, so a megabyte frame takes a few reads
+    /// and one allocation instead of sixteen reads and a chain of regrowths,
+    /// and still nothing is reserved beyond four times what was received.
+    ///
+    /// [`read_buffer`]: Self::read_buffer
+    pub fn next_read_size(&self, max_read: usize) -> usize {
+        match self.state {
+            State::Payload { length, .. } if length > max_read => {
+                let have = self.buf.len();
+                if have >= length || have < length / 4 {
+                    max_read
+                } else {
+                    (length - have).min(LARGE_READ).max(max_read)
+                }
+            }
+            _ => max_read,
+        }
     }
 
     /// Appends received bytes (for callers that do not read in place). After a

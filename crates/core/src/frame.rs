@@ -69,7 +69,8 @@ pub fn encode_frame(magic: Magic, command: &Command, payload: &[u8]) -> Bytes {
     out.freeze()
 }
 
-fn put_frame(out: &mut BytesMut, magic: Magic, command: &Command, payload: &[u8]) {
+/// Appends one encoded frame to `out`.
+pub fn put_frame(out: &mut BytesMut, magic: Magic, command: &Command, payload: &[u8]) {
     out.put_slice(&magic);
     out.put_slice(command.wire_bytes());
     out.put_u32_le(payload.len() as u32);

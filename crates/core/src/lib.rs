@@ -21,7 +21,7 @@ pub use checksum::{checksum, checksums_computed, double_sha256};
 pub use command::{Command, CommandError};
 pub use decoder::{DecodeLimits, Decoded, FrameDecoder};
 pub use evict::{keyed_netgroup, select_to_evict, EvictionCandidate};
-pub use frame::{encode_frame, encode_frames, Frame, Header, Magic, HEADER_SIZE};
+pub use frame::{encode_frame, encode_frames, put_frame, Frame, Header, Magic, HEADER_SIZE};
 pub use limits::{PeerLimits, WakeLimits};
 pub use netgroup::{netgroup, NetGroup};
 pub use outbox::{Chunk, Outbox, OutboxLimits, SendStatus};

@@ -10,6 +10,8 @@
 //! 20 MB. Coalesced, what the queue holds is what it counts (plus one partly
 //! filled tail), and the writer gets them as one write.
 
+use crate::command::Command;
+use crate::frame::{encode_frame, put_frame, Magic, HEADER_SIZE};
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 
@@ -155,12 +157,35 @@ impl Outbox {
             self.seal_tail();
             self.queue.push_back(Chunk { bytes, messages });
         }
+        self.status_after_enqueue()
+    }
+
+    fn status_after_enqueue(&mut self) -> SendStatus {
         if self.pending_bytes >= self.limits.pause_bytes {
             self.waiting_for_writable = true;
             SendStatus::Backpressure
         } else {
             SendStatus::Queued
         }
+    }
+
+    /// Frames `payload` and queues it (one message): a small frame is encoded
+    /// straight into the tail buffer, with no allocation of its own. The caller
+    /// has admitted `HEADER_SIZE + payload.len()` bytes.
+    pub fn enqueue_frame(&mut self, magic: Magic, command: &Command, payload: &[u8]) -> SendStatus {
+        let len = HEADER_SIZE + payload.len();
+        if len > COALESCE_MAX {
+            return self.enqueue(encode_frame(magic, command, payload), 1);
+        }
+        put_frame(&mut self.tail, magic, command, payload);
+        self.tail_messages += 1;
+        self.pending_bytes += len;
+        self.queued_bytes += len;
+        self.pending_messages += 1;
+        if self.tail.len() >= TAIL_CHUNK {
+            self.seal_tail();
+        }
+        self.status_after_enqueue()
     }
 
     /// Moves chunks to the writer, up to `max_bytes` (at least one chunk).

@@ -131,8 +131,9 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             return DisconnectReason::Io(e.to_string());
         }
         let read = {
+            let size = decoder.next_read_size(limits.wake.read_bytes);
             let buf = decoder.read_buffer(limits.wake.read_bytes);
-            stream.try_read_buf(&mut buf.limit(limits.wake.read_bytes))
+            stream.try_read_buf(&mut buf.limit(size))
         };
         match read {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,

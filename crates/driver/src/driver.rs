@@ -421,8 +421,8 @@ impl Driver {
         link.note_sent(command);
         link.standing
             .note_sent(command, payload, || self.shared.now_us());
-        let frame = encode_frame(self.shared.magic, command, payload);
-        let (status, first) = link.queue_chunk(&self.shared.inbox, frame, 1);
+        let (status, first) =
+            link.queue_frame(&self.shared.inbox, self.shared.magic, command, payload);
         if first {
             lock(&self.shared.corked).push(link);
         }

@@ -3,7 +3,7 @@
 use crate::event::{DisconnectReason, PeerId};
 use crate::inbox::{lock, Inbox};
 use bytes::Bytes;
-use peerwire_core::{Chunk, Command, NetGroup, PeerState, SendStatus};
+use peerwire_core::{Chunk, Command, Magic, NetGroup, PeerState, SendStatus, HEADER_SIZE};
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::net::SocketAddr;
@@ -200,22 +200,28 @@ impl PeerLink {
         true
     }
 
-    /// Queues `messages` encoded frames without writing them: the application
+    /// Frames and queues one message without writing it: the application
     /// flushes once per turn (see [`PeerLink::flush`]), so a burst of small
     /// sends costs one write, not one each. Past [`CORK_LIMIT`] queued bytes
     /// it writes at once, so a long burst streams into the socket as it is
     /// produced. Returns the status; whether this is the first corked send
     /// since the last flush (the peer must be listed for flushing); and
     /// whether a sender waiting for `writable` may now send.
-    pub fn queue_chunk(&self, inbox: &Inbox, bytes: Bytes, messages: usize) -> (SendStatus, bool) {
+    pub fn queue_frame(
+        &self,
+        inbox: &Inbox,
+        magic: Magic,
+        command: &Command,
+        payload: &[u8],
+    ) -> (SendStatus, bool) {
         let status = {
             let mut state = lock(&self.state);
-            let admitted = state.outbox.admit(bytes.len(), messages);
+            let admitted = state.outbox.admit(HEADER_SIZE + payload.len(), 1);
             if admitted != SendStatus::Queued {
                 self.settle(&state, inbox, admitted, false);
                 return (admitted, false);
             }
-            let status = state.outbox.enqueue(bytes, messages);
+            let status = state.outbox.enqueue_frame(magic, command, payload);
             let writable =
                 state.outbox.queued_bytes() >= CORK_LIMIT && self.write_queued(&mut state);
             self.settle(&state, inbox, status, writable);
