@@ -55,7 +55,11 @@ export function checkProofOfWork(hash: Uint8Array, bits: number, powLimit: bigin
     targetCache.set(key, target);
   }
   if (typeof target === 'string') return target;
-  // The hash is a little-endian number: compare its bytes from the top down.
+  return hashMeetsTarget(hash, target);
+}
+
+/** The hash is a little-endian number: compare its bytes from the top down. */
+function hashMeetsTarget(hash: Uint8Array, target: Uint8Array): PowResult {
   for (let i = 0; i < 32; i++) {
     const h = hash[31 - i] as number;
     const t = target[i] as number;
@@ -114,12 +118,7 @@ export class TargetCache {
   check(hash: Uint8Array, bits: number): PowResult {
     const target = this.info(bits).target;
     if (typeof target === 'string') return target;
-    for (let i = 0; i < 32; i++) {
-      const h = hash[31 - i] as number;
-      const t = target[i] as number;
-      if (h !== t) return h < t ? 'ok' : 'high-hash';
-    }
-    return 'ok';
+    return hashMeetsTarget(hash, target);
   }
 
   work(bits: number): bigint {

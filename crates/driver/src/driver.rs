@@ -399,12 +399,23 @@ impl Driver {
         command: &Command,
         payload: &[u8],
     ) -> Result<SendStatus, UnknownPeer> {
+        let link = self.sending_to(peer, command, payload)?;
+        let frame = encode_frame(self.shared.magic, command, payload);
+        Ok(link.send_chunk(&self.shared.inbox, frame, 1))
+    }
+
+    /// The link a message goes out on, told what it is about to carry.
+    fn sending_to(
+        &self,
+        peer: PeerId,
+        command: &Command,
+        payload: &[u8],
+    ) -> Result<Arc<PeerLink>, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
         link.note_sent(command);
         link.standing
             .note_sent(command, payload, || self.shared.now_us());
-        let frame = encode_frame(self.shared.magic, command, payload);
-        Ok(link.send_chunk(&self.shared.inbox, frame, 1))
+        Ok(link)
     }
 
     /// Frames and queues one message without writing it yet: call
@@ -417,10 +428,7 @@ impl Driver {
         command: &Command,
         payload: &[u8],
     ) -> Result<SendStatus, UnknownPeer> {
-        let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
-        link.note_sent(command);
-        link.standing
-            .note_sent(command, payload, || self.shared.now_us());
+        let link = self.sending_to(peer, command, payload)?;
         let (status, first) =
             link.queue_frame(&self.shared.inbox, self.shared.magic, command, payload);
         if first {
