@@ -838,6 +838,7 @@ module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.checksumsComputedTotal = nativeBinding.checksumsComputedTotal
 module.exports.doubleSha256 = nativeBinding.doubleSha256
+module.exports.doubleSha256Each = nativeBinding.doubleSha256Each
 module.exports.EVENT_ACCEPTED = nativeBinding.EVENT_ACCEPTED
 module.exports.EVENT_CLOSED = nativeBinding.EVENT_CLOSED
 module.exports.EVENT_CONNECT_FAILED = nativeBinding.EVENT_CONNECT_FAILED

@@ -96,6 +96,13 @@ export declare function checksumsComputedTotal(): number
 /** SHA-256 applied twice. */
 export declare function doubleSha256(data: Uint8Array): Buffer
 
+/**
+ * SHA-256 applied twice to each `stride`-byte record of `data`, the hashes
+ * back to back: a whole headers message in one call (a call per header costs
+ * more than its hash).
+ */
+export declare function doubleSha256Each(data: Uint8Array, stride: number): Buffer
+
 export declare const EVENT_ACCEPTED: number
 
 export declare const EVENT_CLOSED: number

@@ -6,6 +6,11 @@ export function sha256d(data: Uint8Array): Buffer {
   return native.doubleSha256(data);
 }
 
+/** Double SHA-256 of each `stride`-byte record of `data`, hashes back to back (one native call). */
+export function sha256dEach(data: Uint8Array, stride: number): Buffer {
+  return native.doubleSha256Each(data, stride);
+}
+
 /** Display form of a wire-order hash: byte-reversed hex, as explorers show it. */
 export function hashToHex(hash: Uint8Array): string {
   return Buffer.from(hash).reverse().toString('hex');

@@ -14,7 +14,7 @@ import { type Clock, systemClock } from '../engine/clock.js';
 import { HEADER_BYTES } from '../wire/codec.js';
 import type { BlockHeader } from '../wire/types.js';
 import { headerHash } from './block.js';
-import { hashToHex, hexToHash, sha256d } from './hash.js';
+import { hashToHex, hexToHash, sha256d, sha256dEach } from './hash.js';
 import { HeaderStore, writeHeaderBytes } from './headerstore.js';
 import { bitsToTarget, TargetCache, targetToBits } from './pow.js';
 
@@ -122,6 +122,7 @@ export class HeaderChain {
   private readonly maxSideHeaders: number;
   /** Serializes each candidate header before it is hashed (and stored if valid). */
   private readonly scratch = Buffer.alloc(HEADER_BYTES);
+  private raw = Buffer.alloc(0);
   private readonly genesisBits: number;
 
   constructor(
@@ -234,8 +235,15 @@ export class HeaderChain {
     let added = 0;
     let last: ChainEntry | undefined;
     let lastHash: Buffer | undefined;
+    // Every header encoded, then hashed in one native call.
+    const raw = this.rawScratch(headers.length);
+    for (let i = 0; i < headers.length; i++) {
+      writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
+    }
+    const hashes = sha256dEach(raw.subarray(0, headers.length * HEADER_BYTES), HEADER_BYTES);
     try {
-      for (const h of headers) {
+      for (let i = 0; i < headers.length; i++) {
+        const h = headers[i] as BlockHeader;
         let prev: ChainEntry | undefined;
         if (last === undefined) {
           prev = this.index.get(keyOf(h.prevBlock));
@@ -256,13 +264,13 @@ export class HeaderChain {
           }
           prev = last;
         }
-        writeHeaderBytes(this.scratch, 0, h);
-        const hash = sha256d(this.scratch);
+        const hash = hashes.subarray(i * 32, i * 32 + 32);
         const key = hash.toString('latin1');
         let entry = this.index.get(key);
         if (entry === undefined) {
           this.validate(h, hash, prev, nowSeconds);
-          entry = this.insert(key, prev, h.bits);
+          const bytes = raw.subarray(i * HEADER_BYTES, (i + 1) * HEADER_BYTES);
+          entry = this.insert(key, prev, h.bits, bytes);
           added++;
         }
         last = entry;
@@ -323,8 +331,15 @@ export class HeaderChain {
     }
   }
 
-  private insert(key: string, prev: ChainEntry, bits: number): ChainEntry {
-    const slot = this.store.add(this.scratch);
+  /** A reusable buffer for `count` encoded headers. */
+  private rawScratch(count: number): Buffer {
+    if (this.raw.length < count * HEADER_BYTES) this.raw = Buffer.alloc(count * HEADER_BYTES);
+    return this.raw;
+  }
+
+  /** Adds a validated header (`bytes`: its 80 encoded bytes, at the start). */
+  private insert(key: string, prev: ChainEntry, bits: number, bytes: Buffer): ChainEntry {
+    const slot = this.store.add(bytes);
     const entry = new ChainEntry(
       key,
       slot,
