@@ -9,7 +9,7 @@ import {
   txid,
   wtxid,
 } from '../../ts/chain/block.js';
-import { hashToHex, hexToHash, sha256d } from '../../ts/chain/hash.js';
+import { hashToHex, hexToHash, sha256d, sha256dEach } from '../../ts/chain/hash.js';
 import { bitsToTarget, blockWork, checkProofOfWork, targetToBits } from '../../ts/chain/pow.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { DecodeError } from '../../ts/wire/errors.js';
@@ -34,6 +34,17 @@ const MAINNET_GENESIS = genesisHeader(1231006505, 0x1d00ffff, 2083236893);
 const REGTEST_GENESIS = genesisHeader(1296688602, 0x207fffff, 2);
 
 describe('chain helpers', () => {
+  it('hashes many records in one call exactly as one by one', () => {
+    const records = Buffer.from(Array.from({ length: 3 * 80 }, (_, i) => i & 255));
+    const each = sha256dEach(records, 80);
+    for (let i = 0; i < 3; i++) {
+      expect(each.subarray(i * 32, i * 32 + 32)).toEqual(
+        sha256d(records.subarray(i * 80, i * 80 + 80)),
+      );
+    }
+    expect(() => sha256dEach(records.subarray(1), 80)).toThrow(/whole records of 80 bytes/);
+  });
+
   it('hashes the mainnet and regtest genesis headers to their known hashes', () => {
     expect(hashToHex(headerHash(MAINNET_GENESIS))).toBe(networkPreset('mainnet').genesisHash);
     expect(hashToHex(headerHash(REGTEST_GENESIS))).toBe(networkPreset('regtest').genesisHash);
