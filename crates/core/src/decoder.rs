@@ -207,6 +207,11 @@ impl FrameDecoder {
         if self.buf.is_empty() && self.buf.capacity() > 0 {
             self.buf = BytesMut::new();
         }
+        // The small-payload arena too: its unused room would otherwise stay
+        // allocated for the life of an idle connection.
+        if self.small.capacity() > 0 {
+            self.small = BytesMut::new();
+        }
     }
 
     /// Whether the decoder has stopped after a disconnecting reject.
@@ -382,6 +387,16 @@ mod tests {
 
     fn frame(command: &str, payload: &[u8]) -> Vec<u8> {
         encode_frame(MAGIC, &Command::new(command).unwrap(), payload).to_vec()
+    }
+
+    #[test]
+    fn an_idle_decoder_holds_no_buffers() {
+        let mut dec = FrameDecoder::new(limits());
+        dec.feed(&frame("ping", &[7; 8]));
+        assert!(matches!(dec.next_frame(), Some(Decoded::Frame(_))));
+        dec.release_idle_buffer();
+        assert_eq!(dec.capacity(), 0);
+        assert_eq!(dec.small.capacity(), 0, "the arena's spare room is let go");
     }
 
     #[test]
