@@ -5,9 +5,13 @@
 // and a platform with no prebuilt binary gets one built from source, or a clear
 // word on what to install when Rust is missing.
 //
-//   PEERWIRE_NATIVE_PROFILE=release|debug   the profile of a build (default: debug
-//                                           in a checkout, release when installed
-//                                           as a dependency)
+//   PEERWIRE_NATIVE_PROFILE=release|debug   the profile of a build (default:
+//                                           release, without test hooks: npm
+//                                           cannot reliably tell a checkout from
+//                                           a git dependency being prepared, and
+//                                           what users get must be the release
+//                                           build; `npm test` builds its own
+//                                           addon with the test hooks)
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -87,10 +91,7 @@ if (cargo.error || cargo.status !== 0) {
   );
   process.exit(1);
 }
-// In a checkout (npm ci here) a debug build compiles fastest; installed as a
-// dependency (npm install github:…), the addon should run at full speed.
-const asDependency = process.env.INIT_CWD !== undefined && process.env.INIT_CWD !== root;
-const profile = process.env.PEERWIRE_NATIVE_PROFILE ?? (asDependency ? 'release' : 'debug');
+const profile = process.env.PEERWIRE_NATIVE_PROFILE ?? 'release';
 say(
   `${loadError ? `no native addon loads for ${target}` : 'the Rust sources changed'}: ` +
     `building it with ${cargo.stdout.trim()} (${profile})`,

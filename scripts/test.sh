@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, type check, Rust tests, the package
-# as users install it, then the addon tests. Expects the native addon built
-# (npm ci builds it).
+# as users install it, then the addon tests, on an addon built here with the
+# test hooks (npm ci builds the release addon, which has none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,8 @@ step "workflow validation"
 for f in .github/workflows/*.yml; do npx action-validator "$f"; done
 step "cargo test"
 cargo test --workspace --quiet
+step "build the addon the tests use (with the test hooks: forced panics)"
+npm run build:native
 step "build the TypeScript (the CLI tests run dist/ as a user would)"
 npm run build:ts
 step "package: stage, dry-run publish, pack, install into an empty project, use it"

@@ -3,6 +3,7 @@
 // wrong network called a wrong network; peer strings escaped in the node's log.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,6 +80,34 @@ describe('output paths are checked before the work', () => {
     expect(r.code).toBe(2);
     expectOneLine(r.stderr, new RegExp(`--json ${file}: directory`));
     expect(r.stderr).not.toMatch(/bench \w+: peerwire/);
+  });
+
+  it('node --generate on a retargeting network is a usage error that says why', async () => {
+    const r = await runCli([
+      'node',
+      '--listen',
+      '127.0.0.1:0',
+      '--network',
+      'mainnet',
+      '--generate',
+      '10',
+    ]);
+    expect(r.code).toBe(2);
+    expectOneLine(r.stderr, /--generate makes chains of one difficulty.*retargets every 2016/);
+  });
+
+  it('node --listen on a taken port says so once', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
+    try {
+      const r = await runCli(['node', '--listen', `127.0.0.1:${port}`]);
+      expect(r.code).toBe(1);
+      expectOneLine(r.stderr, /cannot listen on 127\.0\.0\.1:\d+: /);
+      expect(r.stderr.match(/cannot listen/g)).toHaveLength(1);
+    } finally {
+      taken.close();
+    }
   });
 
   it('node --headers naming a directory says so, with the path', async () => {

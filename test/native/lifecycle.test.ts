@@ -1,4 +1,4 @@
-// Shutdown, process exit and panic containment.
+// Shutdown, process exit, and handler errors (panics: test-hooks.test.ts).
 import { createServer, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runNode } from '../helpers/cli.js';
@@ -77,26 +77,6 @@ describe('native transport: lifecycle', () => {
     expect(() => r.transport.listen('127.0.0.1', 0)).toThrow(/closing/);
     const id = r.transport.connect('127.0.0.1:1');
     expect(r.transport.send(id, 'ping', u64(1))).toBe('unknown-peer');
-  });
-
-  it('a panic inside a native call becomes a JavaScript error', async () => {
-    const r = new Recorder();
-    open.push(r);
-    expect(() => r.transport.debugPanicNow()).toThrow(/panic requested through debugPanicNow/);
-    // The engine still works afterwards.
-    expect(r.transport.listen('127.0.0.1', 0).port).toBeGreaterThan(0);
-  });
-
-  it('a panic in one connection task disconnects that peer only', async () => {
-    const a = await connectedPair();
-    const b = await connectedPair();
-    open.push(a.server, a.client, b.server, b.client);
-    a.client.transport.debugPanicPeer(a.out);
-    const ev = await a.client.event('disconnected', (e) => e.peer === a.out);
-    expect(ev.reason).toBe('internal');
-    expect(ev.detail).toMatch(/panicked/);
-    b.client.transport.send(b.out, 'ping', u64(5));
-    await b.server.until('ping on the other pair', () => b.server.frames.length === 1);
   });
 
   it('handler exceptions do not lose the rest of the batch', async () => {

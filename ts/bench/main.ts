@@ -21,7 +21,7 @@ import { WORKLOADS } from './workloads.js';
 
 const names = Object.keys(WORKLOADS);
 
-export const BENCH_USAGE = `Usage: peerwire bench [--quick] [--only WORKLOAD[,WORKLOAD…]] [--reps N] [--json FILE]
+export const BENCH_USAGE = `Usage: peerwire bench [--quick] [--only WORKLOAD[,WORKLOAD…]] [--reps N] [--timeout-ms N] [--json FILE]
 
 Measures peerwire against plain Node (net + crypto.hash, the same framing) and
 against a ceiling (crates/ceiling: pure Rust on the same core crate, no JS, no

@@ -74,7 +74,16 @@ export async function runNode(argv: string[]): Promise<number> {
   };
 
   const generate = intFlag(flags.generate as string | undefined, 'generate', 0, 0);
-  if (generate > 0) requireGenesisHeader(network);
+  if (generate > 0) {
+    requireGenesisHeader(network);
+    if (network.pow.retarget) {
+      throw new CliError(
+        `--generate makes chains of one difficulty, and network "${network.name}" retargets ` +
+          `every ${network.pow.retarget.interval} blocks: use regtest, or a network without retargeting`,
+        2,
+      );
+    }
+  }
   if (flags.headers) checkInputFile(flags.headers as string, 'headers');
   let chain: HeaderChain;
   try {
@@ -127,7 +136,13 @@ export async function runNode(argv: string[]): Promise<number> {
     bound = engine.listen(listen.host, listen.port);
   } catch (err) {
     await engine.close();
-    throw new CliError(`cannot listen on ${flags.listen}: ${(err as Error).message}`);
+    // The addon's message already says "cannot listen on ADDRESS: why".
+    const message = (err as Error).message;
+    throw new CliError(
+      message.startsWith('cannot listen')
+        ? message
+        : `cannot listen on ${flags.listen}: ${message}`,
+    );
   }
   log('listening', {
     address: connectForm(bound.host, bound.port),

@@ -28,6 +28,7 @@ pub type Result<T> = std::result::Result<T, String>;
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = if args.first().map(String::as_str) == Some("--serve") {
+        exit_with_parent();
         serve(&args[1..])
     } else {
         measure(&args)
@@ -40,6 +41,18 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The serving process ends when the measuring one does, however that ends
+/// (a deadline's SIGTERM skips its clean-up): its stdin is a pipe only the
+/// measuring process holds, so end of input means it is gone.
+fn exit_with_parent() {
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 64];
+        let mut stdin = std::io::stdin();
+        while matches!(std::io::Read::read(&mut stdin, &mut sink), Ok(n) if n > 0) {}
+        std::process::exit(0);
+    });
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, name: &str) -> Result<T> {
@@ -95,6 +108,7 @@ impl Server {
         let mut child = Command::new(exe)
             .arg("--serve")
             .args(args)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start the serving process: {e}"))?;
