@@ -248,10 +248,22 @@ class BaselineNet implements BenchNet {
       flowing = s.write(payload);
       s.uncork();
     } else {
+      // Corked until the end of this tick, as peerwire corks its sends per
+      // turn: a burst of small sends goes out in one writev, not one each.
+      if (!this.corked.has(s)) {
+        this.corked.add(s);
+        s.cork();
+        process.nextTick(() => {
+          this.corked.delete(s);
+          s.uncork();
+        });
+      }
       flowing = s.write(baselineFrame(this.magic, command, payload));
     }
     return flowing ? undefined : new Promise((r) => s.once('drain', () => r()));
   }
+
+  private readonly corked = new Set<Socket>();
 
   async sendBulk(conn: number, command: string, payloads: Buffer, size: number): Promise<void> {
     const count = payloads.length / size;
