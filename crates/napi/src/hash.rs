@@ -17,7 +17,7 @@ pub fn double_sha256(data: &[u8]) -> Buffer {
 #[napi(catch_unwind)]
 pub fn double_sha256_each(data: &[u8], stride: u32) -> Result<Buffer> {
     let stride = stride as usize;
-    if stride == 0 || data.len() % stride != 0 {
+    if stride == 0 || !data.len().is_multiple_of(stride) {
         return Err(Error::new(
             Status::InvalidArg,
             format!(
