@@ -1,7 +1,6 @@
 // How the peerwire command fails: one line on stderr, exit 2 for usage and 1
 // for failures, never a stack trace; bad paths caught before the long work; a
 // wrong network called a wrong network; peer strings escaped in the node's log.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
-import { exitOf, ROOT, runCli, startCli } from '../helpers/cli.js';
+import { exitOf, ROOT, runCli, runNode, startCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peerwire-cli-errors-'));
@@ -28,23 +27,7 @@ function expectOneLine(stderr: string, message: RegExp): void {
 }
 
 function runWithEnv(args: string[], env: Record<string, string>, shell?: string) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = shell
-      ? spawn('bash', ['-c', `${shell}; exec "$0" "$@"`, process.execPath, ...args], {
-          cwd: ROOT,
-          env: { ...process.env, ...env },
-        })
-      : spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runNode(args, 60_000, shell === undefined ? { env } : { env, shell });
 }
 
 describe('peerwire --version', () => {

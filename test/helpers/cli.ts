@@ -15,13 +15,24 @@ export function runCli(args: string[], timeoutMs = 60_000): Promise<CliResult> {
   return runNode([MAIN, ...args], timeoutMs);
 }
 
-/** Runs `node ...nodeArgs` from the repository root; SIGKILLs it after `timeoutMs`. */
+/**
+ * Runs `node ...nodeArgs` from the repository root; SIGKILLs it after
+ * `timeoutMs`. `env` adds variables; `shell` runs a bash snippet first (e.g.
+ * `ulimit -n 64`) in the same process, which then becomes node.
+ */
 export function runNode(
   nodeArgs: string[],
   timeoutMs: number,
+  options: { env?: Record<string, string>; shell?: string } = {},
 ): Promise<CliResult & { killed: boolean }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, nodeArgs, { cwd: ROOT });
+    const env = { ...process.env, ...options.env };
+    const child = options.shell
+      ? spawn('bash', ['-c', `${options.shell}; exec "$0" "$@"`, process.execPath, ...nodeArgs], {
+          cwd: ROOT,
+          env,
+        })
+      : spawn(process.execPath, nodeArgs, { cwd: ROOT, env });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => {
