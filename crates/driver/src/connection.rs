@@ -18,6 +18,9 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, timeout_at, Instant};
 
+/// The first read of a connection (see read_loop).
+const FIRST_READ: usize = 4096;
+
 /// Most frames handed to one vectored write.
 const MAX_IOV: usize = 64;
 
@@ -125,15 +128,25 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
     let (mut epoch, mut limits) = shared.limits_with_epoch();
     let mut decoder = FrameDecoder::new(limits.decode);
     let mut batch = Vec::new();
+    // Reads start small and double while they come back full, up to the
+    // per-wake limit: a quiet peer's handshake does not reserve 64 KiB, which
+    // across thousands of peers is what their resident memory would be.
+    let mut read_size = FIRST_READ;
     loop {
         wait_for_budget(shared, link, decoder.buffered()).await;
         if let Err(e) = stream.readable().await {
             return DisconnectReason::Io(e.to_string());
         }
+        let max_read = read_size.min(limits.wake.read_bytes);
+        let size = decoder.next_read_size(max_read);
         let read = {
-            let size = decoder.next_read_size(limits.wake.read_bytes);
-            let buf = decoder.read_buffer(limits.wake.read_bytes);
+            let buf = decoder.read_buffer(max_read);
             stream.try_read_buf(&mut buf.limit(size))
+        };
+        read_size = match read {
+            Ok(n) if n == size => (read_size * 2).min(limits.wake.read_bytes),
+            Ok(n) if n < read_size / 4 => (read_size / 2).max(FIRST_READ),
+            _ => read_size,
         };
         match read {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
