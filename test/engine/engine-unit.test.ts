@@ -177,6 +177,20 @@ describe('engine handshake', () => {
   });
 });
 
+describe('engine shutdown', () => {
+  it('sockets that arrive while it closes are not set up', async () => {
+    const t = setup();
+    const connected: number[] = [];
+    t.engine.on('connected', (p) => connected.push(p.id));
+    const closing = t.engine.close();
+    // A backlog of accepted sockets still queued when close began.
+    for (let id = 100; id < 110; id++) t.transport.inbound(id);
+    await closing;
+    expect(connected).toEqual([]);
+    expect(t.engine.peers).toEqual([]);
+  });
+});
+
 describe('engine keepalive', () => {
   it('pings on an interval, measures RTT, and disconnects when a ping goes unanswered', async () => {
     const t = setup({ limits: { pingIntervalMs: 60_000, pingTimeoutMs: 30_000 } });

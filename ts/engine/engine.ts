@@ -395,6 +395,9 @@ export class Engine implements PeerHost {
   }
 
   private onConnected(id: PeerId, remote: string, inbound: boolean): void {
+    // Closing: the transport is already ending this connection; a backlog of
+    // them (a socket flood at shutdown) must not delay the close.
+    if (this.closing) return;
     const now = this.clock.now();
     const peer = new Peer(this, id, remote, inbound, now);
     this.peersById.set(id, peer);
