@@ -5,6 +5,7 @@
 // really absent from what is published.
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectedPair, Recorder } from '../helpers/recorder.js';
+import { testHook } from '../helpers/test-hooks.js';
 import { u64 } from '../helpers/wire.js';
 
 const open: Recorder[] = [];
@@ -20,10 +21,14 @@ describe('native panics never reach Node', () => {
     open.push(r);
     if (!hooksExpected) {
       // A release binary: the hook is absent, and says so.
-      expect(() => r.transport.debugPanicNow()).toThrow(/without the test-hooks feature/);
+      expect(() => testHook(r.transport, 'debugPanicNow')).toThrow(
+        /without the test-hooks feature/,
+      );
       return;
     }
-    expect(() => r.transport.debugPanicNow()).toThrow(/panic requested through debugPanicNow/);
+    expect(() => testHook(r.transport, 'debugPanicNow')).toThrow(
+      /panic requested through debugPanicNow/,
+    );
     // The engine still works afterwards.
     expect(r.transport.listen('127.0.0.1', 0).port).toBeGreaterThan(0);
   });
@@ -33,12 +38,12 @@ describe('native panics never reach Node', () => {
     const b = await connectedPair();
     open.push(a.server, a.client, b.server, b.client);
     if (!hooksExpected) {
-      expect(() => a.client.transport.debugPanicPeer(a.out)).toThrow(
+      expect(() => testHook(a.client.transport, 'debugPanicPeer', a.out)).toThrow(
         /without the test-hooks feature/,
       );
       return;
     }
-    a.client.transport.debugPanicPeer(a.out);
+    testHook(a.client.transport, 'debugPanicPeer', a.out);
     const ev = await a.client.event('disconnected', (e) => e.peer === a.out);
     expect(ev.reason).toBe('internal');
     expect(ev.detail).toMatch(/panicked/);

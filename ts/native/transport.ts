@@ -275,27 +275,6 @@ export class NativeTransport {
     return done;
   }
 
-  /**
-   * Test hook: makes the peer's native I/O task panic (it is contained). Only
-   * in addons built with the `test-hooks` feature (`npm run build:native`).
-   */
-  debugPanicPeer(peer: PeerId): void {
-    this.testHook('debugPanicPeer')(peer);
-  }
-
-  /** Test hook: panics inside a native call (it surfaces as a JS error). */
-  debugPanicNow(): void {
-    this.testHook('debugPanicNow')();
-  }
-
-  private testHook(name: 'debugPanicPeer' | 'debugPanicNow'): (...args: number[]) => void {
-    const hook = (this.engine as unknown as Record<string, unknown>)[name];
-    if (typeof hook !== 'function') {
-      throw new Error(`${name}: this addon was built without the test-hooks feature`);
-    }
-    return (...args: number[]) => hook.apply(this.engine, args);
-  }
-
   private schedulePump(): void {
     if (this.pumpScheduled) return;
     this.pumpScheduled = true;
