@@ -11,7 +11,8 @@ mod admission;
 mod config;
 mod connection;
 mod driver;
-mod event;
+// Events are the core's, shared with the simulated driver.
+use peerwire_core::event;
 mod inbox;
 mod link;
 mod listener;

@@ -1,6 +1,7 @@
-//! What the driver tells the application, in the order it happened.
+//! What a driver (tokio or simulated) tells the application, in the order it happened.
 
-use peerwire_core::{Frame, Reject};
+use crate::frame::Frame;
+use crate::reject::Reject;
 use std::net::SocketAddr;
 
 /// A connection's id. Never shared by two live connections, nor reused while
