@@ -4,6 +4,7 @@
 //! threads, clocks or randomness live here, so the same code runs under the
 //! tokio driver in production and under a deterministic simulator in tests.
 
+pub mod admission;
 pub mod budget;
 pub mod checksum;
 pub mod command;
@@ -17,6 +18,7 @@ pub mod outbox;
 pub mod peer;
 pub mod reject;
 
+pub use admission::ConnectionLimits;
 pub use budget::RecvBudget;
 pub use checksum::{checksum, checksums_computed, double_sha256};
 pub use command::{Command, CommandError};

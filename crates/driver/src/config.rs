@@ -1,6 +1,7 @@
 //! Driver settings.
 
 use crate::inbox::BatchLimits;
+pub use peerwire_core::ConnectionLimits;
 use peerwire_core::{Magic, PeerLimits};
 use std::time::Duration;
 
@@ -14,31 +15,6 @@ pub const DEFAULT_SEND_STALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// Received input waiting for the application across all peers before every
 /// reader pauses: one cap however many peers there are.
 pub const DEFAULT_TOTAL_RECV_BUDGET: usize = 64 * 1024 * 1024;
-
-/// Socket counts enforced when a connection arrives, before anything is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConnectionLimits {
-    /// Inbound connections (Core leaves 125 less its outbound slots).
-    pub max_inbound: usize,
-    /// Inbound sockets that have not completed the handshake.
-    pub max_handshaking: usize,
-    /// Every connection, both directions (Core's -maxconnections, 125).
-    pub max_connections: usize,
-    /// A handshaking socket older than this may lose its slot to a newcomer
-    /// even when inbound is not full.
-    pub stale_handshake: Duration,
-}
-
-impl Default for ConnectionLimits {
-    fn default() -> Self {
-        Self {
-            max_inbound: 117,
-            max_handshaking: 64,
-            max_connections: 125,
-            stale_handshake: Duration::from_secs(5),
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
