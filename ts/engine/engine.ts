@@ -22,6 +22,7 @@ import { EngineClosedError, RequestAbortedError, RequestTimeoutError } from './e
 import { Peer, type PeerHost } from './peer.js';
 import { Backoff } from './reconnect.js';
 import {
+  type OutstandingRequest,
   type RequestOf,
   RequestTracker,
   type TrackedCommand,
@@ -282,6 +283,11 @@ export class Engine implements PeerHost {
 
   bans(): BanEntry[] {
     return this.banList.list(this.clock.now());
+  }
+
+  /** Tracked requests still waiting for an answer, with their deadlines (read-only). */
+  pendingRequests(): OutstandingRequest[] {
+    return this.tracker.outstanding();
   }
 
   /** Changes limits; transport limits apply to live connections at once. */

@@ -59,6 +59,8 @@ interface Pending {
   peer: number;
   command: TrackedCommand;
   sentAt: number;
+  /** When its timer rejects it, on the clock's timeline. */
+  deadline: number;
   timer: TimerHandle;
   resolve(value: unknown): void;
   reject(error: Error): void;
@@ -72,6 +74,14 @@ interface Pending {
   result?: GetDataResult;
   keys?: string[];
   left?: number;
+}
+
+/** A request still waiting for its answer; times on the tracker's clock. */
+export interface OutstandingRequest {
+  peer: number;
+  command: TrackedCommand;
+  sentAt: number;
+  deadline: number;
 }
 
 /** A getdata item waiting for its answer. */
@@ -156,10 +166,12 @@ export class RequestTracker {
     const message = request as Message;
     return new Promise<TrackedResponses[C]>((resolve, reject) => {
       const command = message.command as TrackedCommand;
+      const sentAt = this.clock.now();
       const pending: Pending = {
         peer,
         command,
-        sentAt: this.clock.now(),
+        sentAt,
+        deadline: sentAt + timeoutMs,
         resolve: resolve as (v: unknown) => void,
         reject,
         timer: this.clock.setTimer(timeoutMs, () => {
@@ -203,6 +215,19 @@ export class RequestTracker {
           break;
       }
     });
+  }
+
+  /** Every request still waiting, per peer in tracking order: for checks, read-only. */
+  outstanding(): OutstandingRequest[] {
+    const out: OutstandingRequest[] = [];
+    for (const state of this.byPeer.values()) {
+      const all = new Set([...state.pings, ...state.headers, ...state.addrs]);
+      for (const waits of state.items.values()) for (const w of waits) all.add(w.pending);
+      for (const p of all) {
+        out.push({ peer: p.peer, command: p.command, sentAt: p.sentAt, deadline: p.deadline });
+      }
+    }
+    return out;
   }
 
   /** Requests outstanding for `peer` (a getdata counts once per item hash). */

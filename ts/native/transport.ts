@@ -47,7 +47,7 @@ function sendResultTable(): SendResult[] {
   return table;
 }
 
-function sendResult(code: number): SendResult {
+export function sendResult(code: number): SendResult {
   SEND_RESULT_BY_CODE ??= sendResultTable();
   const name = SEND_RESULT_BY_CODE[code];
   if (name === undefined) throw new Error(`unknown native send code ${code}`);
@@ -72,7 +72,10 @@ const CONNECTION_KEYS: ReadonlyArray<keyof NativeConnectionLimits> = [
   'batchPeerBytes',
 ];
 
-function splitLimits(limits: Limits): { peer: NativeLimits; connections?: NativeConnectionLimits } {
+export function splitLimits(limits: Limits): {
+  peer: NativeLimits;
+  connections?: NativeConnectionLimits;
+} {
   const peer: Record<string, unknown> = { ...limits };
   const connections: Record<string, unknown> = {};
   for (const key of CONNECTION_KEYS) {
