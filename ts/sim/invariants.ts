@@ -1,0 +1,256 @@
+// What must hold at every step of a simulated run, checked from JavaScript
+// (the world checks its own: budgets, frames in order and once). Each check
+// counts how often it was exercised, as "check.<name>": a run in which a
+// check never ran proves nothing about it, and the counters say so.
+import { hostOf } from '../engine/bans.js';
+import type { Engine } from '../engine/engine.js';
+import type { PeerId, TransportEvent } from '../native/events.js';
+import type { SimNetwork, SimNode } from './network.js';
+import type { SimTransport, TransportObserver } from './transport.js';
+
+/** Names of the JavaScript-side invariants (their counters are "check.<name>"). */
+export const INVARIANTS = [
+  'no-event-after-disconnect',
+  'request-settles-in-time',
+  'banned-not-connected',
+  'engine-slots',
+  'transport-slots',
+  'liveness',
+] as const;
+export type InvariantName = (typeof INVARIANTS)[number];
+
+/** An invariant did not hold: the message names it, the seed, and the virtual time. */
+export class InvariantViolation extends Error {
+  override readonly name = 'InvariantViolation';
+  constructor(
+    readonly invariant: InvariantName | `world: ${string}`,
+    readonly seed: string,
+    /** Virtual ms since the world began. */
+    readonly timeMs: number,
+    readonly detail: string,
+    readonly node?: number,
+  ) {
+    super(
+      `invariant ${invariant} violated at virtual ${timeMs} ms (seed ${seed})` +
+        `${node === undefined ? '' : `, node ${node}`}: ${detail}`,
+    );
+  }
+}
+
+export interface InvariantOptions {
+  seed: string;
+  /** Virtual ms since the world began. */
+  now: () => number;
+  /** How far past its deadline (on its node's clock) a request may still be pending. */
+  requestSlackMs?: number;
+}
+
+/** A request may be this late, on its node's clock, before it counts as never settling. */
+export const DEFAULT_REQUEST_SLACK_MS = 1;
+
+export class Invariants implements TransportObserver {
+  private readonly counts: Record<string, number> = Object.fromEntries(
+    INVARIANTS.map((name) => [`check.${name}`, 0]),
+  );
+  /** Per node: peers whose `disconnected` has been delivered (ids are never reused). */
+  private readonly gone = new Map<number, Set<PeerId>>();
+  private readonly slackMs: number;
+
+  constructor(private readonly options: InvariantOptions) {
+    this.slackMs = options.requestSlackMs ?? DEFAULT_REQUEST_SLACK_MS;
+  }
+
+  /** "check.<name>" counters, in a fixed order. */
+  counters(): Record<string, number> {
+    return { ...this.counts };
+  }
+
+  /** Counts one exercise of a check that ran elsewhere (the liveness helper). */
+  exercised(name: InvariantName, times = 1): void {
+    this.counts[`check.${name}`] = (this.counts[`check.${name}`] ?? 0) + times;
+  }
+
+  /** Fails the run. */
+  violation(name: InvariantViolation['invariant'], detail: string, node?: number): never {
+    throw new InvariantViolation(name, this.options.seed, this.options.now(), detail, node);
+  }
+
+  // ---- no event for a peer after its disconnect (every event, as delivered) ----
+
+  frame(node: number, peer: PeerId): void {
+    this.exercised('no-event-after-disconnect');
+    if (this.gone.get(node)?.has(peer)) {
+      this.violation(
+        'no-event-after-disconnect',
+        `a frame for peer ${peer} after it disconnected`,
+        node,
+      );
+    }
+  }
+
+  event(node: number, event: TransportEvent): void {
+    if (!('peer' in event)) return;
+    this.exercised('no-event-after-disconnect');
+    let gone = this.gone.get(node);
+    if (gone?.has(event.peer)) {
+      this.violation(
+        'no-event-after-disconnect',
+        `a ${event.type} event for peer ${event.peer} after it disconnected`,
+        node,
+      );
+    }
+    // A failed dial is as final for its id as a disconnect.
+    if (event.type === 'disconnected' || event.type === 'connect-failed') {
+      if (!gone) {
+        gone = new Set();
+        this.gone.set(node, gone);
+      }
+      gone.add(event.peer);
+    }
+  }
+
+  /** The node crashed: its next transport is a new one, with new peer ids. */
+  forgetNode(node: number): void {
+    this.gone.delete(node);
+  }
+
+  // ---- the Engine's own state, after every step ----
+
+  checkEngine(node: number, engine: Engine): void {
+    const now = engine.clock.now();
+    // Every request resolves or rejects by its deadline: its timer is due then.
+    for (const r of engine.pendingRequests()) {
+      this.exercised('request-settles-in-time');
+      if (now > r.deadline + this.slackMs) {
+        this.violation(
+          'request-settles-in-time',
+          `${r.command} to peer ${r.peer}, sent at ${r.sentAt}, still pending ${now - r.deadline} ms past its deadline`,
+          node,
+        );
+      }
+    }
+    const peers = engine.peers;
+    const bans = engine.bans();
+    if (bans.length > 0) {
+      const banned = new Set(bans.map((b) => b.host));
+      for (const peer of peers) {
+        this.exercised('banned-not-connected');
+        // A banned peer may still be connected while its disconnect is under way
+        // (closing); it must never be taking input.
+        if (peer.active && banned.has(hostOf(peer.address))) {
+          this.violation('banned-not-connected', `${peer} is banned and still active`, node);
+        }
+      }
+    }
+    const limits = engine.config.limits;
+    let outbound = 0;
+    let readyInbound = 0;
+    for (const peer of peers) {
+      if (!peer.active) continue;
+      if (!peer.inbound) outbound++;
+      else if (peer.ready) readyInbound++;
+    }
+    this.exercised('engine-slots');
+    if (outbound > limits.maxOutbound) {
+      this.violation(
+        'engine-slots',
+        `${outbound} outbound peers, limit ${limits.maxOutbound}`,
+        node,
+      );
+    }
+    if (readyInbound > limits.maxInbound) {
+      this.violation(
+        'engine-slots',
+        `${readyInbound} handshaken inbound peers, limit ${limits.maxInbound}`,
+        node,
+      );
+    }
+  }
+
+  /**
+   * Connection slots as the transport admits them: live (not closing) inbound
+   * connections within maxInbound, inbound ones still handshaking within
+   * maxHandshaking, all of them within maxConnections.
+   */
+  checkTransport(
+    node: number,
+    transport: SimTransport,
+    limits: { maxInbound: number; maxHandshaking: number; maxConnections: number },
+  ): void {
+    let inbound = 0;
+    let handshaking = 0;
+    let total = 0;
+    for (const id of transport.peerIds()) {
+      const info = transport.peerInfo(id);
+      if (!info || info.closing) continue;
+      total++;
+      if (info.inbound) {
+        inbound++;
+        if (!info.handshakeComplete) handshaking++;
+      }
+    }
+    this.exercised('transport-slots');
+    if (inbound > limits.maxInbound) {
+      this.violation('transport-slots', `${inbound} inbound, limit ${limits.maxInbound}`, node);
+    }
+    if (handshaking > limits.maxHandshaking) {
+      this.violation(
+        'transport-slots',
+        `${handshaking} inbound handshaking, limit ${limits.maxHandshaking}`,
+        node,
+      );
+    }
+    if (total > limits.maxConnections) {
+      this.violation(
+        'transport-slots',
+        `${total} connections, limit ${limits.maxConnections}`,
+        node,
+      );
+    }
+  }
+}
+
+export interface ConvergenceOptions<T> {
+  /** A node's best tip (its header chain's tip hash, say); undefined when it has none. */
+  tipOf: (value: T, node: SimNode<T>) => string | undefined;
+  /** The tip every node must reach. */
+  best: string;
+  /** Virtual ms the nodes have, from now. */
+  withinMs: number;
+  /** The nodes that must converge (default: every node; a crashed one has not converged). */
+  nodes?: readonly SimNode<T>[];
+}
+
+/**
+ * Liveness: runs the network until every node's tip is `best`, and fails the
+ * run with an InvariantViolation naming the laggards if that takes longer than
+ * `withinMs` of virtual time. Call it once the faults have stopped
+ * (SimNetwork.stopFaults). Returns the virtual ms it took.
+ */
+export async function expectConvergence<T>(
+  network: SimNetwork,
+  options: ConvergenceOptions<T>,
+): Promise<number> {
+  const nodes = options.nodes ?? (network.nodes as readonly SimNode<T>[]);
+  const converged = (node: SimNode<T>) =>
+    node.value !== undefined && options.tipOf(node.value, node) === options.best;
+  const start = network.now();
+  try {
+    await network.runUntil(() => nodes.every(converged), { maxTimeMs: options.withinMs });
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'SimTimeoutError')) throw error;
+    const behind = nodes
+      .filter((node) => !converged(node))
+      .map((node) =>
+        node.value === undefined
+          ? `node ${node.id} (crashed)`
+          : `node ${node.id} at ${options.tipOf(node.value, node) ?? 'no tip'}`,
+      );
+    network.invariants.violation(
+      'liveness',
+      `not every node reached ${options.best} within ${options.withinMs} ms: ${behind.join(', ')}`,
+    );
+  }
+  network.invariants.exercised('liveness', nodes.length);
+  return network.now() - start;
+}

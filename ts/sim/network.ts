@@ -1,0 +1,587 @@
+// SimNetwork: many nodes in one process on one simulated world. The world
+// (Rust) keeps virtual time, the simulated TCP and its faults; this side keeps
+// every node's timers in one queue and steps both in one global order:
+// whichever comes first of the next network event and the next timer (the
+// network first on a tie, timers by due time then creation), then every ready
+// node's events in node-id order, then the microtasks that all of that queued.
+// Nothing here reads the wall clock or Math.random: the same seed and the same
+// calls give the same run, event for event.
+import { NETWORK_PRESETS, type PresetName } from '../config/networks.js';
+import { parseConfig } from '../config/schema.js';
+import { Engine, type EngineOptions } from '../engine/engine.js';
+import type { EventBatch } from '../native/binding.js';
+import { native } from '../native/binding.js';
+import { SimClock, type SimTimeSource, TimerQueue } from './clock.js';
+import { Invariants, InvariantViolation } from './invariants.js';
+import {
+  type SimNodeCalls,
+  SimTransport,
+  type SimTransportOptions,
+  simTransportOptions,
+} from './transport.js';
+
+export type SimProfile = 'none' | 'default' | 'harsh';
+
+/** Every fault knob; probabilities are 0..1. Omitted fields keep the profile's value. */
+export interface SimFaults {
+  latencyMinMs?: number;
+  latencyMaxMs?: number;
+  bandwidthMinBps?: number;
+  bandwidthMaxBps?: number;
+  maxSegmentBytes?: number;
+  connectRefuseP?: number;
+  connectHangP?: number;
+  resetPerSecondP?: number;
+  finPerSecondP?: number;
+  halfOpenPerSecondP?: number;
+  bitFlipP?: number;
+  partitionPerSecondP?: number;
+  partitionMinMs?: number;
+  partitionMaxMs?: number;
+  oneWayP?: number;
+  clogPerSecondP?: number;
+  clogMinMs?: number;
+  clogMaxMs?: number;
+  crashPerSecondP?: number;
+  restartMinMs?: number;
+  restartMaxMs?: number;
+  clockDriftMaxPpm?: number;
+}
+
+/** The fault knobs that inject faults, all off: latency and bandwidth stay as they are. */
+export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
+  connectRefuseP: 0,
+  connectHangP: 0,
+  resetPerSecondP: 0,
+  finPerSecondP: 0,
+  halfOpenPerSecondP: 0,
+  bitFlipP: 0,
+  partitionPerSecondP: 0,
+  clogPerSecondP: 0,
+  crashPerSecondP: 0,
+});
+
+export interface SimNodeOptions extends SimTransportOptions {
+  /** Clock drift in parts per million (default: drawn from the profile's range). */
+  clockDriftPpm?: number;
+  clockOffsetMs?: number;
+}
+
+/** The world as this side uses it (the native SimWorld). */
+export interface SimWorld extends SimNodeCalls, SimTimeSource {
+  addNode(ip: string, options?: SimNodeOptions | null): number;
+  readyNodes(): number[];
+  poll(node: number): EventBatch | null;
+  release(node: number): void;
+  nextEventAt(): number | null;
+  advanceTo(time: number): number;
+  crash(node: number): void;
+  restart(node: number): void;
+  isUp(node: number): boolean;
+  partition(a: number[], b: number[], oneWay?: boolean | null): number;
+  heal(partition?: number | null): void;
+  clog(node: number, ms: number): void;
+  setFaults(faults: SimFaults): void;
+  randomU32(stream: string): number;
+  traceHash(): string;
+  setTraceLog(on: boolean): void;
+  takeTrace(): string[];
+  counters(): Record<string, number>;
+  violations(): string[];
+  takeNodeNotices(): Array<{ node: number; kind: string }>;
+}
+
+export interface SimNetworkOptions {
+  /** The run's seed: a u64 as a number, bigint or decimal string. */
+  seed: number | bigint | string;
+  /** Whose magic the world frames with (default regtest). */
+  network?: PresetName;
+  /** Network magic in wire order, when not a preset's. */
+  magic?: string;
+  profile?: SimProfile;
+  /** Overrides on top of the profile. */
+  faults?: SimFaults;
+  /** Run the invariants after every step (default true). */
+  checks?: boolean;
+  /** How late (node-clock ms) a request may settle before it is a violation (default 1). */
+  requestSlackMs?: number;
+}
+
+/** What a node's user object is built from, at its first start and after each restart. */
+export interface SimNodeContext {
+  node: number;
+  ip: string;
+  /** 0 at the first start, then one more after each crash and restart. */
+  generation: number;
+  transport: SimTransport;
+  clock: SimClock;
+}
+
+export interface AddNodeOptions<T> {
+  /** IPv4 address (default 10.0.x.y from the node's id). */
+  ip?: string;
+  options?: SimNodeOptions;
+  create: (ctx: SimNodeContext) => T;
+}
+
+export interface AddEngineOptions extends Omit<EngineOptions, 'clock' | 'transport'> {
+  ip?: string;
+  /** Clock drift and offset of the node (transport options come from the configuration). */
+  node?: Pick<SimNodeOptions, 'clockDriftPpm' | 'clockOffsetMs'>;
+  /** Runs on every new Engine of the node (first start and each restart): listen, dial, subscribe. */
+  setup?: (engine: Engine, ctx: SimNodeContext) => void;
+}
+
+/** Options that make no valid simulation (a bad seed, an unknown network). */
+export class SimOptionsError extends Error {
+  override readonly name = 'SimOptionsError';
+}
+
+/** runUntil gave up: its condition did not hold in time, or nothing was left to run. */
+export class SimTimeoutError extends Error {
+  override readonly name = 'SimTimeoutError';
+  constructor(
+    readonly seed: string,
+    /** Virtual ms since the world began. */
+    readonly timeMs: number,
+    detail: string,
+  ) {
+    super(`simulation (seed ${seed}) at virtual ${timeMs} ms: ${detail}`);
+  }
+}
+
+/** One node: its address, and its current user object while it is up. */
+export class SimNode<T> {
+  /** Incremented by each restart. */
+  generation = 0;
+  /** The node's user object; undefined while the node is crashed. */
+  value: T | undefined;
+  transport!: SimTransport;
+  clock!: SimClock;
+  private readingStalled = false;
+
+  constructor(
+    readonly id: number,
+    readonly ip: string,
+    /** @internal */
+    readonly create: (ctx: SimNodeContext) => T,
+  ) {}
+
+  /** Whether the node is running (not crashed). */
+  get up(): boolean {
+    return this.value !== undefined;
+  }
+
+  /** The user object; throws when the node is crashed. */
+  get current(): T {
+    if (this.value === undefined) throw new Error(`node ${this.id} is crashed`);
+    return this.value;
+  }
+
+  /**
+   * A slow reader: its events stay queued (unpolled, unreleased), so its
+   * input keeps counting against its budgets and the world stops reading
+   * for it, until `resumeReading`.
+   */
+  stallReading(): void {
+    this.readingStalled = true;
+  }
+
+  resumeReading(): void {
+    this.readingStalled = false;
+  }
+
+  get stalled(): boolean {
+    return this.readingStalled;
+  }
+}
+
+/** Rounds of dispatch at one instant before the run is declared stuck. */
+const MAX_ROUNDS_PER_INSTANT = 10_000;
+/** Virtual time between checks of every node (touched nodes are checked every step). */
+const FULL_CHECK_EVERY_MS = 1_000;
+/** runUntil's default budget of virtual time for a condition. */
+const DEFAULT_MAX_TIME_MS = 60 * 60_000;
+
+/**
+ * Lets every microtask queued so far run, and those they queue: a macrotask
+ * (setImmediate) runs only once the microtask queue is empty.
+ */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function parseSeed(seed: number | bigint | string): string {
+  let value: bigint;
+  try {
+    if (typeof seed === 'number' && !Number.isSafeInteger(seed)) throw new Error();
+    if (typeof seed === 'string' && !/^\d+$/.test(seed)) throw new Error();
+    value = BigInt(seed);
+  } catch {
+    throw new SimOptionsError(
+      `seed must be a non-negative integer below 2^64, got ${String(seed)}`,
+    );
+  }
+  if (value < 0n || value >= 1n << 64n) {
+    throw new SimOptionsError(
+      `seed must be a non-negative integer below 2^64, got ${String(seed)}`,
+    );
+  }
+  return value.toString();
+}
+
+export class SimNetwork {
+  readonly seed: string;
+  readonly world: SimWorld;
+  readonly invariants: Invariants;
+  private readonly timers = new TimerQueue();
+  private readonly nodeList: SimNode<unknown>[] = [];
+  private readonly checks: boolean;
+  /** Nodes that ran a timer or handled a batch in this step. */
+  private readonly touched = new Set<number>();
+  private lastFullCheck = 0;
+  private pendingError: { error: unknown } | undefined;
+
+  constructor(options: SimNetworkOptions) {
+    this.seed = parseSeed(options.seed);
+    const preset = options.network ?? 'regtest';
+    if (!Object.hasOwn(NETWORK_PRESETS, preset)) {
+      throw new SimOptionsError(`unknown network "${preset}"`);
+    }
+    const magic = options.magic ?? NETWORK_PRESETS[preset].magic;
+    // TODO(sim binding): native.SimWorld once native/index.d.cts declares it.
+    const { SimWorld } = native as unknown as {
+      SimWorld: new (options: Record<string, unknown>) => SimWorld;
+    };
+    this.world = new SimWorld({
+      seed: this.seed,
+      magic,
+      ...(options.profile ? { profile: options.profile } : {}),
+      ...(options.faults ? { faults: options.faults } : {}),
+    });
+    this.checks = options.checks ?? true;
+    this.invariants = new Invariants({
+      seed: this.seed,
+      now: () => this.world.now(),
+      ...(options.requestSlackMs !== undefined ? { requestSlackMs: options.requestSlackMs } : {}),
+    });
+  }
+
+  /** Every node, by id. */
+  get nodes(): readonly SimNode<unknown>[] {
+    return this.nodeList;
+  }
+
+  node<T = unknown>(id: number): SimNode<T> {
+    const node = this.nodeList[id];
+    if (!node) throw new RangeError(`no node ${id}`);
+    return node as SimNode<T>;
+  }
+
+  /** Virtual ms since the world began. */
+  now(): number {
+    return this.world.now();
+  }
+
+  /** Adds a node and builds its user object with `create`. */
+  addNode<T>(options: AddNodeOptions<T>): SimNode<T> {
+    const index = this.nodeList.length;
+    const ip = options.ip ?? `10.0.${index >> 8}.${(index & 255) + 1}`;
+    const id = this.world.addNode(ip, options.options ?? null);
+    const node = new SimNode<T>(id, ip, options.create);
+    this.nodeList[id] = node as SimNode<unknown>;
+    this.start(node);
+    return node;
+  }
+
+  /**
+   * Adds a node running an Engine on this network: its transport takes the
+   * configuration's limits and timeouts as a NativeTransport would, and
+   * `engine.listen()` binds the node's address on the network's port.
+   */
+  addEngine(options: AddEngineOptions = {}): SimNode<Engine> {
+    const { ip, node, setup, ...engineOptions } = options;
+    const config = parseConfig(engineOptions);
+    const nodeOptions: SimNodeOptions = { ...simTransportOptions(config), ...node };
+    const index = this.nodeList.length;
+    const address = ip ?? `10.0.${index >> 8}.${(index & 255) + 1}`;
+    return this.addNode({
+      ip: address,
+      options: nodeOptions,
+      create: (ctx) => {
+        const engine = new Engine({
+          ...engineOptions,
+          listen: engineOptions.listen ?? { host: ctx.ip, port: config.network.port },
+          clock: ctx.clock,
+          transport: ctx.transport,
+        });
+        setup?.(engine, ctx);
+        return engine;
+      },
+    });
+  }
+
+  // ---- stepping ---------------------------------------------------------
+
+  /**
+   * Runs the next thing: what is ready now, else the earlier of the next
+   * network event and the next timers; then every ready node's batches and
+   * the microtasks they queue. Returns false when nothing was left to run.
+   */
+  async step(): Promise<boolean> {
+    const moved = this.anyReady() ? true : this.advance();
+    const dispatched = await this.settle();
+    this.afterStep();
+    return moved || dispatched;
+  }
+
+  /** Runs until virtual time `time`, or until `condition` holds (within `maxTimeMs`). */
+  async runUntil(
+    until: number | (() => boolean),
+    options: { maxTimeMs?: number } = {},
+  ): Promise<number> {
+    if (typeof until === 'number') {
+      if (!(until >= this.now())) {
+        throw new RangeError(`cannot run back to ${until} ms: it is ${this.now()} ms`);
+      }
+      for (;;) {
+        if (!this.anyReady()) {
+          const next = this.nextAt();
+          if (next === null || next > until) break;
+        }
+        await this.step();
+      }
+      this.world.advanceTo(until);
+      this.takeNotices();
+      this.fullCheck();
+      return this.now();
+    }
+    const deadline = this.now() + (options.maxTimeMs ?? DEFAULT_MAX_TIME_MS);
+    while (!until()) {
+      if (!this.anyReady()) {
+        const next = this.nextAt();
+        if (next === null) {
+          throw new SimTimeoutError(
+            this.seed,
+            this.now(),
+            'nothing left to run and the condition does not hold',
+          );
+        }
+        if (next > deadline) {
+          this.world.advanceTo(deadline);
+          this.takeNotices();
+          throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
+        }
+      }
+      await this.step();
+    }
+    this.fullCheck();
+    return this.now();
+  }
+
+  /** Runs for `ms` of virtual time. */
+  runFor(ms: number): Promise<number> {
+    return this.runUntil(this.now() + ms);
+  }
+
+  // ---- faults and observation --------------------------------------------
+
+  /** Crashes a node now: its user object is dropped, its timers never run. */
+  crash(id: number): void {
+    this.world.crash(id);
+    this.onCrashed(this.node(id));
+    this.takeNotices();
+  }
+
+  /** Restarts a crashed node now with a new user object. */
+  restart(id: number): void {
+    this.world.restart(id);
+    this.onRestarted(this.node(id));
+    this.takeNotices();
+  }
+
+  /** Stops injecting faults (latency and bandwidth stay) and heals every partition. */
+  stopFaults(): void {
+    this.world.setFaults({ ...NO_FAULTS });
+    this.world.heal(null);
+  }
+
+  traceHash(): string {
+    return this.world.traceHash();
+  }
+
+  /** The world's counters (faults, disconnects, its checks) and this side's checks. */
+  counters(): Record<string, number> {
+    const all: Record<string, number> = { ...this.world.counters() };
+    for (const [key, value] of Object.entries(this.invariants.counters())) {
+      all[key] = (all[key] ?? 0) + value;
+    }
+    return Object.fromEntries(Object.entries(all).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private start<T>(node: SimNode<T>): void {
+    const seed = this.world.randomU32(`node:${node.id}:${node.generation}`);
+    node.clock = new SimClock(this.world, node.id, this.timers, seed);
+    node.transport = new SimTransport(this.world, node.id, this.invariants);
+    node.value = node.create({
+      node: node.id,
+      ip: node.ip,
+      generation: node.generation,
+      transport: node.transport,
+      clock: node.clock,
+    });
+  }
+
+  private onCrashed(node: SimNode<unknown>): void {
+    if (node.transport.crashed) return;
+    node.clock.stop();
+    node.transport.kill();
+    node.value = undefined;
+    this.invariants.forgetNode(node.id);
+  }
+
+  private onRestarted(node: SimNode<unknown>): void {
+    if (!node.transport.crashed) return;
+    node.generation++;
+    this.start(node);
+  }
+
+  private takeNotices(): void {
+    for (const notice of this.world.takeNodeNotices()) {
+      const node = this.node(notice.node);
+      if (notice.kind === 'crashed') this.onCrashed(node);
+      else if (notice.kind === 'restarted') this.onRestarted(node);
+    }
+  }
+
+  private anyReady(): boolean {
+    for (const id of this.world.readyNodes()) {
+      const node = this.nodeList[id];
+      if (node && !node.stalled && node.up) return true;
+    }
+    return false;
+  }
+
+  /** When the next network event or timer is due, or null when nothing is scheduled. */
+  private nextAt(): number | null {
+    const net = this.world.nextEventAt();
+    const timer = this.timers.nextDue();
+    if (net === null) return timer;
+    if (timer === null) return net;
+    return Math.min(net, timer);
+  }
+
+  /** Moves to the next network event or timers and runs them. */
+  private advance(): boolean {
+    const net = this.world.nextEventAt();
+    const timer = this.timers.nextDue();
+    if (net === null && timer === null) return false;
+    if (net !== null && (timer === null || net <= timer)) {
+      this.world.advanceTo(Math.max(net, this.world.now()));
+      this.takeNotices();
+      return true;
+    }
+    const due = timer as number;
+    this.world.advanceTo(Math.max(due, this.world.now()));
+    this.takeNotices();
+    // The timers due now that existed before this instant, in (due, creation)
+    // order; one set for now by these runs waits for the next step, after any
+    // network event due at the same time.
+    const limit = this.timers.nextSeq;
+    for (
+      let entry = this.timers.popDue(due, limit);
+      entry;
+      entry = this.timers.popDue(due, limit)
+    ) {
+      this.touched.add(entry.owner.node);
+      try {
+        entry.fn();
+      } catch (error) {
+        this.pendingError ??= { error };
+      }
+    }
+    return true;
+  }
+
+  /** Dispatches ready nodes' batches, then microtasks, until nothing more is ready. */
+  private async settle(): Promise<boolean> {
+    let any = false;
+    for (let round = 0; ; round++) {
+      const dispatched = this.dispatchReady();
+      await drainMicrotasks();
+      if (!dispatched) return any;
+      any = true;
+      if (round >= MAX_ROUNDS_PER_INSTANT) {
+        throw new SimTimeoutError(
+          this.seed,
+          this.now(),
+          `${MAX_ROUNDS_PER_INSTANT} rounds of events without virtual time moving`,
+        );
+      }
+    }
+  }
+
+  /** One batch for each ready node, in node-id order. */
+  private dispatchReady(): boolean {
+    let any = false;
+    for (const id of this.world.readyNodes()) {
+      const node = this.nodeList[id];
+      if (!node || node.stalled || !node.up) continue;
+      const batch = this.world.poll(id);
+      if (batch === null) continue;
+      any = true;
+      this.touched.add(id);
+      const error = node.transport.dispatch(batch);
+      this.world.release(id);
+      if (error !== undefined) this.pendingError ??= { error };
+    }
+    return any;
+  }
+
+  private afterStep(): void {
+    if (this.pendingError) {
+      const { error } = this.pendingError;
+      this.pendingError = undefined;
+      throw error;
+    }
+    if (!this.checks) return;
+    if (this.now() - this.lastFullCheck >= FULL_CHECK_EVERY_MS) {
+      this.fullCheck();
+      return;
+    }
+    for (const id of [...this.touched].sort((a, b) => a - b)) this.checkNode(id);
+    this.touched.clear();
+  }
+
+  /** Every node's invariants, and the world's. */
+  private fullCheck(): void {
+    this.touched.clear();
+    if (!this.checks) return;
+    this.lastFullCheck = this.now();
+    for (const node of this.nodeList) this.checkNode(node.id);
+    const violations = this.world.violations();
+    if (violations.length > 0) {
+      throw new InvariantViolation(
+        `world: ${violations[0]}`,
+        this.seed,
+        this.now(),
+        violations.join('; '),
+      );
+    }
+  }
+
+  private checkNode(id: number): void {
+    const node = this.nodeList[id];
+    const engine = node?.value;
+    if (!node || !(engine instanceof Engine)) return;
+    this.invariants.checkEngine(id, engine);
+    const limits = engine.config.limits;
+    this.invariants.checkTransport(id, node.transport, {
+      maxInbound: limits.maxInbound,
+      maxHandshaking: limits.maxHandshaking,
+      maxConnections: limits.maxConnections ?? limits.maxInbound + limits.maxOutbound,
+    });
+  }
+}
