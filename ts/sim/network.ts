@@ -251,8 +251,13 @@ export class SimNetwork {
     const magic = options.magic ?? NETWORK_PRESETS[preset].magic;
     // TODO(sim binding): native.SimWorld once native/index.d.cts declares it.
     const { SimWorld } = native as unknown as {
-      SimWorld: new (options: Record<string, unknown>) => SimWorld;
+      SimWorld?: new (options: Record<string, unknown>) => SimWorld;
     };
+    if (typeof SimWorld !== 'function') {
+      throw new SimOptionsError(
+        'this build of the native addon has no simulator (SimWorld): rebuild it with "npm run build:native"',
+      );
+    }
     this.world = new SimWorld({
       seed: this.seed,
       magic,

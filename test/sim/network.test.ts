@@ -1,0 +1,261 @@
+// The simulated network from JavaScript: its clock and timer queue, Engines
+// handshaking on it, determinism by trace hash, and the invariants.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../ts/engine/clock.js';
+import type { Engine } from '../../ts/engine/engine.js';
+import { RequestTimeoutError } from '../../ts/engine/errors.js';
+import { RequestTracker } from '../../ts/engine/requests.js';
+import {
+  Invariants,
+  InvariantViolation,
+  SimClock,
+  SimNetwork,
+  type SimNode,
+  SimOptionsError,
+  TimerQueue,
+  Xoshiro128,
+} from '../../ts/sim/index.js';
+import { addressOf, EngineLog, engineNode, quietNetwork, settle } from '../helpers/sim.js';
+
+/** A time source for clock tests: virtual time moves only when the test says. */
+function fakeTime(start = 0) {
+  const t = { now: start };
+  return {
+    t,
+    source: {
+      now: () => t.now,
+      nodeTime: () => 1_700_000_000_000 + t.now,
+      nodeDelay: (_node: number, ms: number) => ms,
+    },
+  };
+}
+
+describe('SimClock and the shared timer queue', () => {
+  it('xoshiro128** gives the reference outputs for state (1, 2, 3, 4)', () => {
+    const g = new Xoshiro128(1, 2, 3, 4);
+    expect([g.nextU32(), g.nextU32(), g.nextU32(), g.nextU32(), g.nextU32()]).toEqual([
+      11520, 0, 5927040, 70819200, 2031721883,
+    ]);
+    // Seeded streams: the same seed repeats, another seed does not.
+    const a = Xoshiro128.fromSeed(7);
+    const b = Xoshiro128.fromSeed(7);
+    const c = Xoshiro128.fromSeed(8);
+    const take = (g: Xoshiro128) => Array.from({ length: 8 }, () => g.nextU32());
+    const [sa, sb, sc] = [take(a), take(b), take(c)];
+    expect(sa).toEqual(sb);
+    expect(sa).not.toEqual(sc);
+  });
+
+  it('runs every node’s timers in (due, creation) order; cancelled and crashed ones never', () => {
+    const { source } = fakeTime();
+    const queue = new TimerQueue();
+    const one = new SimClock(source, 0, queue, 1);
+    const two = new SimClock(source, 1, queue, 2);
+    const ran: string[] = [];
+    one.setTimer(30, () => ran.push('one@30'));
+    two.setTimer(10, () => ran.push('two@10'));
+    one.setTimer(10, () => ran.push('one@10'));
+    const cancelled = two.setTimer(20, () => ran.push('two@20'));
+    two.clearTimer(cancelled);
+    two.setTimer(40, () => ran.push('two@40'));
+    // A clock cannot cancel another clock's timer.
+    const kept = one.setTimer(35, () => ran.push('one@35'));
+    two.clearTimer(kept);
+    two.stop();
+    two.setTimer(1, () => ran.push('two@1 after stop'));
+    for (let e = queue.popDue(1_000); e; e = queue.popDue(1_000)) e.fn();
+    expect(ran).toEqual(['one@10', 'one@30', 'one@35']);
+    expect(queue.nextDue()).toBeNull();
+  });
+
+  it('the heap holds its order over many random timers', () => {
+    const { source } = fakeTime();
+    const queue = new TimerQueue();
+    const clock = new SimClock(source, 0, queue, 99);
+    const ran: Array<[number, number]> = [];
+    for (let i = 0; i < 500; i++) {
+      const due = Math.floor(clock.random() * 50);
+      const h = clock.setTimer(due, () => ran.push([due, i]));
+      if (i % 7 === 0) clock.clearTimer(h);
+    }
+    for (let e = queue.popDue(1_000); e; e = queue.popDue(1_000)) e.fn();
+    const expected = [...ran].sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+    expect(ran).toEqual(expected);
+    expect(ran).toHaveLength(500 - Math.ceil(500 / 7));
+  });
+
+  it('timers created at an instant wait for a later pop when bounded by creation', () => {
+    const { source } = fakeTime(5);
+    const queue = new TimerQueue();
+    const clock = new SimClock(source, 0, queue, 3);
+    const ran: string[] = [];
+    clock.setTimer(0, () => {
+      ran.push('first');
+      clock.setTimer(0, () => ran.push('second'));
+    });
+    const limit = queue.nextSeq;
+    for (let e = queue.popDue(5, limit); e; e = queue.popDue(5, limit)) e.fn();
+    expect(ran).toEqual(['first']);
+    expect(queue.nextDue()).toBe(5);
+  });
+});
+
+describe('RequestTracker.outstanding', () => {
+  it('lists pending requests with their deadlines until they settle', async () => {
+    const clock = new ManualClock({ start: 1_000 });
+    const tracker = new RequestTracker(clock);
+    const request = tracker.track(3, { command: 'ping', payload: { nonce: 1n } }, 500);
+    const failed = request.catch((e: unknown) => e);
+    expect(tracker.outstanding()).toEqual([
+      { peer: 3, command: 'ping', sentAt: 1_000, deadline: 1_500 },
+    ]);
+    clock.advance(500);
+    expect(await failed).toBeInstanceOf(RequestTimeoutError);
+    expect(tracker.outstanding()).toEqual([]);
+  });
+});
+
+describe('Invariants', () => {
+  it('an event for a peer after its disconnect is a violation naming seed and time', () => {
+    const inv = new Invariants({ seed: '42', now: () => 1234.5 });
+    inv.event(0, { type: 'connected', peer: 7, remote: '10.0.0.2:18444', local: '10.0.0.1:5000' });
+    inv.frame(0, 7);
+    inv.event(0, {
+      type: 'disconnected',
+      peer: 7,
+      reason: 'peer-closed',
+      detail: '',
+      unflushedBytes: 0,
+    });
+    // Another node's peer 7 is another peer.
+    inv.frame(1, 7);
+    let error: unknown;
+    try {
+      inv.frame(0, 7);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(InvariantViolation);
+    expect((error as Error).message).toMatch(
+      /no-event-after-disconnect violated at virtual 1234.5 ms \(seed 42\), node 0/,
+    );
+    expect(inv.counters()['check.no-event-after-disconnect']).toBe(5);
+    // A node that crashed and restarted starts over.
+    inv.forgetNode(0);
+    expect(() => inv.frame(0, 7)).not.toThrow();
+  });
+});
+
+describe('SimNetwork options', () => {
+  it('refuses a seed that is not a u64, with a typed error', () => {
+    for (const seed of [-1, 1.5, 'abc', '18446744073709551616', Number.NaN]) {
+      expect(() => new SimNetwork({ seed })).toThrow(SimOptionsError);
+    }
+  });
+});
+
+describe('Engines on the simulated network', () => {
+  it('two Engines handshake, both ways, in virtual time', async () => {
+    const net = quietNetwork(3);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const b = engineNode(net);
+    const logA = new EngineLog(net, a.current);
+    const logB = new EngineLog(net, b.current);
+    b.current.connect(addressOf(a));
+    await net.runUntil(() => logA.handshakes.length === 1 && logB.handshakes.length === 1, {
+      maxTimeMs: 10_000,
+    });
+    const inbound = logA.handshakes[0]?.value;
+    const outbound = logB.handshakes[0]?.value;
+    expect(inbound?.inbound).toBe(true);
+    expect(inbound?.address.startsWith(`${b.ip}:`)).toBe(true);
+    expect(outbound?.inbound).toBe(false);
+    expect(outbound?.address).toBe(`${a.ip}:18444`);
+    expect(outbound?.version?.userAgent).toBe('/peerwire:0.1.0/');
+    expect(inbound?.features.wtxidRelay && inbound.features.addrV2).toBe(true);
+    // Time moved only as the links' latency says: nothing is instant, nothing waited.
+    expect(net.now()).toBeGreaterThan(0);
+    expect(net.now()).toBeLessThan(1_000);
+
+    const pong = await settle(net, () =>
+      outbound?.request({ command: 'ping', payload: { nonce: 4242n } }),
+    );
+    expect(pong?.payload.nonce).toBe(4242n);
+    expect(net.counters()['check.no-event-after-disconnect']).toBeGreaterThan(0);
+  });
+
+  it('Engine randomness comes from the simulation: same seed, same nonces', async () => {
+    const nonces = async (seed: number) => {
+      const net = quietNetwork(seed);
+      const a = engineNode(net, { setup: (e) => e.listen() });
+      const b = engineNode(net);
+      const log = new EngineLog(net, a.current);
+      b.current.connect(addressOf(a));
+      await net.runUntil(() => log.handshakes.length === 1, { maxTimeMs: 10_000 });
+      return log.handshakes[0]?.value.version?.nonce;
+    };
+    const first = await nonces(11);
+    expect(first).toBeTypeOf('bigint');
+    expect(await nonces(11)).toBe(first);
+    expect(await nonces(12)).not.toBe(first);
+  });
+
+  it('ten nodes under the default profile: the same seed gives the same trace, another seed another', async () => {
+    const run = async (seed: number) => {
+      const net = new SimNetwork({ seed, profile: 'default' });
+      const nodes: SimNode<Engine>[] = [];
+      for (let i = 0; i < 10; i++) {
+        nodes.push(
+          net.addEngine({
+            network: 'regtest',
+            limits: { pingIntervalMs: 20_000, requestTimeoutMs: 15_000 },
+            reconnect: { baseDelayMs: 1_000, maxDelayMs: 10_000, maxRestarts: 1_000 },
+            setup: (engine, ctx) => {
+              engine.listen();
+              // A ring, plus a chord: each node dials the next two.
+              for (const step of [1, 2]) {
+                const peer = (ctx.node + step) % 10;
+                engine.connect(`10.0.0.${peer + 1}:18444`, { persistent: true });
+              }
+              // Something for the request invariant to watch besides pings.
+              engine.on('handshake', (peer) => {
+                peer
+                  .request({
+                    command: 'getheaders',
+                    payload: {
+                      version: 70016,
+                      locator: [new Uint8Array(32)],
+                      hashStop: new Uint8Array(32),
+                    },
+                  })
+                  .catch(() => {});
+              });
+            },
+          }),
+        );
+      }
+      await net.runFor(5 * 60_000);
+      return { hash: net.traceHash(), counters: net.counters(), ready: nodes };
+    };
+    const first = await run(7);
+    const again = await run(7);
+    const other = await run(8);
+    expect(first.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(again.hash).toBe(first.hash);
+    expect(other.hash).not.toBe(first.hash);
+    for (const name of [
+      'no-event-after-disconnect',
+      'request-settles-in-time',
+      'engine-slots',
+      'transport-slots',
+    ]) {
+      expect(first.counters[`check.${name}`], name).toBeGreaterThan(0);
+    }
+    // Counters agree between the two runs of one seed, and faults were injected.
+    expect(again.counters).toEqual(first.counters);
+    const faults = Object.entries(first.counters).filter(
+      ([k, v]) => k.startsWith('fault.') && v > 0,
+    );
+    expect(faults.length).toBeGreaterThan(0);
+  });
+});
