@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
+module.exports.SimWorld = nativeBinding.SimWorld
 module.exports.checksumsComputedTotal = nativeBinding.checksumsComputedTotal
 module.exports.doubleSha256 = nativeBinding.doubleSha256
 module.exports.doubleSha256Each = nativeBinding.doubleSha256Each

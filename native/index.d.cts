@@ -84,6 +84,86 @@ export declare class NativeEngine {
   debugPanicNow(): void
 }
 
+export declare class SimWorld {
+  constructor(options: SimWorldOptions)
+  /** Adds a node at IPv4 `ip`; returns its id (0, 1, 2...). */
+  addNode(ip: string, options?: SimNodeOptions | undefined | null): number
+  nodeCount(): number
+  nodeIp(node: number): string
+  /**
+   * Listens on `port` (0 picks one). `host` is accepted for symmetry with
+   * `NativeEngine.listen`; a node has one address.
+   */
+  listen(node: number, host: string, port: number): ListenInfo
+  connect(node: number, address: string): number
+  send(node: number, peer: number, commandName: string, payload: Uint8Array): number
+  broadcast(node: number, commandName: string, payload: Uint8Array, peers?: Array<number> | undefined | null): BroadcastResult
+  markHandshakeComplete(node: number, peer: number): void
+  disconnect(node: number, peer: number, reason: string, flush?: boolean | undefined | null): boolean
+  setLimits(node: number, limits: NativeLimits): void
+  setConnectionLimits(node: number, limits: NativeConnectionLimits): void
+  peerInfo(node: number, peer: number): NativePeerInfo | null
+  peerIds(node: number): Array<number>
+  stats(node: number): NativeStats
+  /** Graceful close of a node's transport; `closed` is its last event. */
+  closeNode(node: number): void
+  /** Node ids with events waiting, ascending. */
+  readyNodes(): Array<number>
+  /**
+   * Takes a batch of the node's events (the same format as
+   * `NativeEngine.poll`); `null` when none wait.
+   */
+  poll(node: number): EventBatch | null
+  /**
+   * The node's last batch is handled: its input stops counting against
+   * budgets and paused readers resume, at the current virtual time.
+   */
+  release(node: number): void
+  /** Virtual time, ms. */
+  now(): number
+  /** Virtual ms of the next scheduled network action, or null when none is. */
+  nextEventAt(): number | null
+  /**
+   * Runs every network action due at or before `time` (virtual ms), then
+   * moves the clock there. Returns how many ran.
+   */
+  advanceTo(time: number): number
+  /** The node's own clock (epoch, offset and drift applied), ms. */
+  nodeTime(node: number): number
+  /** A duration on the node's clock, in virtual ms. */
+  nodeDelay(node: number, ms: number): number
+  crash(node: number): void
+  restart(node: number): void
+  isUp(node: number): boolean
+  /** Crashes and restarts since the last call, in order. */
+  takeNodeNotices(): Array<SimNodeNotice>
+  /**
+   * Holds traffic from every node in `a` to every node in `b` (and back
+   * unless `oneWay`); returns the partition's id.
+   */
+  partition(a: Array<number>, b: Array<number>, oneWay?: boolean | undefined | null): number
+  /** Heals one partition, or every one. */
+  heal(partition?: number | undefined | null): void
+  clog(node: number, ms: number): void
+  /** Replaces the fault knobs: a profile's, with overrides. */
+  setFaults(profileName?: string | undefined | null, faults?: SimFaults | undefined | null): void
+  /** A u32 from the world's stream named `stream`. */
+  randomU32(stream: string): number
+  /** Hex SHA-256 of every trace record so far. */
+  traceHash(): string
+  /**
+   * Adds a record of the application's own to the trace (so that what the
+   * application decides is part of the run's fingerprint).
+   */
+  traceNote(line: string): void
+  setTraceLog(on: boolean): void
+  takeTrace(): Array<string>
+  /** Counters by name, in name order. */
+  counters(): object
+  /** Invariant violations seen so far (empty while everything holds). */
+  violations(): Array<string>
+}
+
 export interface BroadcastResult {
   queued: number
   backpressure: Array<number>
@@ -287,3 +367,57 @@ export declare const SEND_QUEUED: number
 export declare const SEND_TOO_LARGE: number
 
 export declare const SEND_UNKNOWN_PEER: number
+
+/** Every fault knob; omitted fields keep the profile's value. */
+export interface SimFaults {
+  latencyMinMs?: number
+  latencyMaxMs?: number
+  bandwidthMinBps?: number
+  bandwidthMaxBps?: number
+  maxSegmentBytes?: number
+  connectRefuseP?: number
+  connectHangP?: number
+  resetPerSecondP?: number
+  finPerSecondP?: number
+  halfOpenPerSecondP?: number
+  bitFlipP?: number
+  partitionPerSecondP?: number
+  partitionMinMs?: number
+  partitionMaxMs?: number
+  oneWayP?: number
+  clogPerSecondP?: number
+  clogMinMs?: number
+  clogMaxMs?: number
+  crashPerSecondP?: number
+  restartMinMs?: number
+  restartMaxMs?: number
+  clockDriftMaxPpm?: number
+}
+
+/** A node went down ("crashed") or came back ("restarted"). */
+export interface SimNodeNotice {
+  node: number
+  kind: string
+}
+
+export interface SimNodeOptions {
+  limits?: NativeLimits
+  connections?: NativeConnectionLimits
+  connectTimeoutMs?: number
+  flushTimeoutMs?: number
+  sendStallTimeoutMs?: number
+  totalRecvBudgetBytes?: number
+  /** Parts per million the node's clock runs fast (default: drawn from the profile). */
+  clockDriftPpm?: number
+  clockOffsetMs?: number
+}
+
+export interface SimWorldOptions {
+  /** The seed, as a decimal u64 ("7"). */
+  seed: string
+  /** Network magic, 8 hex digits in wire order. */
+  magic: string
+  /** "none", "default" (the default) or "harsh". */
+  profile?: string
+  faults?: SimFaults
+}

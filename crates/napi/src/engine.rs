@@ -26,7 +26,7 @@ pub const SEND_UNKNOWN_PEER: u32 = 4;
 #[napi]
 pub const SEND_TOO_LARGE: u32 = 5;
 
-fn status_code(status: SendStatus) -> u32 {
+pub(crate) fn status_code(status: SendStatus) -> u32 {
     match status {
         SendStatus::Queued => SEND_QUEUED,
         SendStatus::Backpressure => SEND_BACKPRESSURE,
@@ -36,7 +36,7 @@ fn status_code(status: SendStatus) -> u32 {
     }
 }
 
-fn command(name: &str) -> Result<Command> {
+pub(crate) fn command(name: &str) -> Result<Command> {
     Command::new(name)
         .map_err(|e| Error::new(Status::InvalidArg, format!("command \"{name}\": {e}")))
 }

@@ -1,4 +1,5 @@
-//! peerwire-napi: the N-API bridge between the tokio driver and JavaScript.
+//! peerwire-napi: the N-API bridge between the drivers (tokio, and the
+//! simulated network) and JavaScript.
 //!
 //! Every exported method catches panics (`catch_unwind`), and the driver's tasks
 //! contain their own, so no Rust panic can abort Node.
@@ -11,5 +12,6 @@ mod batch;
 mod engine;
 mod hash;
 mod options;
+mod sim;
 #[cfg(feature = "test-hooks")]
 mod test_hooks;

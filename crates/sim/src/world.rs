@@ -753,6 +753,11 @@ impl World {
         self.trace.hash_hex()
     }
 
+    /// A record of the application's own.
+    pub fn note(&mut self, line: &str) {
+        self.record(format!("note {line}"), &[]);
+    }
+
     pub fn set_trace_log(&mut self, on: bool) {
         self.trace.set_log(on);
     }
