@@ -95,7 +95,7 @@ export class RawPeer {
   readonly frames: Stamped<{ peer: number; command: string }>[] = [];
 
   constructor(
-    private readonly net: SimNetwork,
+    net: SimNetwork,
     readonly transport: SimTransport,
     options: RawPeerOptions = {},
   ) {
