@@ -128,6 +128,18 @@ export declare class SimWorld {
    * moves the clock there. Returns how many ran.
    */
   advanceTo(time: number): number
+  /**
+   * Runs network actions up to `time` (inclusive) but stops right after the
+   * first that leaves events for a polled node. Returns true when it
+   * stopped for events (now() is that action's time), false when it
+   * reached `time`.
+   */
+  advanceUntilReady(time: number): boolean
+  /**
+   * Whether the application takes `node`'s events: a node whose reading
+   * is stalled is not polled, and must not stop `advanceUntilReady`.
+   */
+  setPolled(node: number, polled: boolean): void
   /** The node's own clock (epoch, offset and drift applied), ms. */
   nodeTime(node: number): number
   /** A duration on the node's clock, in virtual ms. */

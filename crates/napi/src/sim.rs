@@ -412,6 +412,29 @@ impl SimWorld {
         Ok(self.world.advance_to(until) as u32)
     }
 
+    /// Runs network actions up to `time` (inclusive) but stops right after the
+    /// first that leaves events for a polled node. Returns true when it
+    /// stopped for events (now() is that action's time), false when it
+    /// reached `time`.
+    #[napi(catch_unwind)]
+    pub fn advance_until_ready(&mut self, time: f64) -> Result<bool> {
+        let until = ms_to_us(time)?;
+        if until < self.world.now_us() {
+            return Err(invalid(format!(
+                "cannot go back in time: now is {} ms, asked for {time}",
+                self.now()
+            )));
+        }
+        Ok(self.world.advance_until_ready(until))
+    }
+
+    /// Whether the application takes `node`'s events: a node whose reading
+    /// is stalled is not polled, and must not stop `advanceUntilReady`.
+    #[napi(catch_unwind)]
+    pub fn set_polled(&mut self, node: u32, polled: bool) -> Result<()> {
+        self.world.set_polled(node, polled).map_err(sim_error)
+    }
+
     /// The node's own clock (epoch, offset and drift applied), ms.
     #[napi(catch_unwind)]
     pub fn node_time(&self, node: u32) -> Result<f64> {

@@ -90,6 +90,8 @@ pub struct Node {
     pub clogged_until_us: u64,
     /// Keys the netgroups for eviction.
     pub secret: u64,
+    /// The application takes this node's events (see World::set_polled).
+    pub polled: bool,
 }
 
 impl Node {
@@ -114,6 +116,7 @@ impl Node {
             stats: NodeStats::default(),
             clogged_until_us: 0,
             secret,
+            polled: true,
         }
     }
 

@@ -664,6 +664,42 @@ impl World {
         ran
     }
 
+    /// Runs actions in time order up to `until_us` (inclusive), stopping right
+    /// after the first one that leaves events for a node the application
+    /// polls: the application must see them before time moves on. Returns
+    /// whether it stopped for events (the clock is at that action's time);
+    /// otherwise the clock is at `until_us`.
+    pub fn advance_until_ready(&mut self, until_us: u64) -> bool {
+        let mut stopped = self.any_ready();
+        while !stopped {
+            let Some((at, action)) = self.agenda.pop_due(until_us) else {
+                break;
+            };
+            self.now_us = self.now_us.max(at);
+            self.run(action);
+            stopped = self.any_ready();
+        }
+        if !stopped {
+            self.now_us = self.now_us.max(until_us);
+        }
+        self.check_all();
+        stopped
+    }
+
+    fn any_ready(&self) -> bool {
+        self.nodes
+            .iter()
+            .any(|n| n.up && n.polled && !n.inbox.is_empty())
+    }
+
+    /// Whether the application takes this node's events (a stalled reader
+    /// does not, and must not stop `advance_until_ready`).
+    pub fn set_polled(&mut self, n: NodeId, polled: bool) -> Result<(), SimError> {
+        self.node_mut(n)?.polled = polled;
+        self.record(format!("n{n} polled={polled}"), &[]);
+        Ok(())
+    }
+
     fn run(&mut self, action: Action) {
         match action {
             Action::Arrive(pipe) => self.arrive(pipe),
