@@ -103,4 +103,9 @@ export type {
   NativeLimits,
   NativePeerInfo,
   NativeStats,
+  SimFaults,
+  SimNodeNotice,
+  SimNodeOptions,
+  SimWorld,
+  SimWorldOptions,
 } from '../../native/index.cjs';

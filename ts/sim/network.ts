@@ -9,8 +9,12 @@
 import { NETWORK_PRESETS, type PresetName } from '../config/networks.js';
 import { parseConfig } from '../config/schema.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
-import type { EventBatch } from '../native/binding.js';
-import { native } from '../native/binding.js';
+import {
+  native,
+  type SimWorld as NativeSimWorld,
+  type SimFaults,
+  type SimNodeOptions,
+} from '../native/binding.js';
 import { SimClock, type SimTimeSource, TimerQueue } from './clock.js';
 import { Invariants, InvariantViolation } from './invariants.js';
 import {
@@ -21,32 +25,6 @@ import {
 } from './transport.js';
 
 export type SimProfile = 'none' | 'default' | 'harsh';
-
-/** Every fault knob; probabilities are 0..1. Omitted fields keep the profile's value. */
-export interface SimFaults {
-  latencyMinMs?: number;
-  latencyMaxMs?: number;
-  bandwidthMinBps?: number;
-  bandwidthMaxBps?: number;
-  maxSegmentBytes?: number;
-  connectRefuseP?: number;
-  connectHangP?: number;
-  resetPerSecondP?: number;
-  finPerSecondP?: number;
-  halfOpenPerSecondP?: number;
-  bitFlipP?: number;
-  partitionPerSecondP?: number;
-  partitionMinMs?: number;
-  partitionMaxMs?: number;
-  oneWayP?: number;
-  clogPerSecondP?: number;
-  clogMinMs?: number;
-  clogMaxMs?: number;
-  crashPerSecondP?: number;
-  restartMinMs?: number;
-  restartMaxMs?: number;
-  clockDriftMaxPpm?: number;
-}
 
 /** The fault knobs that inject faults, all off: latency and bandwidth stay as they are. */
 export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
@@ -61,35 +39,9 @@ export const NO_FAULTS: Readonly<SimFaults> = Object.freeze({
   crashPerSecondP: 0,
 });
 
-export interface SimNodeOptions extends SimTransportOptions {
-  /** Clock drift in parts per million (default: drawn from the profile's range). */
-  clockDriftPpm?: number;
-  clockOffsetMs?: number;
-}
-
-/** The world as this side uses it (the native SimWorld). */
-export interface SimWorld extends SimNodeCalls, SimTimeSource {
-  addNode(ip: string, options?: SimNodeOptions | null): number;
-  readyNodes(): number[];
-  poll(node: number): EventBatch | null;
-  release(node: number): void;
-  nextEventAt(): number | null;
-  advanceTo(time: number): number;
-  crash(node: number): void;
-  restart(node: number): void;
-  isUp(node: number): boolean;
-  partition(a: number[], b: number[], oneWay?: boolean | null): number;
-  heal(partition?: number | null): void;
-  clog(node: number, ms: number): void;
-  setFaults(faults: SimFaults): void;
-  randomU32(stream: string): number;
-  traceHash(): string;
-  setTraceLog(on: boolean): void;
-  takeTrace(): string[];
-  counters(): Record<string, number>;
-  violations(): string[];
-  takeNodeNotices(): Array<{ node: number; kind: string }>;
-}
+/** The world as this side uses it: the native SimWorld. */
+export type SimWorld = NativeSimWorld;
+export type { SimFaults, SimNodeOptions };
 
 export interface SimNetworkOptions {
   /** The run's seed: a u64 as a number, bigint or decimal string. */
@@ -233,6 +185,8 @@ function parseSeed(seed: number | bigint | string): string {
 export class SimNetwork {
   readonly seed: string;
   readonly world: SimWorld;
+  readonly profile: SimProfile;
+  private readonly faults: SimFaults;
   readonly invariants: Invariants;
   private readonly timers = new TimerQueue();
   private readonly nodeList: SimNode<unknown>[] = [];
@@ -249,10 +203,10 @@ export class SimNetwork {
       throw new SimOptionsError(`unknown network "${preset}"`);
     }
     const magic = options.magic ?? NETWORK_PRESETS[preset].magic;
-    // TODO(sim binding): native.SimWorld once native/index.d.cts declares it.
-    const { SimWorld } = native as unknown as {
-      SimWorld?: new (options: Record<string, unknown>) => SimWorld;
-    };
+    this.profile = options.profile ?? 'default';
+    this.faults = { ...options.faults };
+    // An addon built before the simulator has no SimWorld.
+    const SimWorld = (native as { SimWorld?: typeof NativeSimWorld }).SimWorld;
     if (typeof SimWorld !== 'function') {
       throw new SimOptionsError(
         'this build of the native addon has no simulator (SimWorld): rebuild it with "npm run build:native"',
@@ -261,8 +215,8 @@ export class SimNetwork {
     this.world = new SimWorld({
       seed: this.seed,
       magic,
-      ...(options.profile ? { profile: options.profile } : {}),
-      ...(options.faults ? { faults: options.faults } : {}),
+      profile: this.profile,
+      faults: this.faults,
     });
     this.checks = options.checks ?? true;
     this.invariants = new Invariants({
@@ -407,7 +361,7 @@ export class SimNetwork {
 
   /** Stops injecting faults (latency and bandwidth stay) and heals every partition. */
   stopFaults(): void {
-    this.world.setFaults({ ...NO_FAULTS });
+    this.world.setFaults(this.profile, { ...this.faults, ...NO_FAULTS });
     this.world.heal(null);
   }
 
@@ -417,7 +371,7 @@ export class SimNetwork {
 
   /** The world's counters (faults, disconnects, its checks) and this side's checks. */
   counters(): Record<string, number> {
-    const all: Record<string, number> = { ...this.world.counters() };
+    const all = { ...(this.world.counters() as Record<string, number>) };
     for (const [key, value] of Object.entries(this.invariants.counters())) {
       all[key] = (all[key] ?? 0) + value;
     }
