@@ -1,8 +1,9 @@
-// Engine to engine over real loopback sockets, and hostile raw peers.
+// Engine to engine over real loopback sockets, and hostile raw peers. The timing
+// tests (keepalive, redial backoff, request timeouts) run on the simulator, exactly:
+// test/sim/engine-timing.test.ts.
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type DisconnectInfo, Engine, type EngineOptions } from '../../ts/engine/engine.js';
-import { RequestTimeoutError } from '../../ts/engine/errors.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { encodeMessage } from '../../ts/wire/codec.js';
 import { versionMessage } from '../helpers/messages.js';
@@ -63,33 +64,6 @@ describe('engine over loopback', () => {
     expect((await second).inbound).toBe(true);
   });
 
-  it('keepalive pings flow on the configured interval', async () => {
-    const limits = { pingIntervalMs: 50 };
-    const a = engine({ limits });
-    const b = engine({ limits });
-    const { port } = a.listen('127.0.0.1', 0);
-    let pongs = 0;
-    b.on('pong', () => pongs++);
-    b.connect(`127.0.0.1:${port}`);
-    await waitUntil('five pongs', () => pongs >= 5);
-  });
-
-  it('redials a persistent peer with backoff after it goes away', async () => {
-    const a = engine();
-    const b = engine({ reconnect: { baseDelayMs: 50, jitter: 0 } });
-    const { port } = a.listen('127.0.0.1', 0);
-    const failures: Array<number | undefined> = [];
-    b.on('failed', (f) => failures.push(f.retryInMs));
-    let handshakes = 0;
-    b.on('handshake', () => handshakes++);
-    b.connect(`127.0.0.1:${port}`, { persistent: true });
-    await waitUntil('first handshake', () => handshakes === 1);
-    // The server drops it; the client comes back by itself.
-    for (const p of a.peers) p.disconnect('go away');
-    await waitUntil('second handshake', () => handshakes === 2);
-    expect(failures).toEqual([50]);
-  });
-
   it('bans a misbehaving peer and refuses it afterwards', async () => {
     // Loopback peers are only disconnected unless banLocal is on (Core's rule).
     const a = engine({ limits: { banThreshold: 20 }, policy: { banLocal: true } });
@@ -139,22 +113,6 @@ describe('engine over loopback', () => {
     expect(['peer-closed', 'io-error']).toContain((await secondGone)[1].reason);
     expect(secondSeen).toBe(false);
     await waitUntil('a has its one peer', () => a.readyPeers.length === 1);
-  });
-
-  it('times out a request that is never answered', async () => {
-    const a = engine();
-    const b = engine({ limits: { requestTimeoutMs: 200 } });
-    const { port } = a.listen('127.0.0.1', 0);
-    const ready = handshake(b);
-    b.connect(`127.0.0.1:${port}`);
-    const peer = await ready;
-    // Engine a has no headers handler: like bcoin at its tip, it never answers.
-    const request = peer.request({
-      command: 'getheaders',
-      payload: { version: 70016, locator: [new Uint8Array(32)], hashStop: new Uint8Array(32) },
-    });
-    await expect(request).rejects.toBeInstanceOf(RequestTimeoutError);
-    expect(peer.connected).toBe(true);
   });
 
   it('penalises a hostile peer that sends malformed messages, and carries on with others', async () => {

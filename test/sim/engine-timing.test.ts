@@ -172,17 +172,26 @@ describe('reconnect backoff, exactly', () => {
 describe('bans expire, exactly', () => {
   it('a banned host is refused until the ban ends, then let back in', async () => {
     const net = quietNetwork(27);
+    let banned = false;
     const a = engineNode(net, {
       limits: { banTimeMs: 60_000 },
       setup: (e) => {
         e.listen();
-        // The first peer misbehaves its way to a ban as soon as it is ready.
-        e.once('handshake', (p) => p.misbehaving(100, 'test'));
+        // b's first connection misbehaves its way to a ban as soon as it is ready.
+        e.on('handshake', (p) => {
+          if (!banned && p.address.startsWith('10.0.0.2:')) {
+            banned = true;
+            p.misbehaving(100, 'test');
+          }
+        });
       },
     });
     const b = engineNode(net, {
       reconnect: { baseDelayMs: 1_000, maxDelayMs: 4_000, jitter: 0, maxRestarts: 1_000 },
     });
+    // A bystander stays connected throughout: the ban is by host, and c is another host.
+    const c = engineNode(net);
+    await handshaken(net, a, c);
     const logA = new EngineLog(net, a.current);
     const logB = new EngineLog(net, b.current);
     b.current.connect(addressOf(a), { persistent: true });
@@ -197,16 +206,18 @@ describe('bans expire, exactly', () => {
     expect(engineA.bans()).toHaveLength(1);
     await net.runUntil(until);
     expect(engineA.bans()).toEqual([]);
-    await net.runUntil(() => logA.handshakes.length === 2, { maxTimeMs: 60_000 });
+    const fromB = () => logA.handshakes.filter((h) => h.value.address.startsWith(`${b.ip}:`));
+    await net.runUntil(() => fromB().length === 2, { maxTimeMs: 60_000 });
 
     // Every attempt before the end was refused on arrival; the first after it got in.
     const refused = logA.disconnects.filter((d) => d.value.info.reason === 'banned');
     expect(refused.length).toBeGreaterThan(5);
     for (const r of refused) expect(r.at).toBeLessThan(until);
-    expect(logA.handshakes[1]?.at).toBeGreaterThanOrEqual(until);
+    expect(fromB()[1]?.at).toBeGreaterThanOrEqual(until);
     const lastRefusal = refused.at(-1)?.at as number;
-    expect(logA.connected.filter((c) => c.at > lastRefusal)).toHaveLength(1);
+    expect(logA.connected.filter((x) => x.at > lastRefusal)).toHaveLength(1);
     expect(logB.handshakes).toHaveLength(2);
+    expect(c.current.readyPeers).toHaveLength(1);
     expect(net.counters()['check.banned-not-connected']).toBeGreaterThan(0);
   });
 });
