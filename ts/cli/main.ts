@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The peerwire command: demo, sync, node, bench. Every failure is one line on
+// The peerwire command: demo, sync, node, bench, sim. Every failure is one line on
 // stderr with exit code 2 (bad usage) or 1 (failed), never a stack trace
 // (PEERWIRE_DEBUG=1 adds it). Subcommands are imported when they run, and the
 // native addon loads on first use, so --help and --version work without it.
@@ -15,6 +15,7 @@ Commands:
   sync    sync and validate block headers from real nodes
   node    run a node that serves headers and answers pings
   bench   throughput and latency, peerwire against a plain Node baseline
+  sim     run scenarios on a simulated network with seeded faults
 
 Options:
   -h, --help      show this help (with a note when the native addon cannot load here)
@@ -30,6 +31,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   sync: async () => (await import('./sync.js')).runSync,
   node: async () => (await import('./node.js')).runNode,
   bench: async () => (await import('../bench/main.js')).runBench,
+  sim: async () => (await import('./sim.js')).runSim,
 };
 
 /** peerwire's version, from the package.json beside dist/. */

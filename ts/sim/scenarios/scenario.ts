@@ -1,0 +1,78 @@
+// What a simulation scenario is: a setup and a run on a SimNetwork, ending in
+// an outcome with a few figures. Scenarios throw InvariantViolation (or let
+// one surface from the network) when something that must hold did not.
+import { generateHeaders } from '../../chain/generate.js';
+import { hashToHex } from '../../chain/hash.js';
+import { chainFor, type HeaderChain } from '../../chain/headerchain.js';
+import { type Network, networkPreset } from '../../config/schema.js';
+import type { SimNetwork } from '../network.js';
+
+export interface ScenarioOptions {
+  /** Nodes in the network. */
+  nodes: number;
+  /** Virtual ms of faults before the network is left to settle. */
+  chaosMs: number;
+  /** Reports progress (a phase name) as the run goes. */
+  progress?: (phase: string) => void;
+}
+
+export interface ScenarioOutcome {
+  /** Figures worth printing (headers synced, reconnects, ms to converge...). */
+  metrics: Record<string, number>;
+}
+
+export interface Scenario {
+  name: string;
+  summary: string;
+  /** The smallest network the scenario makes sense on. */
+  minNodes: number;
+  run(net: SimNetwork, options: ScenarioOptions): Promise<ScenarioOutcome>;
+}
+
+/** Virtual time the network gets to converge once faults stop. */
+export const SETTLE_MS = 10 * 60_000;
+
+export const REGTEST: Network = networkPreset('regtest');
+export const REGTEST_PORT = REGTEST.port;
+/** What node clocks read at virtual time 0 (the world's epoch). */
+export const SIM_EPOCH_MS = 1_700_000_000_000;
+
+const generated = new Map<number, ReturnType<typeof generateHeaders>>();
+
+/** A regtest chain of `count` generated headers (generated once per process). */
+export function generatedChain(count: number, clock: { now(): number }): HeaderChain {
+  let headers = generated.get(count);
+  if (!headers) {
+    headers = generateHeaders(REGTEST, count, 'peerwire-sim');
+    generated.set(count, headers);
+  }
+  const chain = chainFor(REGTEST, { clock });
+  chain.append(headers);
+  return chain;
+}
+
+/** The address scenarios give node `i` (so nodes can dial ones not built yet). */
+export function nodeIp(i: number): string {
+  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`;
+}
+
+export function tipHex(chain: HeaderChain): string {
+  return hashToHex(chain.tipHash);
+}
+
+/** Distinct picks from [0, n) excluding `self`, drawn from the world's named stream. */
+export function pickPeers(
+  net: SimNetwork,
+  stream: string,
+  n: number,
+  count: number,
+  self: number,
+): number[] {
+  const picks: number[] = [];
+  const want = Math.min(count, n - (self < n ? 1 : 0));
+  while (picks.length < want) {
+    const p = net.world.randomU32(stream) % n;
+    if (p !== self && !picks.includes(p)) picks.push(p);
+  }
+  return picks;
+}
