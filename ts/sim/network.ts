@@ -10,19 +10,14 @@ import { NETWORK_PRESETS, type PresetName } from '../config/networks.js';
 import { parseConfig } from '../config/schema.js';
 import { Engine, type EngineOptions } from '../engine/engine.js';
 import {
-  native,
   type SimWorld as NativeSimWorld,
+  native,
   type SimFaults,
   type SimNodeOptions,
 } from '../native/binding.js';
-import { SimClock, type SimTimeSource, TimerQueue } from './clock.js';
+import { SimClock, TimerQueue } from './clock.js';
 import { Invariants, InvariantViolation } from './invariants.js';
-import {
-  type SimNodeCalls,
-  SimTransport,
-  type SimTransportOptions,
-  simTransportOptions,
-} from './transport.js';
+import { SimTransport, simTransportOptions } from './transport.js';
 
 export type SimProfile = 'none' | 'default' | 'harsh';
 
@@ -117,6 +112,7 @@ export class SimNode<T> {
     readonly ip: string,
     /** @internal */
     readonly create: (ctx: SimNodeContext) => T,
+    private readonly world: SimWorld,
   ) {}
 
   /** Whether the node is running (not crashed). */
@@ -136,11 +132,16 @@ export class SimNode<T> {
    * for it, until `resumeReading`.
    */
   stallReading(): void {
+    if (this.readingStalled) return;
     this.readingStalled = true;
+    // Its events must not stop the world's runs of network actions either.
+    this.world.setPolled(this.id, false);
   }
 
   resumeReading(): void {
+    if (!this.readingStalled) return;
     this.readingStalled = false;
+    this.world.setPolled(this.id, true);
   }
 
   get stalled(): boolean {
@@ -247,7 +248,7 @@ export class SimNetwork {
     const index = this.nodeList.length;
     const ip = options.ip ?? `10.0.${index >> 8}.${(index & 255) + 1}`;
     const id = this.world.addNode(ip, options.options ?? null);
-    const node = new SimNode<T>(id, ip, options.create);
+    const node = new SimNode<T>(id, ip, options.create, this.world);
     this.nodeList[id] = node as SimNode<unknown>;
     this.start(node);
     return node;
@@ -288,7 +289,12 @@ export class SimNetwork {
    * the microtasks they queue. Returns false when nothing was left to run.
    */
   async step(): Promise<boolean> {
-    const moved = this.anyReady() ? true : this.advance();
+    return this.stepWithin(Number.POSITIVE_INFINITY);
+  }
+
+  /** A step that does not move virtual time past `limit`. */
+  private async stepWithin(limit: number): Promise<boolean> {
+    const moved = this.anyReady() ? true : this.advance(limit);
     const dispatched = await this.settle();
     this.afterStep();
     return moved || dispatched;
@@ -308,7 +314,7 @@ export class SimNetwork {
           const next = this.nextAt();
           if (next === null || next > until) break;
         }
-        await this.step();
+        await this.stepWithin(until);
       }
       this.world.advanceTo(until);
       this.takeNotices();
@@ -332,7 +338,7 @@ export class SimNetwork {
           throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
         }
       }
-      await this.step();
+      await this.stepWithin(deadline);
     }
     this.fullCheck();
     return this.now();
@@ -432,27 +438,40 @@ export class SimNetwork {
     return Math.min(net, timer);
   }
 
-  /** Moves to the next network event or timers and runs them. */
-  private advance(): boolean {
+  /**
+   * Moves to the next network event or timers and runs them, never past
+   * `limit`. Network actions that leave no events for a polled node run in
+   * one native call, up to the next timer.
+   */
+  private advance(limit = Number.POSITIVE_INFINITY): boolean {
     const net = this.world.nextEventAt();
     const timer = this.timers.nextDue();
     if (net === null && timer === null) return false;
     if (net !== null && (timer === null || net <= timer)) {
-      this.world.advanceTo(Math.max(net, this.world.now()));
+      const bound = Math.min(timer ?? Number.POSITIVE_INFINITY, limit);
+      if (!Number.isFinite(bound)) {
+        // No timer and no limit to run up to: this instant's actions only.
+        this.world.advanceTo(Math.max(net, this.world.now()));
+        this.takeNotices();
+        return true;
+      }
+      const stopped = this.world.advanceUntilReady(bound);
       this.takeNotices();
-      return true;
+      // Events to hand out, or the limit reached before the next timer.
+      if (stopped || timer === null || bound < timer) return true;
     }
     const due = timer as number;
+    if (due > limit) return false;
     this.world.advanceTo(Math.max(due, this.world.now()));
     this.takeNotices();
     // The timers due now that existed before this instant, in (due, creation)
     // order; one set for now by these runs waits for the next step, after any
     // network event due at the same time.
-    const limit = this.timers.nextSeq;
+    const seqLimit = this.timers.nextSeq;
     for (
-      let entry = this.timers.popDue(due, limit);
+      let entry = this.timers.popDue(due, seqLimit);
       entry;
-      entry = this.timers.popDue(due, limit)
+      entry = this.timers.popDue(due, seqLimit)
     ) {
       this.touched.add(entry.owner.node);
       try {
