@@ -54,6 +54,8 @@ export class Invariants implements TransportObserver {
   );
   /** Per node: peers whose `disconnected` has been delivered (ids are never reused). */
   private readonly gone = new Map<number, Set<PeerId>>();
+  /** Nodes that took a new connection since `takeAdmitted`: their slots may have filled. */
+  private admitted = new Set<number>();
   private readonly slackMs: number;
 
   constructor(private readonly options: InvariantOptions) {
@@ -99,6 +101,7 @@ export class Invariants implements TransportObserver {
         node,
       );
     }
+    if (event.type === 'accepted' || event.type === 'connected') this.admitted.add(node);
     // A failed dial is as final for its id as a disconnect.
     if (event.type === 'disconnected' || event.type === 'connect-failed') {
       if (!gone) {
@@ -107,6 +110,13 @@ export class Invariants implements TransportObserver {
       }
       gone.add(event.peer);
     }
+  }
+
+  /** Nodes that took a new connection since the last call, ascending. */
+  takeAdmitted(): number[] {
+    const nodes = [...this.admitted].sort((a, b) => a - b);
+    this.admitted.clear();
+    return nodes;
   }
 
   /** The node crashed: its next transport is a new one, with new peer ids. */

@@ -529,7 +529,10 @@ export class SimNetwork {
       this.fullCheck();
       return;
     }
-    for (const id of [...this.touched].sort((a, b) => a - b)) this.checkNode(id);
+    for (const id of [...this.touched].sort((a, b) => a - b)) this.checkEngineOf(id);
+    // Slots fill only as connections arrive: the transport's counts (a native
+    // call per peer) are checked on the nodes where one did, and only there.
+    for (const id of this.invariants.takeAdmitted()) this.checkSlotsOf(id);
     this.touched.clear();
   }
 
@@ -538,7 +541,8 @@ export class SimNetwork {
     this.touched.clear();
     if (!this.checks) return;
     this.lastFullCheck = this.now();
-    for (const node of this.nodeList) this.checkNode(node.id);
+    for (const id of this.invariants.takeAdmitted()) this.checkSlotsOf(id);
+    for (const node of this.nodeList) this.checkEngineOf(node.id);
     const violations = this.world.violations();
     if (violations.length > 0) {
       throw new InvariantViolation(
@@ -550,11 +554,20 @@ export class SimNetwork {
     }
   }
 
-  private checkNode(id: number): void {
+  private engineOf(id: number): Engine | undefined {
+    const value = this.nodeList[id]?.value;
+    return value instanceof Engine ? value : undefined;
+  }
+
+  private checkEngineOf(id: number): void {
+    const engine = this.engineOf(id);
+    if (engine) this.invariants.checkEngine(id, engine);
+  }
+
+  private checkSlotsOf(id: number): void {
+    const engine = this.engineOf(id);
     const node = this.nodeList[id];
-    const engine = node?.value;
-    if (!node || !(engine instanceof Engine)) return;
-    this.invariants.checkEngine(id, engine);
+    if (!engine || !node) return;
     const limits = engine.config.limits;
     this.invariants.checkTransport(id, node.transport, {
       maxInbound: limits.maxInbound,
