@@ -18,9 +18,10 @@ export const REQUIRED_COVERAGE: readonly string[] = [
   'disconnect.requested',
   'disconnect.peer-closed',
   'disconnect.io-error',
-  'disconnect.bad-checksum',
   'disconnect.send-stalled',
   'disconnect.shutdown',
+  // A flipped payload bit, caught by the checksum (Core drops the message).
+  'drop.bad-checksum',
   // The world's own checks.
   'check.slots',
   'check.budget',

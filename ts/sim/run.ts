@@ -65,6 +65,29 @@ export function scenarioFor(name: string, seed: bigint): Scenario | undefined {
   return SCENARIOS[Number(seed % BigInt(SCENARIOS.length))];
 }
 
+/** Every running node closes gracefully; each must finish within a minute. */
+async function shutDown(net: SimNetwork): Promise<void> {
+  let open = 0;
+  for (const node of net.nodes) {
+    // A node whose reading a scenario stalled reads again, or its close could not finish.
+    node.resumeReading();
+    const value = node.value as { close?: () => Promise<void> } | undefined;
+    if (typeof value?.close !== 'function') continue;
+    open++;
+    void value.close().then(() => open--);
+  }
+  try {
+    await net.runUntil(() => open === 0, { maxTimeMs: 60_000 });
+  } catch {
+    throw new InvariantViolation(
+      'liveness',
+      net.seed,
+      net.now(),
+      `${open} nodes did not close within 60 s`,
+    );
+  }
+}
+
 export async function runSimulation(options: SimRunOptions): Promise<SimReport> {
   const { seed, scenario, nodes, profile } = options;
   const started = performance.now();
@@ -78,6 +101,7 @@ export async function runSimulation(options: SimRunOptions): Promise<SimReport> 
       progress: (phase) => options.progress?.(phase, net.now()),
     });
     metrics = outcome.metrics;
+    await shutDown(net);
     const violations = net.world.violations();
     if (violations.length > 0) failure = `world invariant: ${violations[0]}`;
   } catch (error) {

@@ -220,10 +220,18 @@ impl World {
             None => self.partitions.clear(),
         }
         self.record(format!("heal {id:?}"), &[]);
+        self.resume_stalled();
+    }
+
+    /// Streams held by a partition or a crashed receiver that may flow again
+    /// resume, their held bytes retransmitted after the link's latency.
+    fn resume_stalled(&mut self) {
         let stalled: Vec<u64> = self
             .pipes
             .iter()
-            .filter(|(_, p)| p.stalled && !self.blocked(p.from.0, p.to.0))
+            .filter(|(_, p)| {
+                p.stalled && !self.blocked(p.from.0, p.to.0) && self.nodes[p.to.0 as usize].up
+            })
             .map(|(id, _)| *id)
             .collect();
         let now = self.now_us;
@@ -292,6 +300,7 @@ impl World {
         self.counters.bump("fault.restart");
         self.notices.push(Notice::Restarted(n));
         self.record(format!("restart n{n}"), &[]);
+        self.resume_stalled();
         Ok(())
     }
 }

@@ -413,7 +413,9 @@ impl World {
         };
         pipe.arrive_scheduled = false;
         let (from, to) = (pipe.from.0, pipe.to.0);
-        if self.blocked(from, to) {
+        // A partition holds the stream; so does a crashed receiver (TCP keeps
+        // retransmitting, and the restarted host answers with a reset).
+        if self.blocked(from, to) || !self.nodes[to as usize].up {
             self.pipes.get_mut(&id).expect("exists").stalled = true;
             return;
         }

@@ -221,6 +221,11 @@ impl World {
                     .record(&format!("{} {line}", self.now_us), &frame.payload);
                 None
             }
+            Event::Dropped { peer, reason } => {
+                self.counters
+                    .bump(&format!("drop.{}", reason.kind().as_str()));
+                Some(format!("n{n} dropped p{peer} {}", reason.kind().as_str()))
+            }
             Event::Disconnected { peer, reason, .. } => {
                 self.counters.bump(&format!("disconnect.{}", reason.code()));
                 Some(format!("n{n} disconnected p{peer} {}", reason.code()))

@@ -3,6 +3,7 @@
 // stop, and every node must reach the source's tip in bounded virtual time.
 import type { HeaderChain } from '../../chain/headerchain.js';
 import { chainFor } from '../../chain/headerchain.js';
+import type { LimitsInput } from '../../config/schema.js';
 import { runHeaderNode } from '../apps/header-node.js';
 import { expectConvergence } from '../invariants.js';
 import type { SimNetwork } from '../network.js';
@@ -14,6 +15,7 @@ import {
   REGTEST_PORT,
   type Scenario,
   SETTLE_MS,
+  SIM_ENGINE_LIMITS,
   SIM_EPOCH_MS,
   tipHex,
 } from './scenario.js';
@@ -28,7 +30,12 @@ const OUTBOUND = 3;
  * others empty, each dialling OUTBOUND random others. Chains outlive crashes
  * (they are the nodes' disks). Returns the chains by node id.
  */
-export function headerNetwork(net: SimNetwork, nodes: number, headers: number): HeaderChain[] {
+export function headerNetwork(
+  net: SimNetwork,
+  nodes: number,
+  headers: number,
+  limitsFor: (node: number) => LimitsInput = () => SIM_ENGINE_LIMITS,
+): HeaderChain[] {
   const chains: HeaderChain[] = [];
   for (let i = 0; i < nodes; i++) {
     // The node's clock once it exists (the source's chain is built before it).
@@ -41,6 +48,7 @@ export function headerNetwork(net: SimNetwork, nodes: number, headers: number): 
   for (let i = 0; i < nodes; i++) {
     net.addEngine({
       network: 'regtest',
+      limits: limitsFor(i),
       ip: nodeIp(i),
       setup: (engine) => {
         engine.listen();

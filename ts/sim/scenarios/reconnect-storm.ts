@@ -4,7 +4,7 @@
 // hold throughout, and once the storm ends the hub's slots fill again.
 import type { Engine } from '../../engine/engine.js';
 import { InvariantViolation } from '../invariants.js';
-import { nodeIp, REGTEST_PORT, type Scenario, SETTLE_MS } from './scenario.js';
+import { nodeIp, REGTEST_PORT, type Scenario, SETTLE_MS, SIM_ENGINE_LIMITS } from './scenario.js';
 
 /** Virtual ms between hub crashes, and how long it stays down. */
 const CRASH_EVERY_MS = 20_000;
@@ -20,13 +20,17 @@ export const reconnectStorm: Scenario = {
     net.addEngine({
       network: 'regtest',
       ip: nodeIp(0),
-      limits: { maxInbound: slots },
+      limits: { ...SIM_ENGINE_LIMITS, maxInbound: slots },
       setup: (engine) => engine.listen(),
     });
     const hub = `${nodeIp(0)}:${REGTEST_PORT}`;
     for (let i = 1; i < nodes; i++) {
       net.addEngine({
         network: 'regtest',
+        limits: SIM_ENGINE_LIMITS,
+        // Clients that never give the hub up (the default gives up a peer
+        // after 5 restarts in 10 minutes, which a storm exceeds on purpose).
+        reconnect: { maxRestarts: 1_000 },
         ip: nodeIp(i),
         setup: (engine) => {
           engine.on('handshake', () => handshakes++);

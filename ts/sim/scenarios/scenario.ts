@@ -29,6 +29,17 @@ export interface Scenario {
   run(net: SimNetwork, options: ScenarioOptions): Promise<ScenarioOutcome>;
 }
 
+/**
+ * Scenario engines keep Core's limits but a shorter keepalive (a ping every
+ * 30 s, 90 s to answer, instead of 2 and 20 minutes), so a half-open peer is
+ * found within a run's settle time.
+ */
+export const SIM_ENGINE_LIMITS = {
+  pingIntervalMs: 30_000,
+  pingTimeoutMs: 90_000,
+  inactivityTimeoutMs: 120_000,
+} as const;
+
 /** Virtual time the network gets to converge once faults stop. */
 export const SETTLE_MS = 10 * 60_000;
 
