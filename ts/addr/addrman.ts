@@ -100,6 +100,7 @@ interface KnownAddress extends AddressEntry {
 }
 
 const EMPTY = -1;
+const MAX_SERVICES = 2n ** 64n - 1n;
 const KEY_BYTES = 32;
 
 export class AddressManager {
@@ -221,6 +222,9 @@ export class AddressManager {
 
   /** The services `address` told us it has, replacing what gossip said. */
   setServices(address: PeerAddress, services: bigint): void {
+    if (services < 0n || services > MAX_SERVICES) {
+      throw new RangeError(`services ${services} do not fit in 64 bits`);
+    }
     const r = this.find(address);
     if (r) r.services = services;
   }
@@ -775,14 +779,17 @@ export class AddressManager {
   }
 }
 
-/** An address of a dialable network with bytes, port, time and services in range. */
+/** An address of a dialable network with its bytes, port, time and services in range. */
 function wellFormed(a: PeerAddress & { time?: number; services?: bigint }): boolean {
   if (a.network === 'internal' || HOST_BYTES[a.network] === undefined) return false;
   if (!(a.bytes instanceof Uint8Array) || a.bytes.length !== HOST_BYTES[a.network]) return false;
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 0xffff) return false;
-  if (a.time !== undefined && (!Number.isSafeInteger(a.time) || a.time < 0)) return false;
-  if (a.services !== undefined && (typeof a.services !== 'bigint' || a.services < 0n)) return false;
-  return true;
+  // Times as addr carries them: unsigned 32-bit seconds.
+  if (a.time !== undefined && !(Number.isInteger(a.time) && a.time >= 0 && a.time <= 0xffff_ffff)) {
+    return false;
+  }
+  if (a.services === undefined) return true;
+  return typeof a.services === 'bigint' && a.services >= 0n && a.services <= MAX_SERVICES;
 }
 
 function entryOf(r: KnownAddress): AddressEntry {

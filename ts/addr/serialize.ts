@@ -6,19 +6,21 @@
 // bytes, bigint services as strings) that is several times larger and slower to
 // parse, and a compact format bounds every count before anything is allocated.
 //
-//   u8 format (1) · key (32) · varint lastGood
-//   varint nNew   · nNew × (entry · u8 bucket count · that many u16 BE buckets)
-//   varint nTried · nTried × entry
-//   entry = u8 network tag · address bytes · u16 BE port · u64 LE services ·
-//           varint time · u8 source network tag · source bytes ·
-//           varint lastTry · varint lastCountAttempt · varint lastSuccess · varint attempts
+//   u8 format (1) · key (32) · u48 lastGood
+//   u32 nNew   · nNew × (entry · u8 bucket count · that many u16 buckets)
+//   u32 nTried · nTried × entry
+//   entry = u8 network tag · address bytes · u16 BE port · u64 services ·
+//           u48 time · u8 source network tag · source bytes ·
+//           u48 lastTry · u48 lastCountAttempt · u48 lastSuccess · u32 attempts
+// Integers are little-endian unless marked BE; times are Unix seconds in 48 bits.
+// Fixed widths: one buffer sized up front and no bigint per field, so saving a
+// full manager costs milliseconds, not a stalled event loop.
 //
 // The file around it (checksum, atomic replace) is ts/store/atomic-file.ts.
 import type { Clock } from '../engine/clock.js';
 import { StoreError } from '../store/atomic-file.js';
 import { DecodeError } from '../wire/errors.js';
 import { Reader } from '../wire/reader.js';
-import { Writer } from '../wire/writer.js';
 import { HOST_BYTES, type Host, NETWORK_TAG, networkOfTag } from './address.js';
 import { AddressManager, type AddressManagerState } from './addrman.js';
 import type { AddressEntry } from './entry.js';
@@ -26,33 +28,79 @@ import { TABLES } from './placement.js';
 
 const FORMAT = 1;
 const KEY_BYTES = 32;
-/** The smallest entry: tags, 4 IPv4 bytes, port, services and one-byte varints. */
-const MIN_ENTRY_BYTES = 1 + 4 + 2 + 8 + 1 + 1 + 4 + 4;
+const U48_MAX = 2 ** 48 - 1;
+/** An entry's bytes besides its address's and its source's. */
+const ENTRY_FIXED_BYTES = 1 + 2 + 8 + 6 + 1 + 6 * 3 + 4;
+/** The smallest entry (IPv4 from IPv4). */
+const MIN_ENTRY_BYTES = ENTRY_FIXED_BYTES + 4 + 4;
+
+const entryBytes = (e: AddressEntry) =>
+  ENTRY_FIXED_BYTES + HOST_BYTES[e.address.network] + HOST_BYTES[e.source.network];
+
+/** Writes at a moving offset into a buffer sized exactly beforehand. */
+class Out {
+  at = 0;
+  constructor(readonly buf: Buffer) {}
+  u8(v: number) {
+    this.buf[this.at++] = v;
+  }
+  u16(v: number) {
+    this.at = this.buf.writeUInt16LE(v, this.at);
+  }
+  u16be(v: number) {
+    this.at = this.buf.writeUInt16BE(v, this.at);
+  }
+  u32(v: number) {
+    this.at = this.buf.writeUInt32LE(v, this.at);
+  }
+  u48(v: number) {
+    this.at = this.buf.writeUIntLE(Math.min(Math.max(0, v), U48_MAX), this.at, 6);
+  }
+  u64(v: bigint) {
+    this.at = this.buf.writeBigUInt64LE(v, this.at);
+  }
+  bytes(v: Uint8Array) {
+    this.buf.set(v, this.at);
+    this.at += v.length;
+  }
+}
 
 export function serializeAddressManager(manager: AddressManager): Buffer {
   const state = manager.exportState();
-  const w = new Writer(1024);
-  w.u8(FORMAT).bytes(state.key).varint(state.lastGood);
-  w.varint(state.newEntries.length);
+  let size = 1 + KEY_BYTES + 6 + 4 + 4;
+  for (const { entry, buckets } of state.newEntries)
+    size += entryBytes(entry) + 1 + 2 * buckets.length;
+  for (const entry of state.triedEntries) size += entryBytes(entry);
+  const out = new Out(Buffer.allocUnsafe(size));
+  out.u8(FORMAT);
+  out.bytes(state.key);
+  out.u48(state.lastGood);
+  out.u32(state.newEntries.length);
   for (const { entry, buckets } of state.newEntries) {
-    writeEntry(w, entry);
-    w.u8(buckets.length);
-    for (const b of buckets) w.u16be(b);
+    writeEntry(out, entry);
+    out.u8(buckets.length);
+    for (const b of buckets) out.u16(b);
   }
-  w.varint(state.triedEntries.length);
-  for (const entry of state.triedEntries) writeEntry(w, entry);
-  return w.finish();
+  out.u32(state.triedEntries.length);
+  for (const entry of state.triedEntries) writeEntry(out, entry);
+  return out.buf;
 }
 
-function writeHost(w: Writer, h: Host): void {
-  w.u8(NETWORK_TAG[h.network]).bytes(h.bytes);
+function writeHost(out: Out, h: Host): void {
+  out.u8(NETWORK_TAG[h.network]);
+  out.bytes(h.bytes);
 }
 
-function writeEntry(w: Writer, e: AddressEntry): void {
-  writeHost(w, e.address);
-  w.u16be(e.address.port).u64(e.services).varint(e.time);
-  writeHost(w, e.source);
-  w.varint(e.lastTry).varint(e.lastCountAttempt).varint(e.lastSuccess).varint(e.attempts);
+function writeEntry(out: Out, e: AddressEntry): void {
+  writeHost(out, e.address);
+  out.u16be(e.address.port);
+  out.u64(e.services);
+  out.u48(e.time);
+  writeHost(out, e.source);
+  out.u48(e.lastTry);
+  out.u48(e.lastCountAttempt);
+  out.u48(e.lastSuccess);
+  out.u32(Math.min(e.attempts, 0xffff_ffff));
 }
 
 /**
@@ -94,8 +142,13 @@ function readState(r: Reader, label: string): AddressManagerState {
     );
   }
   const key = r.bytesView(KEY_BYTES, 'key').slice();
-  const lastGood = readNumber(r, 'lastGood');
-  const newCount = r.count('new.count', TABLES.newBuckets * TABLES.bucketSize, MIN_ENTRY_BYTES + 1);
+  const lastGood = u48(r, 'lastGood');
+  const newCount = readCount(
+    r,
+    'new.count',
+    TABLES.newBuckets * TABLES.bucketSize,
+    MIN_ENTRY_BYTES + 1,
+  );
   const newEntries: AddressManagerState['newEntries'] = [];
   for (let i = 0; i < newCount; i++) {
     const entry = readEntry(r);
@@ -103,13 +156,14 @@ function readState(r: Reader, label: string): AddressManagerState {
     if (n > TABLES.newBucketsPerAddress) r.fail('too-many', 'new.buckets.count', `${n} buckets`);
     const buckets: number[] = [];
     for (let j = 0; j < n; j++) {
-      const b = r.u16be('new.buckets');
+      const b = u16(r, 'new.buckets');
       if (b >= TABLES.newBuckets) r.fail('invalid', 'new.buckets', `bucket ${b} does not exist`);
       buckets.push(b);
     }
     newEntries.push({ entry, buckets });
   }
-  const triedCount = r.count(
+  const triedCount = readCount(
+    r,
     'tried.count',
     TABLES.triedBuckets * TABLES.bucketSize,
     MIN_ENTRY_BYTES,
@@ -120,10 +174,22 @@ function readState(r: Reader, label: string): AddressManagerState {
   return { key, lastGood, newEntries, triedEntries };
 }
 
-function readNumber(r: Reader, field: string): number {
-  const v = r.varint(field);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) r.fail('invalid', field, `${v} is out of range`);
-  return Number(v);
+function u16(r: Reader, field: string): number {
+  const b = r.bytesView(2, field);
+  return (b[0] as number) | ((b[1] as number) << 8);
+}
+
+function u48(r: Reader, field: string): number {
+  const b = r.bytesView(6, field);
+  return Buffer.from(b.buffer, b.byteOffset, 6).readUIntLE(0, 6);
+}
+
+/** A count of at most `max` items of at least `minBytes` each, checked before any allocation. */
+function readCount(r: Reader, field: string, max: number, minBytes: number): number {
+  const n = r.u32(field);
+  if (n > max) r.fail('too-many', field, `${n} exceeds ${max}`);
+  if (n * minBytes > r.remaining) r.fail('truncated', field, `${n} entries cannot fit`);
+  return n;
 }
 
 function readHost(r: Reader, field: string): Host {
@@ -137,16 +203,16 @@ function readEntry(r: Reader): AddressEntry {
   const host = readHost(r, 'address');
   const port = r.u16be('address.port');
   const services = r.u64('services');
-  const time = readNumber(r, 'time');
+  const time = u48(r, 'time');
   const source = readHost(r, 'source');
   return {
     address: { ...host, port },
     services,
     time,
     source,
-    lastTry: readNumber(r, 'lastTry'),
-    lastCountAttempt: readNumber(r, 'lastCountAttempt'),
-    lastSuccess: readNumber(r, 'lastSuccess'),
-    attempts: readNumber(r, 'attempts'),
+    lastTry: u48(r, 'lastTry'),
+    lastCountAttempt: u48(r, 'lastCountAttempt'),
+    lastSuccess: u48(r, 'lastSuccess'),
+    attempts: r.u32('attempts'),
   };
 }
