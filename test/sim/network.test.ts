@@ -1,11 +1,12 @@
 // The simulated network from JavaScript: its clock and timer queue, Engines
 // handshaking on it, determinism by trace hash, and the invariants.
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../ts/engine/clock.js';
-import type { Engine } from '../../ts/engine/engine.js';
+import { type Clock, ManualClock } from '../../ts/engine/clock.js';
+import { Engine } from '../../ts/engine/engine.js';
 import { RequestTimeoutError } from '../../ts/engine/errors.js';
 import { RequestTracker } from '../../ts/engine/requests.js';
 import {
+  expectConvergence,
   Invariants,
   InvariantViolation,
   SimClock,
@@ -257,5 +258,120 @@ describe('Engines on the simulated network', () => {
       ([k, v]) => k.startsWith('fault.') && v > 0,
     );
     expect(faults.length).toBeGreaterThan(0);
+  });
+});
+
+describe('checks in a live run', () => {
+  it('a request whose timeout never fires is caught by the request invariant', async () => {
+    const net = quietNetwork(41);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    // A broken clock: it drops timers of exactly 7,777 ms, so a request with
+    // that timeout is never rejected.
+    const b = net.addNode({
+      options: { clockDriftPpm: 0, clockOffsetMs: 0 },
+      create: (ctx) => {
+        const clock: Clock = {
+          now: () => ctx.clock.now(),
+          random: () => ctx.clock.random(),
+          clearTimer: (h) => ctx.clock.clearTimer(h),
+          setTimer: (ms, fn) => ctx.clock.setTimer(ms === 7_777 ? 1e9 : ms, fn),
+        };
+        return new Engine({ network: 'regtest', clock, transport: ctx.transport });
+      },
+    });
+    const log = new EngineLog(net, b.current);
+    b.current.connect(addressOf(a));
+    await net.runUntil(() => log.handshakes.length === 1, { maxTimeMs: 10_000 });
+    const sent = net.now();
+    log.handshakes[0]?.value
+      .request(
+        {
+          command: 'getheaders',
+          payload: { version: 70016, locator: [new Uint8Array(32)], hashStop: new Uint8Array(32) },
+        },
+        7_777,
+      )
+      .catch(() => {});
+    const error = await net.runFor(60_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InvariantViolation);
+    const violation = error as InvariantViolation;
+    expect(violation.invariant).toBe('request-settles-in-time');
+    expect(violation.node).toBe(b.id);
+    expect(violation.seed).toBe('41');
+    // Caught by the next check after the deadline: within a virtual second of it.
+    expect(violation.timeMs).toBeGreaterThan(sent + 7_777);
+    expect(violation.timeMs).toBeLessThanOrEqual(sent + 7_777 + 1_000);
+  });
+
+  it('liveness: expectConvergence waits for every node, and names the laggards when they do not make it', async () => {
+    const net = quietNetwork(42);
+    const nodes = [0, 1, 2].map(() =>
+      engineNode(net, {
+        setup: (e, ctx) => {
+          e.listen();
+          for (let j = ctx.node + 1; j < 3; j++) {
+            e.connect(`10.0.0.${j + 1}:18444`, { persistent: true });
+          }
+        },
+      }),
+    );
+    const tipOf = (e: Engine) => String(e.readyPeers.length);
+    const took = await expectConvergence(net, { tipOf, best: '2', withinMs: 10_000 });
+    expect(took).toBeGreaterThan(0);
+    expect(net.counters()['check.liveness']).toBe(3);
+
+    net.crash(nodes[2]?.id as number);
+    const error = await expectConvergence(net, { tipOf, best: '2', withinMs: 5_000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvariantViolation);
+    expect((error as Error).message).toMatch(/liveness violated .*node 2 \(crashed\)/);
+  });
+});
+
+describe('crashes drawn by the fault profile', () => {
+  it('drop the node’s Engine and build a new one when it comes back', async () => {
+    const net = quietNetwork(43, {
+      crashPerSecondP: 0.05,
+      restartMinMs: 1_000,
+      restartMaxMs: 3_000,
+    });
+    const built: string[] = [];
+    const nodes = [0, 1, 2, 3].map(() =>
+      engineNode(net, {
+        setup: (e, ctx) => {
+          built.push(`${ctx.node}:${ctx.generation}`);
+          e.listen();
+        },
+      }),
+    );
+    await net.runFor(60_000);
+    const crashes = net.counters()['fault.crash'] ?? 0;
+    expect(crashes).toBeGreaterThan(0);
+    const generations = nodes.reduce((sum, n) => sum + n.generation, 0);
+    const down = nodes.filter((n) => !n.up).length;
+    // Every crash either came back (a new generation, a new Engine) or is still down.
+    expect(generations + down).toBe(crashes);
+    // Each node that is up runs an Engine built for its current generation.
+    for (const n of nodes) {
+      expect(n.up).toBe(net.world.isUp(n.id));
+      if (n.up) expect(built).toContain(`${n.id}:${n.generation}`);
+    }
+    expect(built.length).toBeGreaterThan(4);
+  });
+});
+
+describe('closing an Engine on the simulated network', () => {
+  it('resolves once its transport reports closed, and its peer sees the connection end', async () => {
+    const net = quietNetwork(44);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const b = engineNode(net);
+    const logB = new EngineLog(net, b.current);
+    b.current.connect(addressOf(a));
+    await net.runUntil(() => logB.handshakes.length === 1, { maxTimeMs: 10_000 });
+    await settle(net, () => a.current.close());
+    expect(a.transport.closed).toBe(true);
+    await net.runUntil(() => logB.disconnects.length === 1, { maxTimeMs: 10_000 });
+    expect(logB.disconnects[0]?.value.info.reason).toBe('peer-closed');
   });
 });

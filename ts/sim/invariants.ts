@@ -256,9 +256,10 @@ export async function expectConvergence<T>(
           ? `node ${node.id} (crashed)`
           : `node ${node.id} at ${options.tipOf(node.value, node) ?? 'no tip'}`,
       );
+    const reason = (error as Error & { reason?: string }).reason ?? error.message;
     network.invariants.violation(
       'liveness',
-      `not every node reached ${options.best} within ${options.withinMs} ms: ${behind.join(', ')}`,
+      `not every node reached ${options.best} within ${options.withinMs} ms (${reason}): ${behind.join(', ')}`,
     );
   }
   network.invariants.exercised('liveness', nodes.length);

@@ -91,9 +91,10 @@ export class SimTimeoutError extends Error {
     readonly seed: string,
     /** Virtual ms since the world began. */
     readonly timeMs: number,
-    detail: string,
+    /** Why it gave up. */
+    readonly reason: string,
   ) {
-    super(`simulation (seed ${seed}) at virtual ${timeMs} ms: ${detail}`);
+    super(`simulation (seed ${seed}) at virtual ${timeMs} ms: ${reason}`);
   }
 }
 
@@ -294,6 +295,18 @@ export class SimNetwork {
 
   /** A step that does not move virtual time past `limit`. */
   private async stepWithin(limit: number): Promise<boolean> {
+    if (this.checks && !this.anyReady()) {
+      // Quiet stretches still get their periodic check, on time: a request
+      // whose timer never fires is caught within FULL_CHECK_EVERY_MS.
+      const checkAt = this.nextCheckAt();
+      const next = this.nextAt();
+      if (checkAt <= limit && (next === null || next > checkAt)) {
+        this.world.advanceTo(checkAt);
+        this.takeNotices();
+        this.fullCheck();
+        return true;
+      }
+    }
     const moved = this.anyReady() ? true : this.advance(limit);
     const dispatched = await this.settle();
     this.afterStep();
@@ -311,8 +324,8 @@ export class SimNetwork {
       }
       for (;;) {
         if (!this.anyReady()) {
-          const next = this.nextAt();
-          if (next === null || next > until) break;
+          const next = Math.min(this.nextAt() ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
+          if (next > until) break;
         }
         await this.stepWithin(until);
       }
@@ -332,7 +345,7 @@ export class SimNetwork {
             'nothing left to run and the condition does not hold',
           );
         }
-        if (next > deadline) {
+        if (Math.min(next, this.nextCheckAt()) > deadline) {
           this.world.advanceTo(deadline);
           this.takeNotices();
           throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
@@ -413,11 +426,31 @@ export class SimNetwork {
     this.start(node);
   }
 
+  /**
+   * Applies the world's crash and restart notices. They arrive after a run of
+   * network actions, so one node may have crashed and restarted several times
+   * in it: each restart is a generation, but only the node's state at the end
+   * counts (a generation that crashed again within the run never starts).
+   */
   private takeNotices(): void {
-    for (const notice of this.world.takeNodeNotices()) {
-      const node = this.node(notice.node);
-      if (notice.kind === 'crashed') this.onCrashed(node);
-      else if (notice.kind === 'restarted') this.onRestarted(node);
+    const notices = this.world.takeNodeNotices();
+    if (notices.length === 0) return;
+    const restarts = new Map<number, number>();
+    const crashed = new Set<number>();
+    for (const notice of notices) {
+      if (notice.kind === 'crashed') crashed.add(notice.node);
+      else if (notice.kind === 'restarted') {
+        restarts.set(notice.node, (restarts.get(notice.node) ?? 0) + 1);
+      }
+    }
+    const ids = [...new Set([...crashed, ...restarts.keys()])].sort((a, b) => a - b);
+    for (const id of ids) {
+      const node = this.node(id);
+      if (crashed.has(id)) this.onCrashed(node);
+      if (!node.transport.crashed) continue;
+      node.generation += (restarts.get(id) ?? 1) - 1;
+      if (this.world.isUp(id)) this.onRestarted(node);
+      else if (restarts.has(id)) node.generation++;
     }
   }
 
@@ -427,6 +460,11 @@ export class SimNetwork {
       if (node && !node.stalled && node.up) return true;
     }
     return false;
+  }
+
+  /** When the next periodic check of every node is due (never without checks). */
+  private nextCheckAt(): number {
+    return this.checks ? this.lastFullCheck + FULL_CHECK_EVERY_MS : Number.POSITIVE_INFINITY;
   }
 
   /** When the next network event or timer is due, or null when nothing is scheduled. */
