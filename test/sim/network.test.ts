@@ -12,6 +12,7 @@ import {
   SimClock,
   SimNetwork,
   type SimNode,
+  SimNodeDownError,
   SimOptionsError,
   TimerQueue,
   Xoshiro128,
@@ -373,5 +374,47 @@ describe('closing an Engine on the simulated network', () => {
     expect(a.transport.closed).toBe(true);
     await net.runUntil(() => logB.disconnects.length === 1, { maxTimeMs: 10_000 });
     expect(logB.disconnects[0]?.value.info.reason).toBe('peer-closed');
+  });
+});
+
+describe('a crashed node', () => {
+  it('its old Engine can no longer touch the world, and its handle says why', async () => {
+    const net = quietNetwork(45);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const b = engineNode(net);
+    const logB = new EngineLog(net, b.current);
+    b.current.connect(addressOf(a));
+    await net.runUntil(() => logB.handshakes.length === 1, { maxTimeMs: 10_000 });
+    const old = b.current;
+    const oldTransport = b.transport;
+    const peer = logB.handshakes[0]?.value;
+    net.crash(b.id);
+    const hash = net.traceHash();
+    // Leftover code of the dead Engine runs into a dead transport: no world call is made.
+    expect(peer?.send({ command: 'ping', payload: { nonce: 1n } })).toBe('unknown-peer');
+    old.connect('10.0.0.7:18444');
+    expect(oldTransport.disconnect(1, 'x')).toBe(false);
+    expect(() => oldTransport.listen(b.ip, 18444)).toThrow(SimNodeDownError);
+    expect(() => b.current).toThrow(SimNodeDownError);
+    expect(net.traceHash()).toBe(hash);
+  });
+});
+
+describe('handler errors', () => {
+  it('a throwing transport handler fails the step that ran it', async () => {
+    const net = quietNetwork(46);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const boom = net.addNode({
+      create: (ctx) => {
+        ctx.transport.setHandlers({
+          onEvent: (event) => {
+            if (event.type === 'connected') throw new Error('handler blew up');
+          },
+        });
+        return ctx.transport;
+      },
+    });
+    boom.current.connect(addressOf(a));
+    await expect(net.runFor(1_000)).rejects.toThrow('handler blew up');
   });
 });

@@ -17,7 +17,7 @@ import {
 } from '../native/binding.js';
 import { SimClock, TimerQueue } from './clock.js';
 import { Invariants, InvariantViolation } from './invariants.js';
-import { SimTransport, simTransportOptions } from './transport.js';
+import { SimNodeDownError, SimTransport, simTransportOptions } from './transport.js';
 
 export type SimProfile = 'none' | 'default' | 'harsh';
 
@@ -123,7 +123,7 @@ export class SimNode<T> {
 
   /** The user object; throws when the node is crashed. */
   get current(): T {
-    if (this.value === undefined) throw new Error(`node ${this.id} is crashed`);
+    if (this.value === undefined) throw new SimNodeDownError(this.id, 'reading its user object');
     return this.value;
   }
 
