@@ -154,6 +154,16 @@ describe('SimNetwork options', () => {
       expect(() => new SimNetwork({ seed })).toThrow(SimOptionsError);
     }
   });
+
+  it('refuses to run backwards, forever, or for a budget that is not a number', async () => {
+    const net = quietNetwork(5);
+    await net.runFor(100);
+    await expect(net.runUntil(50)).rejects.toThrow(RangeError);
+    await expect(net.runUntil(Number.POSITIVE_INFINITY)).rejects.toThrow(RangeError);
+    for (const maxTimeMs of [Number.NaN, -1, Number.POSITIVE_INFINITY]) {
+      await expect(net.runUntil(() => false, { maxTimeMs })).rejects.toThrow(RangeError);
+    }
+  });
 });
 
 describe('Engines on the simulated network', () => {

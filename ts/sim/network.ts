@@ -319,7 +319,7 @@ export class SimNetwork {
     options: { maxTimeMs?: number } = {},
   ): Promise<number> {
     if (typeof until === 'number') {
-      if (!(until >= this.now())) {
+      if (!(until >= this.now() && Number.isFinite(until))) {
         throw new RangeError(`cannot run back to ${until} ms: it is ${this.now()} ms`);
       }
       for (;;) {
@@ -334,7 +334,11 @@ export class SimNetwork {
       this.fullCheck();
       return this.now();
     }
-    const deadline = this.now() + (options.maxTimeMs ?? DEFAULT_MAX_TIME_MS);
+    const budget = options.maxTimeMs ?? DEFAULT_MAX_TIME_MS;
+    if (!(budget >= 0 && Number.isFinite(budget))) {
+      throw new RangeError(`maxTimeMs must be a finite number of ms >= 0, got ${budget}`);
+    }
+    const deadline = this.now() + budget;
     while (!until()) {
       if (!this.anyReady()) {
         const next = this.nextAt();
