@@ -102,6 +102,41 @@ describe('SimClock and the shared timer queue', () => {
   });
 });
 
+it('a timer never fires before its node’s drifting clock has advanced by the delay', () => {
+  // A clock running 37 ppm fast: node ms are not whole virtual microseconds.
+  const drift = 1 + 37e-6;
+  const t = { now: 120_900.743 };
+  const source = {
+    now: () => t.now,
+    nodeTime: () => 1_700_000_000_000 + t.now * drift,
+    nodeDelay: (_node: number, ms: number) => ms / drift,
+  };
+  const queue = new TimerQueue();
+  const clock = new SimClock(source, 0, queue, 5);
+  // Re-arms itself for "the time still left", as the Engine's inactivity
+  // check does; the second deadline is less than a microsecond away.
+  for (const left of [1_000, 0.0002]) {
+    const deadline = clock.now() + left;
+    let fired = 0;
+    const arm = () =>
+      clock.setTimer(Math.max(0, deadline - clock.now()), () => {
+        fired++;
+        if (clock.now() < deadline) arm();
+      });
+    arm();
+    for (let rounds = 0; rounds < 100; rounds++) {
+      const due = queue.nextDue();
+      if (due === null) break;
+      expect(due).toBeGreaterThan(t.now);
+      t.now = due;
+      queue.popDue(due)?.fn();
+    }
+    expect(queue.nextDue()).toBeNull();
+    expect(clock.now()).toBeGreaterThanOrEqual(deadline);
+    expect(fired).toBeLessThanOrEqual(2);
+  }
+});
+
 describe('RequestTracker.outstanding', () => {
   it('lists pending requests with their deadlines until they settle', async () => {
     const clock = new ManualClock({ start: 1_000 });

@@ -162,9 +162,18 @@ export class TimerQueue {
   }
 }
 
-/** Virtual time is kept to the microsecond, as the world keeps it. */
-function toMicros(ms: number): number {
-  return Math.round(ms * 1000) / 1000;
+/**
+ * When a timer set `delay` virtual ms from `now` is due, to the microsecond as
+ * the world keeps time. A positive delay is rounded up, never down and never
+ * to nothing: rounded down, a timer could fire before its node's clock had
+ * advanced by the delay, and code that re-arms itself for "the time still
+ * left" (the Engine's inactivity check) would re-arm at the same instant
+ * forever.
+ */
+function dueAfter(now: number, delay: number): number {
+  const nowUs = Math.round(now * 1000);
+  const delayUs = delay * 1000;
+  return (nowUs + (delayUs > 0 ? Math.max(1, Math.ceil(delayUs)) : 0)) / 1000;
 }
 
 /**
@@ -194,8 +203,7 @@ export class SimClock implements Clock {
     // they get a handle that never runs, and the queue never sees it.
     if (this.stoppedFlag) return { cancelled: true, owner: this } as unknown as TimerHandle;
     const delay = this.world.nodeDelay(this.node, Math.max(0, delayMs));
-    const now = this.world.now();
-    const due = Math.max(now, toMicros(now + delay));
+    const due = dueAfter(this.world.now(), delay);
     return this.timers.add(due, fn, this) as unknown as TimerHandle;
   }
 
