@@ -97,6 +97,8 @@ async function canary(port: number) {
   engine.connect(`127.0.0.1:${port}`);
   const peer = await ready;
   let answered = 0;
+  /** When each pong came (ms on this process's clock). */
+  const answeredAt: number[] = [];
   const failures: string[] = [];
   let stopped = false;
   const loop = async () => {
@@ -104,6 +106,7 @@ async function canary(port: number) {
       try {
         await peer.request({ command: 'ping', payload: { nonce: BigInt(answered + 1) } }, 15_000);
         answered++;
+        answeredAt.push(performance.now());
       } catch (err) {
         if (!stopped) failures.push(String(err));
         return;
@@ -116,7 +119,7 @@ async function canary(port: number) {
     /** Stops pinging (before the node is told to stop) and reports. */
     stop: () => {
       stopped = true;
-      return { answered, failures };
+      return { answered, answeredAt, failures };
     },
   };
 }
@@ -141,10 +144,16 @@ async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
   const pings = await canary(node.port);
   const attack = await start(node.port);
   cleanups.push(() => attack.stop());
+  const floodStarted = performance.now();
   await new Promise((r) => setTimeout(r, FLOOD_MS / 2));
   const newcomer = await newcomerConnects(node.port);
+  const secondHalf = performance.now();
   await new Promise((r) => setTimeout(r, FLOOD_MS / 2));
-  const { answered: pongs, failures } = pings.stop();
+  const { answered: pongs, answeredAt, failures } = pings.stop();
+  // Pongs in each half of the flood: the canary is answered throughout, not
+  // just before the flood builds up (how many depends on the machine's load).
+  const pongsFirstHalf = answeredAt.filter((t) => t >= floodStarted && t < secondHalf).length;
+  const pongsSecondHalf = answeredAt.filter((t) => t >= secondHalf).length;
   // SIGTERM while the flood is still on.
   const exit = exitOf(node.child);
   const signalled = performance.now();
@@ -158,6 +167,8 @@ async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
   const report = {
     maxRssMb: Math.round(node.maxRssMb()),
     pongs,
+    pongsFirstHalf,
+    pongsSecondHalf,
     pingFailures: failures,
     newcomer,
     exitedInTime,
@@ -171,7 +182,8 @@ async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
 function expectHealthy(report: Awaited<ReturnType<typeof underFlood>>) {
   expect(report.maxRssMb).toBeLessThanOrEqual(MEMORY_BOUND_MB);
   expect(report.pingFailures).toEqual([]);
-  expect(report.pongs).toBeGreaterThanOrEqual(5);
+  expect(report.pongsFirstHalf).toBeGreaterThanOrEqual(1);
+  expect(report.pongsSecondHalf).toBeGreaterThanOrEqual(1);
   expect(report.newcomer).toBe(true);
   expect(report.exitedInTime).toBe(true);
 }
