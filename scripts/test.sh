@@ -25,5 +25,7 @@ step "build the TypeScript (the CLI tests run dist/ as a user would)"
 npm run build:ts
 step "package: stage, dry-run publish, pack, install into an empty project, use it"
 bash scripts/package-test.sh
+step "simulation: 100 seeds through every scenario, every fault kind and invariant exercised"
+node dist/cli/main.js sim --seeds 1..100 --scenario all --coverage
 step "vitest"
 npx vitest run

@@ -178,7 +178,11 @@ export async function runSim(argv: string[]): Promise<number> {
     } else {
       const rows = Object.entries(total)
         .filter(
-          ([k]) => k.startsWith('fault.') || k.startsWith('disconnect.') || k.startsWith('check.'),
+          ([k]) =>
+            k.startsWith('fault.') ||
+            k.startsWith('disconnect.') ||
+            k.startsWith('drop.') ||
+            k.startsWith('check.'),
         )
         .map(([k, v]) => [k, formatCount(v)]);
       console.log(table(['counter', 'total'], rows));
