@@ -120,6 +120,11 @@ describe('peerwire bench --quick', () => {
       w.metrics.map((m) => `${name}/${m.metric}`),
     );
     expect(keys).toEqual(expected);
+    // The simulator's row: simulated seconds per wall second, from its own runs.
+    expect(out.simulator.nodes).toBe(12);
+    expect(out.simulator.speedup.runs).toHaveLength(2);
+    expect(out.simulator.speedup.min).toBeGreaterThan(0);
+    expect(r.stdout).toMatch(/simulator: 12-node header sync, .* simulated s per wall s/);
     const row = (w: string, m: string) =>
       out.results.find(
         (x: { workload: string; metric: string }) => x.workload === w && x.metric === m,

@@ -17,9 +17,12 @@ import {
   runCeiling,
   runPair,
 } from './runner.js';
+import { runSimBench, SIM_FULL, SIM_QUICK } from './sim.js';
 import { WORKLOADS } from './workloads.js';
 
-const names = Object.keys(WORKLOADS);
+/** The simulator's own row: it has no plain-Node or ceiling side. */
+const SIM = 'sim';
+const names = [...Object.keys(WORKLOADS), SIM];
 
 export const BENCH_USAGE = `Usage: peerwire bench [--quick] [--only WORKLOAD[,WORKLOAD…]] [--reps N] [--timeout-ms N] [--json FILE]
 
@@ -27,7 +30,10 @@ Measures peerwire against plain Node (net + crypto.hash, the same framing) and
 against a ceiling (crates/ceiling: pure Rust on the same core crate, no JS, no
 N-API), in one run; every workload runs between two fresh processes over
 loopback, --reps times, and reports min/median/max and the machine's load:
-${names.map((n) => `  ${n.padEnd(10)} ${WORKLOADS[n]?.describe}`).join('\n')}
+${Object.keys(WORKLOADS)
+  .map((n) => `  ${n.padEnd(10)} ${WORKLOADS[n]?.describe}`)
+  .join('\n')}
+  ${SIM.padEnd(10)} the simulator: a ${SIM_FULL.nodes}-node header sync under faults, simulated s per wall s
 
 Build the release addon and the ceiling first: npm run build:native:release
 (the ceiling alone: cargo build --release -p peerwire-ceiling).
@@ -157,7 +163,7 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const chosen = flags.only ? (flags.only as string).split(',').map((s) => s.trim()) : names;
   for (const n of chosen) {
-    if (!WORKLOADS[n])
+    if (!names.includes(n))
       throw new CliError(`--only must be one of ${names.join(', ')}, got "${n}"`, 2);
   }
   const quick = flags.quick === true;
@@ -193,7 +199,7 @@ export async function runBench(argv: string[]): Promise<number> {
   const all: Row[] = [];
   const failures: string[] = [];
   let ceilingMissing = false;
-  for (const name of chosen) {
+  for (const name of chosen.filter((n) => n !== SIM)) {
     const runs: Runs = { peerwire: [], baseline: [], ceiling: [] };
     process.stderr.write(`bench ${name} (load ${loadavg()[0]?.toFixed(2)}):`);
     try {
@@ -207,6 +213,28 @@ export async function runBench(argv: string[]): Promise<number> {
       }
       process.stderr.write(' done\n');
       all.push(...rowsOf(name, runs));
+    } catch (err) {
+      if (!(err instanceof BenchRunError)) throw err;
+      process.stderr.write(' FAILED\n');
+      failures.push(err.message);
+    }
+  }
+  let simulator: { nodes: number; chaosMs: number; speedup: Spread; wallMs: Spread } | null = null;
+  if (chosen.includes(SIM)) {
+    const simSizes = quick ? SIM_QUICK : SIM_FULL;
+    process.stderr.write(`bench ${SIM} (load ${loadavg()[0]?.toFixed(2)}):`);
+    try {
+      const runs = [];
+      for (let rep = 1; rep <= reps; rep++) {
+        process.stderr.write(` ${rep}/${reps}`);
+        runs.push(await runSimBench(simSizes, timeoutMs));
+      }
+      process.stderr.write(' done\n');
+      simulator = {
+        ...simSizes,
+        speedup: spread(runs.map((r) => r.speedup)),
+        wallMs: spread(runs.map((r) => r.wallMs)),
+      };
     } catch (err) {
       if (!(err instanceof BenchRunError)) throw err;
       process.stderr.write(' FAILED\n');
@@ -250,6 +278,12 @@ export async function runBench(argv: string[]): Promise<number> {
       ]),
     ),
   );
+  if (simulator) {
+    console.log(
+      `simulator: ${simulator.nodes}-node header sync, ${simulator.chaosMs / 1000} s of faults: ` +
+        `${fmtSpread(simulator.speedup)} simulated s per wall s (target ≥ 100×)`,
+    );
+  }
   console.log(
     `median (min–max) of ${reps} run(s); "vs" columns compare medians, > 1× means peerwire is better`,
   );
@@ -269,6 +303,7 @@ export async function runBench(argv: string[]): Promise<number> {
         load,
         ceiling: ceilingMissing ? null : bin,
         results: all,
+        simulator,
         failures,
       })}\n`,
     );
