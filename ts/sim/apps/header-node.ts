@@ -4,6 +4,7 @@
 // the tip), so a node that is behind hears of it and asks.
 import type { HeaderChain } from '../../chain/headerchain.js';
 import { serveHeaders } from '../../cli/headers-service.js';
+import type { TimerHandle } from '../../engine/clock.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Peer } from '../../engine/peer.js';
 
@@ -23,6 +24,7 @@ export function runHeaderNode(engine: Engine, chain: HeaderChain): void {
   serveHeaders(engine, chain);
   let announced = chain.tipHash;
   engine.on('handshake', (peer) => askForHeaders(peer, chain));
+  watchStaleTip(engine, chain);
   // Registered after serveHeaders: by now the message's headers are on the chain.
   engine.on('headers', (from) => {
     if (chain.tipHash.equals(announced)) return;
@@ -32,5 +34,41 @@ export function runHeaderNode(engine: Engine, chain: HeaderChain): void {
     for (const peer of engine.readyPeers) {
       if (peer !== from) peer.send({ command: 'headers', payload: { headers: [tip] } });
     }
+  });
+}
+
+/** How often the tip is looked at, and how long it may stand still before a peer is asked. */
+const STALE_CHECK_MS = 60_000;
+const STALE_TIP_MS = 2 * 60_000;
+
+/**
+ * A getheaders or its answer can be lost for good on a live connection (a
+ * corrupted frame is dropped, as Core drops it), and then nothing asks again
+ * until a new tip is announced. So, as Core's stale-tip check reaches for
+ * another peer, a tip that has not moved for two minutes sends a getheaders to
+ * one ready peer, a different one each time; an up-to-date peer answers with
+ * nothing new.
+ */
+function watchStaleTip(engine: Engine, chain: HeaderChain): void {
+  const clock = engine.clock;
+  let tip = chain.tipHash;
+  let movedAt = clock.now();
+  let turn = 0;
+  let timer: TimerHandle | undefined;
+  const check = () => {
+    if (!chain.tipHash.equals(tip)) {
+      tip = chain.tipHash;
+      movedAt = clock.now();
+    } else if (clock.now() - movedAt >= STALE_TIP_MS) {
+      const ready = engine.readyPeers;
+      const peer = ready[turn++ % Math.max(1, ready.length)];
+      if (peer) askForHeaders(peer, chain);
+      movedAt = clock.now();
+    }
+    timer = clock.setTimer(STALE_CHECK_MS, check);
+  };
+  timer = clock.setTimer(STALE_CHECK_MS, check);
+  engine.on('closed', () => {
+    if (timer) clock.clearTimer(timer);
   });
 }

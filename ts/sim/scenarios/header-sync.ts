@@ -49,6 +49,10 @@ export function headerNetwork(
     net.addEngine({
       network: 'regtest',
       limits: limitsFor(i),
+      // Fixed peers are redialled for good, as Core's addnode peers are: the
+      // default gives a peer up after 5 restarts in 10 minutes, and a node
+      // whose peers were all given up under harsh faults stays cut off.
+      reconnect: { maxRestarts: Number.MAX_SAFE_INTEGER },
       ip: nodeIp(i),
       setup: (engine) => {
         engine.listen();
