@@ -1,5 +1,20 @@
 // peerwire: a Bitcoin-protocol P2P engine with a Rust hot path.
 
+// Peer discovery: outbound connection management, seeding, the data directory.
+export {
+  DATADIR_FILES,
+  DataDir,
+  type DataDirOptions,
+  type Loaded,
+} from './addr/datadir.js';
+export {
+  type ConnectionKind,
+  OUTBOUND_DEFAULTS,
+  type OutboundEvents,
+  OutboundManager,
+  type OutboundOptions,
+} from './addr/outbound.js';
+export { querySeed, type SeedResolver, type SeedResult, systemSeedResolver } from './addr/seeds.js';
 // Chain helpers: hashes, raw blocks and transactions, proof of work.
 export {
   blockHash,

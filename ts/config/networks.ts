@@ -27,7 +27,11 @@ export const NETWORK_PRESETS = {
       'seed.bitcoin.sprovoost.nl',
       'dnsseed.emzy.de',
       'seed.bitcoin.wiz.biz',
+      'seed.mainnet.achownodes.xyz',
     ],
+    // Core's fixed seeds (chainparamsseeds.h) are generated from crawls and are not
+    // reproduced here unverified: DNS seeds or manual peers bootstrap instead.
+    fixedSeeds: [],
     versionHeights: { bip34: 227931, bip66: 363725, bip65: 388381 },
     pow: {
       check: true,
@@ -55,7 +59,9 @@ export const NETWORK_PRESETS = {
       'seed.tbtc.petertodd.net',
       'seed.testnet.bitcoin.sprovoost.nl',
       'testnet-seed.bluematt.me',
+      'seed.testnet.achownodes.xyz',
     ],
+    fixedSeeds: [],
     versionHeights: { bip34: 21111, bip66: 330776, bip65: 581885 },
     pow: {
       check: true,
@@ -79,6 +85,7 @@ export const NETWORK_PRESETS = {
     protocolVersion: 70016,
     services: 0n,
     dnsSeeds: ['seed.testnet4.bitcoin.sprovoost.nl', 'seed.testnet4.wiz.biz'],
+    fixedSeeds: [],
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
@@ -102,7 +109,8 @@ export const NETWORK_PRESETS = {
     },
     protocolVersion: 70016,
     services: 0n,
-    dnsSeeds: ['seed.signet.bitcoin.sprovoost.nl'],
+    dnsSeeds: ['seed.signet.bitcoin.sprovoost.nl', 'seed.signet.achownodes.xyz'],
+    fixedSeeds: [],
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
@@ -126,6 +134,7 @@ export const NETWORK_PRESETS = {
     protocolVersion: 70016,
     services: 0n,
     dnsSeeds: [],
+    fixedSeeds: [],
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,

@@ -54,7 +54,10 @@ export const NetworkSchema = z.object({
     .string()
     .refine((s) => Buffer.byteLength(s, 'utf8') <= 256, 'must be at most 256 bytes of UTF-8')
     .default('/peerwire:0.1.0/'),
+  /** DNS seed host names, asked for peer addresses when the address manager is empty or small. */
   dnsSeeds: z.array(z.string().min(1)).default([]),
+  /** Fallback peers ("host:port") used when DNS seeding gives nothing. */
+  fixedSeeds: z.array(z.string().min(1)).default([]),
   pow: z
     .object({
       /** Check every header's proof of work (forks with other PoW functions turn this off). */

@@ -104,6 +104,8 @@ export interface EngineOptions extends EngineConfigInput {
 interface OutboundTarget {
   address: string;
   persistent: boolean;
+  /** The relay flag of our version on this connection, when not the policy's. */
+  relay?: boolean;
   backoff: Backoff;
   peerId?: PeerId;
   timer?: ReturnType<Clock['setTimer']>;
@@ -184,9 +186,11 @@ export class Engine implements PeerHost {
   /**
    * Dials `address` ("host:port"). A persistent peer is redialled with
    * exponential backoff after it drops, until the restart limit is hit.
-   * Throws if the host is banned or every outbound slot is taken.
+   * Throws if the host is banned or every outbound slot is taken. `relay`
+   * overrides `policy.relay` in our version on this connection: false asks the
+   * peer not to relay transactions (Core's block-relay-only connections).
    */
-  connect(address: string, options: { persistent?: boolean } = {}): void {
+  connect(address: string, options: { persistent?: boolean; relay?: boolean } = {}): void {
     this.assertOpen();
     const ban = this.banList.find(hostOf(address), this.clock.now());
     if (ban)
@@ -202,6 +206,7 @@ export class Engine implements PeerHost {
       persistent: options.persistent ?? false,
       backoff: new Backoff(this.config.reconnect),
     };
+    if (options.relay !== undefined) target.relay = options.relay;
     this.targets.set(address, target);
     this.dial(target);
   }
@@ -427,6 +432,7 @@ export class Engine implements PeerHost {
         return;
       }
       peer.state.target = target.address;
+      if (target.relay !== undefined) peer.state.relay = target.relay;
       // A hostname target resolves here: check the ban list on the real address.
       if (this.banList.find(hostOf(remote), now)) {
         this.forget(target.address, 'banned');
@@ -632,7 +638,7 @@ export class Engine implements PeerHost {
       nonce,
       userAgent: this.config.network.userAgent,
       startHeight: this.startHeight(),
-      relay: this.config.policy.relay,
+      relay: peer.state.relay ?? this.config.policy.relay,
     };
   }
 

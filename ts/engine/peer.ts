@@ -61,6 +61,8 @@ export interface PeerState {
   };
   /** The outbound target this connection serves, for redialling. */
   target?: string;
+  /** Our version's relay flag on this connection, when not the policy's. */
+  relay?: boolean;
 }
 
 export class Peer {
@@ -115,6 +117,16 @@ export class Peer {
   /** Misbehaviour score so far. */
   get score(): number {
     return this.state.score;
+  }
+
+  /** For an outbound peer, the address it was dialled as (`engine.connect`'s argument). */
+  get target(): string | undefined {
+    return this.state.target;
+  }
+
+  /** Our version's relay flag when set per connection (false: block-relay-only); undefined: policy.relay. */
+  get relayRequested(): boolean | undefined {
+    return this.state.relay;
   }
 
   get userAgent(): string | undefined {
