@@ -3,18 +3,8 @@
 // a range reports a summary and its coverage; bad flags are one-line usage
 // errors. (npm test also runs 100 seeds with coverage required.)
 import { describe, expect, it } from 'vitest';
+import type { SimReport as Report } from '../../ts/sim/run.js';
 import { runCli } from '../helpers/cli.js';
-
-interface Report {
-  seed: string;
-  result: string;
-  traceHash: string;
-  virtualMs: number;
-  speedup: number;
-  faults: Record<string, number>;
-  checks: Record<string, number>;
-  reproduce: string;
-}
 
 async function simJson(args: string[]): Promise<{ code: number | null; lines: unknown[] }> {
   const r = await runCli(['sim', '--json', ...args], 120_000);
