@@ -14,6 +14,14 @@ export {
   OutboundManager,
   type OutboundOptions,
 } from './addr/outbound.js';
+export {
+  ADDR_RELAY_DEFAULTS,
+  AddressRelay,
+  type AddressRelayOptions,
+  type AddressRelayStats,
+  KnownAddressFilter,
+  relayAddresses,
+} from './addr/relay.js';
 export { querySeed, type SeedResolver, type SeedResult, systemSeedResolver } from './addr/seeds.js';
 // Chain helpers: hashes, raw blocks and transactions, proof of work.
 export {
