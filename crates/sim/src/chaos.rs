@@ -165,10 +165,16 @@ impl World {
                 let a: Vec<NodeId> = nodes[..k].to_vec();
                 let b: Vec<NodeId> = nodes[k..].to_vec();
                 let id = self.partition(&a, &b, one_way);
-                self.schedule(self.now_us + ms * 1000, Action::Heal(id));
+                self.schedule(
+                    self.now_us.saturating_add(ms.saturating_mul(1000)),
+                    Action::Heal(id),
+                );
             }
             FaultKind::Clog => {
                 let up = self.up_nodes();
+                if up.is_empty() {
+                    return;
+                }
                 let rng = self.rng.get("clog");
                 let n = up[rng.below(up.len() as u64) as usize];
                 let ms = rng.between(f.clog_min_ms as u64, f.clog_max_ms as u64);
@@ -176,11 +182,22 @@ impl World {
             }
             FaultKind::Crash => {
                 let up = self.up_nodes();
+                // Every node may be down already: several hits in one tick.
+                if up.is_empty() {
+                    return;
+                }
                 let rng = self.rng.get("crash");
                 let n = up[rng.below(up.len() as u64) as usize];
                 let ms = rng.between(f.restart_min_ms as u64, f.restart_max_ms as u64);
                 let _ = self.crash(n);
-                self.schedule(self.now_us + ms * 1000, Action::Restart(n));
+                let generation = self.nodes[n as usize].generation;
+                self.schedule(
+                    self.now_us.saturating_add(ms.saturating_mul(1000)),
+                    Action::Restart {
+                        node: n,
+                        generation,
+                    },
+                );
             }
         }
     }
@@ -249,7 +266,8 @@ impl World {
 
     /// Holds all traffic to and from a node for `ms`, then delivers it in order.
     pub fn clog(&mut self, n: NodeId, ms: f64) -> Result<(), SimError> {
-        let until = self.now_us + (ms.max(0.0) * 1000.0) as u64;
+        // `as` saturates: an infinite or huge clog holds the node for good.
+        let until = self.now_us.saturating_add((ms.max(0.0) * 1000.0) as u64);
         let node = self.node_mut(n)?;
         node.clogged_until_us = node.clogged_until_us.max(until);
         self.counters.bump("fault.clog");

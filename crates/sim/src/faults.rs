@@ -45,6 +45,9 @@ pub struct Faults {
     pub clock_drift_max_ppm: f64,
 }
 
+/// The longest latency, partition, clog or restart delay a knob may ask for (about 11 days).
+pub const MAX_DURATION_MS: f64 = 1e9;
+
 /// The named profiles.
 pub const PROFILES: [&str; 3] = ["none", "default", "harsh"];
 
@@ -168,6 +171,12 @@ impl Faults {
         for (name, v) in non_negative {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!("{name} must be a finite number >= 0, got {v}"));
+            }
+            // Durations become microseconds in u64 arithmetic: keep them far from overflow.
+            if name.ends_with("Ms") && v > MAX_DURATION_MS {
+                return Err(format!(
+                    "{name} must be at most {MAX_DURATION_MS} ms, got {v}"
+                ));
             }
         }
         for (name, v) in [

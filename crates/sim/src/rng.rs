@@ -63,7 +63,7 @@ impl Rng {
         if hi <= lo {
             return lo;
         }
-        lo + self.below(hi - lo + 1)
+        lo + self.below((hi - lo).saturating_add(1))
     }
 
     /// True with probability `p`.

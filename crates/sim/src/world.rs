@@ -68,7 +68,12 @@ pub(crate) enum Action {
         epoch: u32,
     },
     Heal(u32),
-    Restart(NodeId),
+    /// A chaos crash's restart: only of the generation that crash ended, and
+    /// only if the node is still down (a later crash by hand keeps it down).
+    Restart {
+        node: NodeId,
+        generation: u32,
+    },
 }
 
 /// A split of the world: traffic from `a` to `b` (and back, unless one-way) is held.
@@ -269,6 +274,20 @@ impl World {
         if self.nodes.iter().any(|n| n.ip == ip) {
             return Err(SimError::Invalid(format!(
                 "a node already has address {ip}"
+            )));
+        }
+        if let Some(d) = config.clock_drift_ppm {
+            // Node time must run forwards: a drift of -1e6 ppm stops the clock.
+            if !(d.is_finite() && d.abs() < 100_000.0) {
+                return Err(SimError::Invalid(format!(
+                    "clockDriftPpm must be a finite number between -100000 and 100000, got {d}"
+                )));
+            }
+        }
+        if !(config.clock_offset_ms.is_finite() && config.clock_offset_ms.abs() <= 1e12) {
+            return Err(SimError::Invalid(format!(
+                "clockOffsetMs must be a finite number of ms within ±1e12, got {}",
+                config.clock_offset_ms
             )));
         }
         let max = self.faults.clock_drift_max_ppm;
@@ -754,8 +773,14 @@ impl World {
             }
             Action::Chaos { kind, epoch } => self.chaos_tick(kind, epoch),
             Action::Heal(id) => self.heal(Some(id)),
-            Action::Restart(n) => {
-                let _ = self.restart(n);
+            Action::Restart { node, generation } => {
+                let down_since_that_crash = self
+                    .nodes
+                    .get(node as usize)
+                    .is_some_and(|n| !n.up && n.generation == generation);
+                if down_since_that_crash {
+                    let _ = self.restart(node);
+                }
             }
         }
     }
