@@ -14,9 +14,11 @@ import {
   type SimNode,
   SimNodeDownError,
   SimOptionsError,
+  simNodeIp,
   TimerQueue,
   Xoshiro128,
 } from '../../ts/sim/index.js';
+import { DEFAULT_CHAOS_MS, reproduceCommand } from '../../ts/sim/run.js';
 import { addressOf, EngineLog, engineNode, quietNetwork, settle } from '../helpers/sim.js';
 
 /** A time source for clock tests: virtual time moves only when the test says. */
@@ -180,6 +182,22 @@ describe('Invariants', () => {
     // A node that crashed and restarted starts over.
     inv.forgetNode(0);
     expect(() => inv.frame(0, 7)).not.toThrow();
+  });
+});
+
+describe('default node addresses', () => {
+  it('are valid, distinct IPv4 addresses past 255 nodes', () => {
+    const ips = Array.from({ length: 70_000 }, (_, i) => simNodeIp(i));
+    expect(new Set(ips).size).toBe(ips.length);
+    for (const ip of ips) {
+      const octets = ip.split('.').map(Number);
+      expect(octets[0]).toBe(10);
+      expect(octets.every((o) => Number.isInteger(o) && o >= 0 && o <= 255)).toBe(true);
+      expect(octets[3]).toBeGreaterThanOrEqual(1);
+      expect(octets[3]).toBeLessThanOrEqual(254);
+    }
+    expect(simNodeIp(0)).toBe('10.0.0.1');
+    expect(simNodeIp(254)).toBe('10.0.1.1');
   });
 });
 
@@ -419,6 +437,34 @@ describe('closing an Engine on the simulated network', () => {
     expect(a.transport.closed).toBe(true);
     await net.runUntil(() => logB.disconnects.length === 1, { maxTimeMs: 10_000 });
     expect(logB.disconnects[0]?.value.info.reason).toBe('peer-closed');
+  });
+
+  it('a close still under way when the node crashes settles (nothing is left to flush)', async () => {
+    const net = quietNetwork(45);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const b = engineNode(net);
+    b.current.connect(addressOf(a));
+    await net.runUntil(() => a.current.peers.length === 1, { maxTimeMs: 10_000 });
+    let settled = false;
+    void a.current.close().then(() => {
+      settled = true;
+    });
+    net.crash(a.id);
+    await net.runFor(1);
+    expect(settled).toBe(true);
+  });
+});
+
+describe('reports', () => {
+  it('the reproduce command names every option that differs from the defaults', () => {
+    const base = { seed: '9', scenario: 'flood', nodes: 20, profile: 'harsh' };
+    expect(reproduceCommand(base)).toBe(
+      'peerwire sim --seed 9 --scenario flood --nodes 20 --faults harsh',
+    );
+    expect(reproduceCommand({ ...base, chaosMs: DEFAULT_CHAOS_MS })).toBe(reproduceCommand(base));
+    expect(reproduceCommand({ ...base, chaosMs: 0 })).toBe(
+      'peerwire sim --seed 9 --scenario flood --nodes 20 --faults harsh --chaos-ms 0',
+    );
   });
 });
 

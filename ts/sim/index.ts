@@ -24,6 +24,7 @@ export {
   type SimProfile,
   SimTimeoutError,
   type SimWorld,
+  simNodeIp,
 } from './network.js';
 export {
   SimNodeDownError,

@@ -65,7 +65,7 @@ export interface SimNodeContext {
 }
 
 export interface AddNodeOptions<T> {
-  /** IPv4 address (default 10.0.x.y from the node's id). */
+  /** IPv4 address (default: simNodeIp of the node's id). */
   ip?: string;
   options?: SimNodeOptions;
   create: (ctx: SimNodeContext) => T;
@@ -77,6 +77,16 @@ export interface AddEngineOptions extends Omit<EngineOptions, 'clock' | 'transpo
   node?: Pick<SimNodeOptions, 'clockDriftPpm' | 'clockOffsetMs'>;
   /** Runs on every new Engine of the node (first start and each restart): listen, dial, subscribe. */
   setup?: (engine: Engine, ctx: SimNodeContext) => void;
+}
+
+/**
+ * The address a node gets by default: 10.x.y.z from its index, z in 1..254 so
+ * that no index lands on .0 or .255 (or past them).
+ */
+export function simNodeIp(index: number): string {
+  const z = 1 + (index % 254);
+  const rest = Math.floor(index / 254);
+  return `10.${Math.floor(rest / 256) % 256}.${rest % 256}.${z}`;
 }
 
 /** Options that make no valid simulation (a bad seed, an unknown network). */
@@ -247,7 +257,7 @@ export class SimNetwork {
   /** Adds a node and builds its user object with `create`. */
   addNode<T>(options: AddNodeOptions<T>): SimNode<T> {
     const index = this.nodeList.length;
-    const ip = options.ip ?? `10.0.${index >> 8}.${(index & 255) + 1}`;
+    const ip = options.ip ?? simNodeIp(index);
     const id = this.world.addNode(ip, options.options ?? null);
     const node = new SimNode<T>(id, ip, options.create, this.world);
     this.nodeList[id] = node as SimNode<unknown>;
@@ -265,7 +275,7 @@ export class SimNetwork {
     const config = parseConfig(engineOptions);
     const nodeOptions: SimNodeOptions = { ...simTransportOptions(config), ...node };
     const index = this.nodeList.length;
-    const address = ip ?? `10.0.${index >> 8}.${(index & 255) + 1}`;
+    const address = ip ?? simNodeIp(index);
     return this.addNode({
       ip: address,
       options: nodeOptions,

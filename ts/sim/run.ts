@@ -47,8 +47,11 @@ export function reproduceCommand(o: {
   scenario: string;
   nodes: number;
   profile: string;
+  chaosMs?: number;
 }): string {
-  return `peerwire sim --seed ${o.seed} --scenario ${o.scenario} --nodes ${o.nodes} --faults ${o.profile}`;
+  const chaos =
+    o.chaosMs !== undefined && o.chaosMs !== DEFAULT_CHAOS_MS ? ` --chaos-ms ${o.chaosMs}` : '';
+  return `peerwire sim --seed ${o.seed} --scenario ${o.scenario} --nodes ${o.nodes} --faults ${o.profile}${chaos}`;
 }
 
 function pick(counters: Record<string, number>, prefix: string): Record<string, number> {
@@ -78,7 +81,8 @@ async function shutDown(net: SimNetwork): Promise<void> {
   }
   try {
     await net.runUntil(() => open === 0, { maxTimeMs: 60_000 });
-  } catch {
+  } catch (error) {
+    if (!(error instanceof SimTimeoutError)) throw error;
     throw new InvariantViolation(
       'liveness',
       net.seed,
@@ -131,6 +135,12 @@ export async function runSimulation(options: SimRunOptions): Promise<SimReport> 
     counters,
     metrics,
     traceHash: net.traceHash(),
-    reproduce: reproduceCommand({ seed, scenario: scenario.name, nodes, profile }),
+    reproduce: reproduceCommand({
+      seed,
+      scenario: scenario.name,
+      nodes,
+      profile,
+      ...(options.chaosMs !== undefined ? { chaosMs: options.chaosMs } : {}),
+    }),
   };
 }

@@ -197,7 +197,8 @@ export class SimTransport implements Transport {
   /** The node crashed: from now on this transport touches nothing and reports nothing. */
   kill(): void {
     this.dead = true;
-    this.closeWaiters.splice(0);
+    // A close under way ends with the crash: nothing is left to flush.
+    for (const resolve of this.closeWaiters.splice(0)) resolve();
   }
 
   private assertUp(call: string): void {

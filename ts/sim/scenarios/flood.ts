@@ -7,6 +7,7 @@ import { genesisHeaderOf, type HeaderChain } from '../../chain/headerchain.js';
 import type { Engine } from '../../engine/engine.js';
 import type { BlockHeader } from '../../wire/types.js';
 import { expectConvergence, InvariantViolation } from '../invariants.js';
+import { SimTimeoutError } from '../network.js';
 import { headerNetwork, SYNC_HEADERS } from './header-sync.js';
 import {
   nodeIp,
@@ -108,7 +109,9 @@ export const flood: Scenario = {
     if (victimEngine && net.node(0).value === victimEngine) {
       try {
         await net.runUntil(() => flooderDropped !== undefined, { maxTimeMs: SETTLE_MS });
-      } catch {
+      } catch (error) {
+        // Only running out of time is this liveness failure; a violation says itself.
+        if (!(error instanceof SimTimeoutError)) throw error;
         throw new InvariantViolation(
           'liveness',
           net.seed,

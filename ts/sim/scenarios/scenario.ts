@@ -5,7 +5,7 @@ import { generateHeaders } from '../../chain/generate.js';
 import { hashToHex } from '../../chain/hash.js';
 import { chainFor, type HeaderChain } from '../../chain/headerchain.js';
 import { type Network, networkPreset } from '../../config/schema.js';
-import type { SimNetwork } from '../network.js';
+import { type SimNetwork, simNodeIp } from '../network.js';
 
 export interface ScenarioOptions {
   /** Nodes in the network. */
@@ -64,7 +64,7 @@ export function generatedChain(count: number, clock: { now(): number }): HeaderC
 
 /** The address scenarios give node `i` (so nodes can dial ones not built yet). */
 export function nodeIp(i: number): string {
-  return `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${(i & 255) + 1}`;
+  return simNodeIp(i);
 }
 
 export function tipHex(chain: HeaderChain): string {
