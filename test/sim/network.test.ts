@@ -155,6 +155,30 @@ describe('RequestTracker.outstanding', () => {
 });
 
 describe('Invariants', () => {
+  it('an Engine event naming a peer after its disconnected is a violation', () => {
+    const handlers = new Map<string, Array<(peer: unknown) => void>>();
+    const engine = {
+      on: (event: string, fn: (peer: unknown) => void) => {
+        handlers.set(event, [...(handlers.get(event) ?? []), fn]);
+        return () => {};
+      },
+    } as unknown as Engine;
+    const inv = new Invariants({ seed: '3', now: () => 10 });
+    inv.watchEngine(2, engine);
+    const emit = (event: string, peer: unknown) => {
+      for (const fn of handlers.get(event) ?? []) fn(peer);
+    };
+    const peer = { toString: () => 'peer 7' };
+    emit('message', peer);
+    emit('disconnected', peer);
+    emit('handshake', { toString: () => 'peer 8' });
+    expect(() => emit('writable', peer)).toThrow(
+      /engine-no-event-after-disconnect violated .*node 2: the Engine emitted writable for peer 7/,
+    );
+    expect(() => emit('disconnected', peer)).toThrow(InvariantViolation);
+    expect(inv.counters()['check.engine-no-event-after-disconnect']).toBe(5);
+  });
+
   it('an event for a peer after its disconnect is a violation naming seed and time', () => {
     const inv = new Invariants({ seed: '42', now: () => 1234.5 });
     inv.event(0, { type: 'connected', peer: 7, remote: '10.0.0.2:18444', local: '10.0.0.1:5000' });
@@ -247,6 +271,7 @@ describe('Engines on the simulated network', () => {
     );
     expect(pong?.payload.nonce).toBe(4242n);
     expect(net.counters()['check.no-event-after-disconnect']).toBeGreaterThan(0);
+    expect(net.counters()['check.engine-no-event-after-disconnect']).toBeGreaterThan(0);
   });
 
   it('Engine randomness comes from the simulation: same seed, same nonces', async () => {

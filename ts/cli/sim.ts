@@ -182,6 +182,7 @@ export async function runSim(argv: string[]): Promise<number> {
             k.startsWith('fault.') ||
             k.startsWith('disconnect.') ||
             k.startsWith('drop.') ||
+            k.startsWith('exercise.') ||
             k.startsWith('check.'),
         )
         .map(([k, v]) => [k, formatCount(v)]);

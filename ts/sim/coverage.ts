@@ -22,12 +22,14 @@ export const REQUIRED_COVERAGE: readonly string[] = [
   'disconnect.shutdown',
   // A flipped payload bit, caught by the checksum (Core drops the message).
   'drop.bad-checksum',
+  // Admission decisions made when a connection arrives (their outcome is held
+  // by the slot checks).
+  'exercise.admission',
   // The world's own checks.
   'check.slots',
   'check.budget',
   'check.frame-order',
-  'check.admission',
-  'check.no-event-after-disconnect',
+  'check.world-event-after-close',
   ...INVARIANTS.map((name) => `check.${name}`),
 ];
 

@@ -4,6 +4,7 @@
 // check never ran proves nothing about it, and the counters say so.
 import { hostOf } from '../engine/bans.js';
 import type { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
 import type { PeerId, TransportEvent } from '../native/events.js';
 import type { SimNetwork, SimNode } from './network.js';
 import type { SimTransport, TransportObserver } from './transport.js';
@@ -11,6 +12,7 @@ import type { SimTransport, TransportObserver } from './transport.js';
 /** Names of the JavaScript-side invariants (their counters are "check.<name>"). */
 export const INVARIANTS = [
   'no-event-after-disconnect',
+  'engine-no-event-after-disconnect',
   'request-settles-in-time',
   'banned-not-connected',
   'engine-slots',
@@ -18,6 +20,18 @@ export const INVARIANTS = [
   'liveness',
 ] as const;
 export type InvariantName = (typeof INVARIANTS)[number];
+
+/** Engine events that name a peer as their first argument (besides `disconnected`). */
+const PEER_EVENTS = [
+  'connected',
+  'handshake',
+  'message',
+  'unknown',
+  'decode-error',
+  'dropped',
+  'writable',
+  'misbehaving',
+] as const;
 
 /** An invariant did not hold: the message names it, the seed, and the virtual time. */
 export class InvariantViolation extends Error {
@@ -125,6 +139,32 @@ export class Invariants implements TransportObserver {
   }
 
   // ---- the Engine's own state, after every step ----
+
+  /**
+   * Watches what an Engine tells its application: once a peer's
+   * `disconnected` has been emitted, no other event may name that peer (nor a
+   * second `disconnected`). This checks the Engine itself, where the transport
+   * check above checks what reaches it.
+   */
+  watchEngine(node: number, engine: Engine): void {
+    const gone = new WeakSet<Peer>();
+    const check = (event: string) => (peer: Peer) => {
+      this.exercised('engine-no-event-after-disconnect');
+      if (gone.has(peer)) {
+        this.violation(
+          'engine-no-event-after-disconnect',
+          `the Engine emitted ${event} for ${peer} after its disconnected`,
+          node,
+        );
+      }
+    };
+    for (const event of PEER_EVENTS) engine.on(event, check(event));
+    const onDisconnected = check('disconnected');
+    engine.on('disconnected', (peer) => {
+      onDisconnected(peer);
+      gone.add(peer);
+    });
+  }
 
   checkEngine(node: number, engine: Engine): void {
     const now = engine.clock.now();

@@ -286,6 +286,7 @@ export class SimNetwork {
           clock: ctx.clock,
           transport: ctx.transport,
         });
+        if (this.checks) this.invariants.watchEngine(ctx.node, engine);
         setup?.(engine, ctx);
         return engine;
       },

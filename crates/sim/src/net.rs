@@ -213,7 +213,7 @@ impl World {
         let secret = target.secret;
         let draw = self.rng.get("admission").next_u64();
         let decision = admit_inbound(&occupants, &limits, secret, draw, now / 1000);
-        self.counters.bump("check.admission");
+        self.counters.bump("exercise.admission");
         // The connection exists either way: the kernel accepted it.
         let (a, b) = (self.next_pipe, self.next_pipe + 1);
         self.next_pipe += 2;

@@ -246,7 +246,7 @@ impl World {
                 event,
                 Event::Disconnected { .. } | Event::ConnectFailed { .. }
             );
-            self.counters.bump("check.no-event-after-disconnect");
+            self.counters.bump("check.world-event-after-close");
             let known = self.nodes[n as usize].conns.contains_key(&peer);
             if !terminal && !known {
                 self.violate(format!(
