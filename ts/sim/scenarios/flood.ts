@@ -49,7 +49,7 @@ export const flood: Scenario = {
     const victim = `${nodeIp(0)}:${REGTEST_PORT}`;
     let sent = 0;
     let disconnected = 0;
-    const flooder = net.addEngine({
+    net.addEngine({
       network: 'regtest',
       // An attacker's receive window is small: it fills at once.
       limits: { ...SIM_ENGINE_LIMITS, recvBudgetBytes: 64 * 1024 },
