@@ -71,6 +71,26 @@ export {
   parseConfig,
   parseNetwork,
 } from './config/schema.js';
+// Crawling a network with recursive getaddr.
+export {
+  Crawler,
+  type CrawlerOptions,
+  type CrawlFailure,
+  type CrawlFailureReason,
+  type CrawlResult,
+  type CrawlStage,
+  type CrawlStats,
+  CrawlTally,
+  failureLabel,
+} from './crawl/crawler.js';
+export {
+  dnsSeedsOf,
+  type ResolvedStarts,
+  type Resolver,
+  resolveStarts,
+  type StartHost,
+  systemResolver,
+} from './crawl/resolve.js';
 // The Engine.
 export { type BanEntry, hostOf, normalizeHost } from './engine/bans.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './engine/clock.js';

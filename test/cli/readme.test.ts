@@ -18,7 +18,7 @@ function section(heading: string): string {
 describe('README', () => {
   it('lists every flag of every command', async () => {
     const cli = section('The `peerwire` command');
-    for (const command of ['demo', 'sync', 'node', 'bench', 'sim']) {
+    for (const command of ['demo', 'sync', 'node', 'bench', 'sim', 'crawl']) {
       const help = (await runCli([command, '--help'])).stdout;
       const options = help.slice(help.indexOf('Options:'));
       const flags = [...options.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]);

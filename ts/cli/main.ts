@@ -16,6 +16,7 @@ Commands:
   node    run a node that serves headers and answers pings
   bench   throughput and latency, peerwire against a plain Node baseline
   sim     run scenarios on a simulated network with seeded faults
+  crawl   map a network: recursive getaddr from seeds, a record per node
 
 Options:
   -h, --help      show this help (with a note when the native addon cannot load here)
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   node: async () => (await import('./node.js')).runNode,
   bench: async () => (await import('../bench/main.js')).runBench,
   sim: async () => (await import('./sim.js')).runSim,
+  crawl: async () => (await import('./crawl.js')).runCrawl,
 };
 
 /** peerwire's version, from the package.json beside dist/. */

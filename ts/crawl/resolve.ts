@@ -1,0 +1,72 @@
+// Start addresses for a crawl: "host:port" seeds whose host is an IP or a name
+// (a DNS seed answers a name with many node addresses), resolved through an
+// injected resolver so tests and the simulator need no DNS.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { formatAddress, hostFromIp } from '../addr/address.js';
+
+/** Every address a name resolves to. */
+export type Resolver = (host: string) => Promise<ReadonlyArray<{ address: string }>>;
+
+/** The operating system's resolver (getaddrinfo: hosts file, then DNS). */
+export const systemResolver: Resolver = (host) => lookup(host, { all: true });
+
+export interface StartHost {
+  host: string;
+  port: number;
+}
+
+export interface ResolvedStarts {
+  /** Distinct "ip:port" addresses (IPv6 in brackets), in the order found. */
+  addresses: string[];
+  /** Names that resolved to nothing, and why. */
+  failures: Array<{ host: string; error: string }>;
+}
+
+/**
+ * Resolves `hosts` (IP literals are taken as they are; names go to the
+ * resolver, all at once). A name that fails is reported, not thrown: a crawl
+ * can start from whichever seeds answer.
+ */
+export async function resolveStarts(
+  hosts: readonly StartHost[],
+  resolver: Resolver = systemResolver,
+): Promise<ResolvedStarts> {
+  const answers = await Promise.allSettled(
+    hosts.map(async ({ host }) => (isIP(host) ? [{ address: host }] : await resolver(host))),
+  );
+  const seen = new Set<string>();
+  const out: ResolvedStarts = { addresses: [], failures: [] };
+  answers.forEach((answer, i) => {
+    const { host, port } = hosts[i] as StartHost;
+    if (answer.status === 'rejected') {
+      const err = answer.reason as { code?: string; message?: string };
+      out.failures.push({ host, error: err.code ?? err.message ?? String(answer.reason) });
+      return;
+    }
+    let usable = 0;
+    for (const { address } of answer.value) {
+      let text: string;
+      try {
+        text = formatAddress({ ...hostFromIp(address), port });
+      } catch {
+        continue; // not an IP (a resolver should not return one)
+      }
+      usable++;
+      if (seen.has(text)) continue;
+      seen.add(text);
+      out.addresses.push(text);
+    }
+    if (usable === 0) out.failures.push({ host, error: 'no addresses' });
+  });
+  return out;
+}
+
+/**
+ * The DNS seeds of a network, when its configuration has them: read at run
+ * time, so a network file without the field simply has none.
+ */
+export function dnsSeedsOf(network: object): string[] {
+  const seeds = (network as { dnsSeeds?: unknown }).dnsSeeds;
+  return Array.isArray(seeds) ? seeds.filter((s): s is string => typeof s === 'string') : [];
+}
