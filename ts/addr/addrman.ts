@@ -25,7 +25,7 @@ import {
   sameHost,
 } from './address.js';
 import { type AddressEntry, isTerrible, selectionChance } from './entry.js';
-import { isRoutable, type NetClass, netClass, netGroup } from './netgroup.js';
+import { isLocalOrPrivate, isRoutable, type NetClass, netClass, netGroup } from './netgroup.js';
 import { Placement, TABLES } from './placement.js';
 
 const HOUR = 3600;
@@ -62,6 +62,12 @@ export interface AddressManagerOptions {
   clock: Pick<Clock, 'now' | 'random'>;
   /** The 32-byte bucketing secret; drawn from `clock.random()` when absent. */
   key?: Uint8Array;
+  /**
+   * Also admit loopback and private addresses (127/8, ::1, 10/8, 172.16/12,
+   * 192.168/16, fc00::/7), each its own netgroup. Off by default, as in Core: for
+   * regtest and test networks on one machine or LAN, never for a public network.
+   */
+  allowLocal?: boolean;
 }
 
 /** The state a manager is saved as and restored from (see serialize.ts). */
@@ -104,6 +110,8 @@ const MAX_SERVICES = 2n ** 64n - 1n;
 const KEY_BYTES = 32;
 
 export class AddressManager {
+  /** Whether loopback and private addresses are admitted (see AddressManagerOptions). */
+  readonly allowLocal: boolean;
   private readonly clock: Pick<Clock, 'now' | 'random'>;
   private readonly key: Uint8Array;
   private readonly placement: Placement;
@@ -124,6 +132,7 @@ export class AddressManager {
 
   constructor(options: AddressManagerOptions) {
     this.clock = options.clock;
+    this.allowLocal = options.allowLocal ?? false;
     if (options.key) {
       if (options.key.length !== KEY_BYTES || options.key.every((v) => v === 0)) {
         throw new AddressError('bad-length', 'the bucketing key must be 32 bytes, not all zero');
@@ -160,6 +169,11 @@ export class AddressManager {
     return inNew ? c.new : c.tried;
   }
 
+  /** Whether `host` may be kept: routable, or local/private when `allowLocal` is on. */
+  accepts(host: Host): boolean {
+    return isRoutable(host) || (this.allowLocal && isLocalOrPrivate(host));
+  }
+
   /** Tried moves waiting for a test of the entry they would evict. */
   get pendingCollisions(): number {
     return this.collisions.size;
@@ -181,10 +195,10 @@ export class AddressManager {
     if (!Number.isFinite(timePenaltySeconds) || timePenaltySeconds < 0) {
       throw new RangeError(`time penalty ${timePenaltySeconds} is not a non-negative number`);
     }
-    const sourceGroup = netGroup(source);
+    const sourceGroup = netGroup(source, this.allowLocal);
     let added = 0;
     for (const a of addresses) {
-      if (!wellFormed(a) || !isRoutable(a)) continue;
+      if (!wellFormed(a) || !this.accepts(a)) continue;
       const penalty = sameHost(a, source) ? 0 : Math.floor(timePenaltySeconds);
       if (this.addOne(a, source, sourceGroup, penalty)) added++;
     }
@@ -437,7 +451,7 @@ export class AddressManager {
     m.lastGood = state.lastGood;
     let lost = 0;
     for (const { entry, buckets } of state.newEntries) {
-      if (!wellFormed(entry.address) || !isRoutable(entry.address) || m.find(entry.address)) {
+      if (!wellFormed(entry.address) || !m.accepts(entry.address) || m.find(entry.address)) {
         lost++;
         continue;
       }
@@ -463,7 +477,7 @@ export class AddressManager {
       }
     }
     for (const entry of state.triedEntries) {
-      if (!wellFormed(entry.address) || !isRoutable(entry.address) || m.find(entry.address)) {
+      if (!wellFormed(entry.address) || !m.accepts(entry.address) || m.find(entry.address)) {
         lost++;
         continue;
       }
@@ -501,7 +515,7 @@ export class AddressManager {
       if (this.idOfKey.get(r.key) !== id) fail('key', `key of ${id} maps elsewhere`);
       if (r.key !== addressKey(r.address)) fail('key', `stale key on ${id}`);
       if (this.random[r.randomPos] !== id) fail('random', `random position of ${id} is wrong`);
-      if (!isRoutable(r.address)) fail('routable', `${id} is not routable`);
+      if (!this.accepts(r.address)) fail('routable', `${id} is not routable`);
       const net = r.address.network as PeerNetwork;
       const c = counts.get(net) ?? { new: 0, tried: 0 };
       counts.set(net, c);
@@ -606,8 +620,8 @@ export class AddressManager {
       attempts: e.attempts,
       key: keyBytes.toString('hex'),
       keyBytes,
-      group: netGroup(address),
-      sourceGroup: netGroup(e.source),
+      group: netGroup(address, this.allowLocal),
+      sourceGroup: netGroup(e.source, this.allowLocal),
       inTried: false,
       newBuckets: [],
       randomPos: -1,

@@ -131,8 +131,12 @@ export class DataDir {
 
   // ---- address manager ----------------------------------------------------------
 
-  async loadAddressManager(clock: Pick<Clock, 'now' | 'random'>): Promise<LoadedAddressManager> {
-    const loaded = await loadAddressManager(this.path('addrman'), { clock });
+  /** `allowLocal`: see AddressManagerOptions (saved local entries are dropped without it). */
+  async loadAddressManager(
+    clock: Pick<Clock, 'now' | 'random'>,
+    options: { allowLocal?: boolean } = {},
+  ): Promise<LoadedAddressManager> {
+    const loaded = await loadAddressManager(this.path('addrman'), { clock, ...options });
     if (loaded.problem) this.options.onProblem?.(loaded.problem, loaded.movedTo);
     return loaded;
   }

@@ -97,6 +97,15 @@ export function isRoutable(h: Host): boolean {
 }
 
 /**
+ * Loopback and private hosts (127/8, ::1, RFC 1918, RFC 4193): what an address
+ * manager admits only when told to (`allowLocal`), for regtest and test networks
+ * that live on one machine or one LAN. They stay unroutable by Core's rules.
+ */
+export function isLocalOrPrivate(h: Host): boolean {
+  return isValid(h) && (isLocal(h) || rfc1918(h) || rfc4193(h));
+}
+
+/**
  * The IPv4 address a routable host stands for: itself, or the one embedded in a
  * NAT64 (RFC 6052), SIIT (RFC 6145), 6to4 (RFC 3964) or Teredo (RFC 4380) address.
  * Those share their IPv4 address's group, so tunnels cannot multiply one /16.
@@ -123,12 +132,19 @@ export function netClass(h: Host): NetClass {
  * prefix in its last byte set to 1, as Core does). IPv4 and linked IPv4 by /16,
  * IPv6 by /32 (he.net's tunnel range by /36), Tor and I2P by their first 4 bits,
  * CJDNS by the 4 bits after its fixed 0xfc byte, internal names each their own,
- * and every local or unroutable host in one group.
+ * and every local or unroutable host in one group. With `allowLocal`, each
+ * loopback or private host is a group of its own: a test network on one machine
+ * is one /16, and one group would allow it a single outbound connection.
  */
-export function netGroup(h: Host): Uint8Array {
+export function netGroup(h: Host, allowLocal = false): Uint8Array {
   const cls = netClass(h);
   const head = NET_CLASS[cls];
-  if (cls === 'unroutable') return Uint8Array.of(head);
+  if (cls === 'unroutable') {
+    if (allowLocal && isLocalOrPrivate(h)) {
+      return Uint8Array.of(head, h.network === 'ipv4' ? 4 : 6, ...h.bytes);
+    }
+    return Uint8Array.of(head);
+  }
   if (cls === 'internal') return Uint8Array.of(head, ...h.bytes);
   const v4 = linkedIPv4(h);
   if (v4) return Uint8Array.of(head, v4[0] as number, v4[1] as number);
@@ -145,6 +161,6 @@ export function netGroup(h: Host): Uint8Array {
 }
 
 /** The netgroup as a string, for maps and sets (outbound keeps one peer per group). */
-export function netGroupKey(h: Host): string {
-  return Buffer.from(netGroup(h)).toString('hex');
+export function netGroupKey(h: Host, allowLocal = false): string {
+  return Buffer.from(netGroup(h, allowLocal)).toString('hex');
 }

@@ -370,7 +370,7 @@ export class OutboundManager {
     for (const s of this.slots.values())
       if (s.peerAddress && hostOf(s.address) === host) return false;
     if (feeler) return true;
-    const group = netGroupKey(a);
+    const group = netGroupKey(a, this.addrman.allowLocal);
     for (const s of this.slots.values()) {
       if (s.kind !== 'feeler' && s.group === group) return false;
     }
@@ -379,7 +379,13 @@ export class OutboundManager {
 
   private dial(a: PeerAddress, kind: ConnectionKind, collision = false): void {
     const address = formatAddress(a);
-    const slot: Slot = { address, kind, peerAddress: a, group: netGroupKey(a), ready: false };
+    const slot: Slot = {
+      address,
+      kind,
+      peerAddress: a,
+      group: netGroupKey(a, this.addrman.allowLocal),
+      ready: false,
+    };
     if (kind === 'feeler') slot.collision = collision;
     try {
       this.engine.connect(address, kind === 'block-relay' ? { relay: false } : {});
@@ -403,7 +409,7 @@ export class OutboundManager {
     if (peerAddress) {
       Object.assign(slot, { peerAddress });
       if (peerAddress.network === 'ipv4' || peerAddress.network === 'ipv6') {
-        slot.group = netGroupKey(peerAddress);
+        slot.group = netGroupKey(peerAddress, this.addrman.allowLocal);
       }
     }
     this.slots.set(address, slot);
@@ -529,7 +535,7 @@ export class OutboundManager {
       try {
         const resolved = parseSeedAddress(peer.address, 0);
         if (resolved.network === 'ipv4' || resolved.network === 'ipv6') {
-          slot.group = netGroupKey(resolved);
+          slot.group = netGroupKey(resolved, this.addrman.allowLocal);
         }
       } catch (err) {
         if (!(err instanceof AddressError)) throw err;

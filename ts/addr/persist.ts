@@ -39,7 +39,7 @@ export interface LoadedAddressManager {
  */
 export async function loadAddressManager(
   path: string,
-  options: { clock: Pick<Clock, 'now' | 'random'> },
+  options: { clock: Pick<Clock, 'now' | 'random'>; allowLocal?: boolean },
 ): Promise<LoadedAddressManager> {
   await removeStaleTemps(path);
   let problem: StoreError;

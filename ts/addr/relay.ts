@@ -39,7 +39,6 @@ import {
   toAddrV2Entry,
 } from './address.js';
 import type { AddressManager } from './addrman.js';
-import { isRoutable } from './netgroup.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_S = 86_400;
@@ -249,8 +248,8 @@ export class AddressRelay {
         typeof options.localAddress === 'string'
           ? parseAddressText(options.localAddress)
           : options.localAddress;
-      // An unroutable address would only be dropped by every peer's address manager.
-      if (isRoutable(local)) this.local = local;
+      // An address our own manager refuses (unroutable) would be dropped by every peer.s too.
+      if (this.addrman.accepts(local)) this.local = local;
     }
     const e = engine;
     this.unsubscribe.push(
@@ -374,7 +373,7 @@ export class AddressRelay {
       s.known.add(a);
       if (banned?.has(hostKey(a))) continue;
       this.counters.received++;
-      if (relayable && a.time > now - ADDR_RELAY_DEFAULTS.freshSeconds && isRoutable(a)) {
+      if (relayable && a.time > now - ADDR_RELAY_DEFAULTS.freshSeconds && this.addrman.accepts(a)) {
         this.relayAddress(peer.id, a, this.reachable.has(a.network as PeerNetwork));
       }
       accepted.push(a);

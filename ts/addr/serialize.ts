@@ -110,7 +110,7 @@ function writeEntry(out: Out, e: AddressEntry): void {
  */
 export function deserializeAddressManager(
   bytes: Uint8Array,
-  options: { clock: Pick<Clock, 'now' | 'random'> },
+  options: { clock: Pick<Clock, 'now' | 'random'>; allowLocal?: boolean },
   label = 'address manager',
 ): { manager: AddressManager; lost: number } {
   let state: AddressManagerState;

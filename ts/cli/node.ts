@@ -1,10 +1,20 @@
 // `peerwire node`: a long-running node that accepts peers, serves headers and
-// answers pings, logging peer events until SIGINT or SIGTERM.
+// answers pings, finds and keeps outbound peers (address manager, address
+// relay, outbound manager), keeps what it learnt in a data directory, and logs
+// peer events until SIGINT or SIGTERM.
+import { AddressError, type PeerAddress } from '../addr/address.js';
+import { AddressManager } from '../addr/addrman.js';
+import type { DataDir } from '../addr/datadir.js';
+import { OUTBOUND_DEFAULTS, OutboundManager } from '../addr/outbound.js';
+import { AddressRelay } from '../addr/relay.js';
+import { parseSeedAddress } from '../addr/seeds.js';
 import { generateHeaders } from '../chain/generate.js';
 import { hashToHex } from '../chain/hash.js';
 import { chainFor, type HeaderChain } from '../chain/headerchain.js';
 import { readHeadersFile } from '../chain/headersfile.js';
+import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
 import {
   addressForm,
   CliError,
@@ -16,14 +26,26 @@ import {
 } from './args.js';
 import { serveHeaders } from './headers-service.js';
 import { chooseNetwork, describeDisconnect, requireGenesisHeader } from './network.js';
+import { openDataDir, SeedNodes } from './node-peers.js';
 import { logLine } from './output.js';
 
+/** Core's DUMP_PEERS_INTERVAL: the address manager and bans are saved this often. */
+const SAVE_INTERVAL_MS = 15 * 60_000;
+
 export const NODE_USAGE = `Usage: peerwire node --listen HOST:PORT [--network NAME | --network-config FILE]
-                     [--headers FILE | --generate N] [--json]
+                     [--headers FILE | --generate N] [--datadir DIR]
+                     [--connect HOST:PORT]... [--addnode HOST:PORT]... [--seednode HOST:PORT]...
+                     [--outbound N] [--block-relay N] [--external HOST:PORT]
+                     [--services N] [--allow-local-addresses] [--json]
 
 Runs a node that accepts peers, serves block headers (getheaders/headers with
-locators), answers pings and logs peer events, until SIGINT or SIGTERM, when it
-shuts down gracefully.
+locators), answers pings, finds peers and keeps outbound connections to them,
+and logs peer events, until SIGINT or SIGTERM, when it shuts down gracefully.
+
+Peers are found as Bitcoin Core finds them: addresses learnt from getaddr/addr
+go into an address manager, from which N full-relay and M block-relay-only
+outbound connections are kept (one per netgroup), with a feeler every ~2
+minutes; DNS seeds are asked when it is empty (regtest has none).
 
 Options:
   --listen HOST:PORT      where to accept peers, IPv6 as [::1]:PORT (port 0 picks one;
@@ -32,6 +54,23 @@ Options:
   --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
   --headers FILE          serve the headers in FILE (written by peerwire sync --out)
   --generate N            serve N generated headers (networks without retargeting, e.g. regtest)
+  --datadir DIR           keep known addresses (peers.dat), bans (banlist.dat) and anchors
+                          (anchors.dat) in DIR: loaded at start, saved every 15 minutes
+                          and at shutdown; created if missing; a corrupt file is logged,
+                          moved to FILE.bad and replaced
+  --connect HOST:PORT     connect only to this peer (repeatable): no automatic outbound
+  --addnode HOST:PORT     keep a connection to this peer besides the automatic ones (repeatable)
+  --seednode HOST:PORT    connect to learn addresses (getaddr), then disconnect (repeatable)
+  --outbound N            full-relay outbound connections to keep (default ${OUTBOUND_DEFAULTS.fullRelay})
+  --block-relay N         block-relay-only outbound connections to keep (default ${OUTBOUND_DEFAULTS.blockRelay})
+  --external HOST:PORT    our address, announced to peers (routable ones only, unless
+                          --allow-local-addresses)
+  --services N            service bits to announce (default: the network's, 0 on regtest);
+                          nodes keep and relay only addresses with NODE_NETWORK (1) or
+                          NODE_NETWORK_LIMITED (1024)
+  --allow-local-addresses regtest only: keep loopback and private addresses (127/8, 10/8,
+                          192.168/16, ...) in the address manager, each its own netgroup,
+                          for test networks on one machine (off by default, as in Core)
   --json                  log events as JSON lines (text lines escape what peers send)
   -h, --help              show this help`;
 
@@ -44,6 +83,15 @@ export async function runNode(argv: string[]): Promise<number> {
       'network-config': { type: 'string' },
       headers: { type: 'string' },
       generate: { type: 'string' },
+      datadir: { type: 'string' },
+      connect: { type: 'string', multiple: true },
+      addnode: { type: 'string', multiple: true },
+      seednode: { type: 'string', multiple: true },
+      outbound: { type: 'string' },
+      'block-relay': { type: 'string' },
+      external: { type: 'string' },
+      services: { type: 'string' },
+      'allow-local-addresses': { type: 'boolean' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -57,11 +105,58 @@ export async function runNode(argv: string[]): Promise<number> {
   const listen = hostPort(flags.listen as string, 'listen');
   if (flags.headers && flags.generate)
     throw new CliError('give --headers or --generate, not both', 2);
-  const network = chooseNetwork(
+  const chosen = chooseNetwork(
     flags.network as string | undefined,
     flags['network-config'] as string | undefined,
     'regtest',
   );
+  const services = servicesFlag(flags.services as string | undefined, chosen.services);
+  const network = services === chosen.services ? chosen : { ...chosen, services };
+  const peersFlag = (name: string) =>
+    ((flags[name] as string[] | undefined) ?? []).map((v) => {
+      const { host, port } = hostPort(v, name);
+      return connectForm(host, port);
+    });
+  const connect = peersFlag('connect');
+  const addnode = peersFlag('addnode');
+  const seednode = peersFlag('seednode');
+  if (connect.length > 0 && seednode.length > 0) {
+    throw new CliError(
+      '--seednode has no use with --connect: only the --connect peers are dialled',
+      2,
+    );
+  }
+  const fullRelay = intFlag(
+    flags.outbound as string | undefined,
+    'outbound',
+    OUTBOUND_DEFAULTS.fullRelay,
+    0,
+    1_000,
+  );
+  const blockRelay = intFlag(
+    flags['block-relay'] as string | undefined,
+    'block-relay',
+    OUTBOUND_DEFAULTS.blockRelay,
+    0,
+    1_000,
+  );
+  const allowLocal = flags['allow-local-addresses'] === true;
+  if (allowLocal && network.name !== 'regtest') {
+    throw new CliError(
+      `--allow-local-addresses is for regtest test networks, not "${network.name}"`,
+      2,
+    );
+  }
+  let external: PeerAddress | undefined;
+  if (flags.external !== undefined) {
+    const { host, port } = hostPort(flags.external as string, 'external');
+    try {
+      external = parseSeedAddress(connectForm(host, port), network.port);
+    } catch (err) {
+      if (!(err instanceof AddressError)) throw err;
+      throw new CliError(`--external must be an IP address and port, got "${flags.external}"`, 2);
+    }
+  }
   const json = flags.json === true;
   // Text lines escape peer-controlled strings (user agents, details): a peer
   // must not be able to break a line or forge one. JSON.stringify already does.
@@ -100,10 +195,79 @@ export async function runNode(argv: string[]): Promise<number> {
     throw new CliError(path && !message.includes(path) ? `--headers ${path}: ${message}` : message);
   }
 
+  // Checked before any listening: a data directory we cannot write is a usage error.
+  let datadir: DataDir | undefined;
+  if (flags.datadir !== undefined) {
+    datadir = await openDataDir(flags.datadir as string, {
+      // One line per unusable file; the node carries on from an empty store.
+      onProblem: (problem, movedTo) =>
+        log('datadir-problem', {
+          file: problem.path,
+          problem: problem.code,
+          detail: problem.message,
+          movedTo,
+        }),
+    });
+  }
+
   const engine = new Engine({ network, startHeight: () => chain.height });
   serveHeaders(engine, chain);
+
+  let addrman: AddressManager;
+  let anchors: string[] = [];
+  let bansApplied = 0;
+  if (datadir) {
+    const loaded = await datadir.loadAddressManager(engine.clock, { allowLocal });
+    addrman = loaded.manager;
+    bansApplied = (await datadir.restoreBans(engine)).applied;
+    anchors = (await datadir.loadAnchors()).value;
+    log('datadir', {
+      dir: datadir.dir,
+      addresses: addrman.size(),
+      tried: addrman.triedCount,
+      dropped: loaded.lost > 0 ? loaded.lost : undefined,
+      bans: bansApplied,
+      anchors: anchors.length,
+    });
+  } else {
+    addrman = new AddressManager({ clock: engine.clock, allowLocal });
+  }
+
+  // Feelers and block-relay-only peers stay out of address relay (Core: they
+  // must not reveal what we know, nor who we are connected to).
+  let outbound: OutboundManager | undefined;
+  const isAddrRelayOutbound = (peer: Peer) => {
+    const kind = outbound?.kindOf(peer);
+    return kind !== 'feeler' && kind !== 'block-relay' && peer.relayRequested !== false;
+  };
+  // Subscribed before the outbound manager and the seed nodes, so it sees each
+  // handshake and addr message first (a feeler is still known as one; a seed
+  // node's answer is taken before the seed is let go).
+  const relay = new AddressRelay(engine, addrman, {
+    ...(external ? { localAddress: external } : {}),
+    isAddrRelayOutbound,
+  });
+  outbound = new OutboundManager(engine, addrman, {
+    fullRelay,
+    blockRelay,
+    connect,
+    addnode,
+    anchors,
+  });
+  const seeds = new SeedNodes(engine, seednode, {
+    dial: (address) => log('dial', { address, kind: 'seednode' }),
+    done: (info) => log('seednode', info),
+    failed: (info) => log('seednode', { address: info.address, error: info.error }),
+  });
+  const kindOf = (p: Peer) => outbound?.kindOf(p) ?? (seeds.has(p) ? 'seednode' : undefined);
+
   engine.on('connected', (p) =>
-    log('connected', { peer: p.id, address: addressForm(p.address), inbound: p.inbound }),
+    log('connected', {
+      peer: p.id,
+      address: addressForm(p.address),
+      inbound: p.inbound,
+      kind: kindOf(p),
+    }),
   );
   engine.on('handshake', (p) =>
     log('handshake', {
@@ -111,8 +275,28 @@ export async function runNode(argv: string[]): Promise<number> {
       userAgent: p.userAgent,
       version: p.version?.version,
       height: p.startHeight,
+      kind: kindOf(p),
     }),
   );
+  engine.on('failed', (i) =>
+    log('dial-failed', { address: i.address, error: i.error, retryInMs: i.retryInMs }),
+  );
+  engine.on('getaddr', (p) => log('getaddr', { peer: p.id }));
+  // After the relay's handler: `known` counts what this message added.
+  engine.on('addr', (p, m) =>
+    log('addr', { peer: p.id, addresses: m.addresses.length, known: addrman.size() }),
+  );
+  engine.on('addrv2', (p, m) =>
+    log('addr', { peer: p.id, addresses: m.addresses.length, v2: true, known: addrman.size() }),
+  );
+  outbound.on('dial', (i) => log('dial', { address: i.address, kind: i.kind }));
+  outbound.on('feeler', (i) =>
+    log('feeler', { address: i.address, ok: i.ok, collision: i.collision || undefined }),
+  );
+  outbound.on('seeded', (r) =>
+    log('dns-seed', { seed: r.seed, found: r.found, added: r.added, error: r.error }),
+  );
+  outbound.on('fixed-seeds', (i) => log('fixed-seeds', { added: i.added }));
   engine.on('getheaders', (p, req) =>
     log('getheaders', { peer: p.id, locator: req.locator.length }),
   );
@@ -150,6 +334,44 @@ export async function runNode(argv: string[]): Promise<number> {
     height: chain.height,
     tip: hashToHex(chain.tipHash),
   });
+  outbound.start();
+  seeds.start();
+
+  // Saves run one after another: a periodic save still writing at shutdown must
+  // not finish after (and over) the final one.
+  let saving = Promise.resolve(true);
+  const save = (anchorsToSave?: string[]): Promise<boolean> => {
+    saving = saving.then(() => saveNow(anchorsToSave));
+    return saving;
+  };
+  const saveNow = async (anchorsToSave?: string[]): Promise<boolean> => {
+    if (!datadir) return true;
+    try {
+      await datadir.saveAll({
+        addrman,
+        engine,
+        ...(anchorsToSave ? { anchors: anchorsToSave } : {}),
+      });
+      log('saved', {
+        addresses: addrman.size(),
+        bans: engine.bans().length,
+        anchors: anchorsToSave?.length,
+      });
+      return true;
+    } catch (err) {
+      log('save-failed', { dir: datadir.dir, error: (err as Error).message });
+      return false;
+    }
+  };
+  let saveTimer: TimerHandle | undefined;
+  let stopping = false;
+  const scheduleSave = () => {
+    if (stopping) return;
+    saveTimer = engine.clock.setTimer(SAVE_INTERVAL_MS, () => {
+      void save().then(scheduleSave);
+    });
+  };
+  if (datadir) scheduleSave();
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -159,7 +381,32 @@ export async function runNode(argv: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  stopping = true;
+  if (saveTimer) engine.clock.clearTimer(saveTimer);
+  seeds.stop();
+  // Anchors are the block-relay-only peers up now: taken before the close ends them.
+  const anchorsNow = outbound.stop();
+  relay.detach();
   await engine.close();
+  const saved = await save(anchorsNow);
   log('stopped');
-  return 0;
+  return saved ? 0 : 1;
+}
+
+/** --services: decimal or 0x hex, within 64 bits. */
+function servicesFlag(value: string | undefined, fallback: bigint): bigint {
+  if (value === undefined) return fallback;
+  let n: bigint | undefined;
+  try {
+    if (/^(0x[0-9a-f]+|\d+)$/i.test(value.trim())) n = BigInt(value.trim());
+  } catch {
+    n = undefined;
+  }
+  if (n === undefined || n < 0n || n >= 2n ** 64n) {
+    throw new CliError(
+      `--services must be an integer (decimal or 0x hex) within 64 bits, got "${value}"`,
+      2,
+    );
+  }
+  return n;
 }
