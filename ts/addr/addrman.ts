@@ -26,6 +26,7 @@ import {
 } from './address.js';
 import { type AddressEntry, isTerrible, selectionChance } from './entry.js';
 import { isLocalOrPrivate, isRoutable, type NetClass, netClass, netGroup } from './netgroup.js';
+import { BucketOccupancy } from './occupancy.js';
 import { Placement, TABLES } from './placement.js';
 
 const HOUR = 3600;
@@ -117,6 +118,8 @@ export class AddressManager {
   private readonly placement: Placement;
   private readonly newTable = new Int32Array(TABLES.newBuckets * TABLES.bucketSize).fill(EMPTY);
   private readonly triedTable = new Int32Array(TABLES.triedBuckets * TABLES.bucketSize).fill(EMPTY);
+  private readonly newOccupancy = new BucketOccupancy(TABLES.newBuckets);
+  private readonly triedOccupancy = new BucketOccupancy(TABLES.triedBuckets);
   private readonly records = new Map<number, KnownAddress>();
   private readonly idOfKey = new Map<string, number>();
   /** Every id once, in an order getAddr() shuffles as it goes. */
@@ -317,11 +320,12 @@ export class AddressManager {
     else tried = this.clock.random() < 0.5;
 
     const table = tried ? this.triedTable : this.newTable;
-    const buckets = tried ? TABLES.triedBuckets : TABLES.newBuckets;
+    const occupancy = tried ? this.triedOccupancy : this.newOccupancy;
     const now = this.now();
     let chanceFactor = 1;
     for (;;) {
-      const bucket = this.randomInt(buckets);
+      // A uniformly drawn occupied bucket: what Core's draw-until-not-empty gives.
+      const bucket = occupancy.at(this.randomInt(occupancy.occupied));
       const start = this.randomInt(TABLES.bucketSize);
       let found: KnownAddress | undefined;
       for (let i = 0; i < TABLES.bucketSize; i++) {
@@ -461,14 +465,14 @@ export class AddressManager {
         if (!Number.isInteger(bucket) || bucket < 0 || bucket >= TABLES.newBuckets) continue;
         const slot = m.newSlot(bucket, r);
         if (m.newTable[slot] !== EMPTY) continue;
-        m.newTable[slot] = r.id;
+        m.setNew(slot, r.id);
         r.newBuckets.push(bucket);
       }
       if (r.newBuckets.length === 0) {
         const bucket = m.placement.newBucket(r.group, r.sourceGroup);
         const slot = m.newSlot(bucket, r);
         if (m.newTable[slot] === EMPTY) {
-          m.newTable[slot] = r.id;
+          m.setNew(slot, r.id);
           r.newBuckets.push(bucket);
         } else {
           m.delete(r);
@@ -488,7 +492,7 @@ export class AddressManager {
         continue;
       }
       const r = m.create(entry, true);
-      m.triedTable[slot] = r.id;
+      m.setTried(slot, r.id);
     }
     m.checkConsistency();
     return { manager: m, lost };
@@ -567,6 +571,27 @@ export class AddressManager {
     }
     if (triedSlots !== this.nTried)
       fail('tried-table', `${triedSlots} tried slots, ${this.nTried} tried`);
+    for (const [name, table, occupancy] of [
+      ['new', this.newTable, this.newOccupancy],
+      ['tried', this.triedTable, this.triedOccupancy],
+    ] as const) {
+      const held = new Set<number>();
+      for (let i = 0; i < table.length; i++) {
+        if (table[i] !== EMPTY) held.add(Math.floor(i / TABLES.bucketSize));
+      }
+      const listed = new Set<number>();
+      for (let i = 0; i < occupancy.occupied; i++) listed.add(occupancy.at(i));
+      if (listed.size !== occupancy.occupied || listed.size !== held.size) {
+        fail(
+          'occupancy',
+          `${name}: ${held.size} buckets hold entries, ${occupancy.occupied} listed`,
+        );
+      }
+      for (const b of held) {
+        if (!listed.has(b))
+          fail('occupancy', `${name} bucket ${b} holds entries but is not listed`);
+      }
+    }
     for (const net of new Set([...counts.keys(), ...this.counts.keys()])) {
       const want = counts.get(net) ?? { new: 0, tried: 0 };
       const have = this.counts.get(net) ?? { new: 0, tried: 0 };
@@ -684,6 +709,27 @@ export class AddressManager {
     return this.triedTable[this.triedSlotIndex(r)] as number;
   }
 
+  /** Every write to the new table goes here, so the bucket occupancy stays true. */
+  private setNew(slot: number, id: number): void {
+    const was = this.newTable[slot] as number;
+    if ((was === EMPTY) !== (id === EMPTY)) {
+      const bucket = Math.floor(slot / TABLES.bucketSize);
+      if (id === EMPTY) this.newOccupancy.emptied(bucket);
+      else this.newOccupancy.taken(bucket);
+    }
+    this.newTable[slot] = id;
+  }
+
+  private setTried(slot: number, id: number): void {
+    const was = this.triedTable[slot] as number;
+    if ((was === EMPTY) !== (id === EMPTY)) {
+      const bucket = Math.floor(slot / TABLES.bucketSize);
+      if (id === EMPTY) this.triedOccupancy.emptied(bucket);
+      else this.triedOccupancy.taken(bucket);
+    }
+    this.triedTable[slot] = id;
+  }
+
   /** Empties one new slot, forgetting its address if no other bucket holds it. */
   private clearNew(slot: number): void {
     const id = this.newTable[slot] as number;
@@ -691,7 +737,7 @@ export class AddressManager {
     const r = this.records.get(id) as KnownAddress;
     const bucket = Math.floor(slot / TABLES.bucketSize);
     r.newBuckets.splice(r.newBuckets.indexOf(bucket), 1);
-    this.newTable[slot] = EMPTY;
+    this.setNew(slot, EMPTY);
     if (r.newBuckets.length === 0) this.delete(r);
   }
 
@@ -738,7 +784,7 @@ export class AddressManager {
     if (insert) {
       this.clearNew(slot);
       r.newBuckets.push(bucket);
-      this.newTable[slot] = r.id;
+      this.setNew(slot, r.id);
     } else if (r.newBuckets.length === 0) {
       this.delete(r);
     }
@@ -764,7 +810,7 @@ export class AddressManager {
 
   /** Moves a new record to tried; an occupant goes back to new, in its source's bucket. */
   private makeTried(r: KnownAddress): void {
-    for (const bucket of r.newBuckets) this.newTable[this.newSlot(bucket, r)] = EMPTY;
+    for (const bucket of r.newBuckets) this.setNew(this.newSlot(bucket, r), EMPTY);
     r.newBuckets = [];
     this.nNew--;
     this.moveCount(r, 'new', -1);
@@ -775,18 +821,18 @@ export class AddressManager {
     if (occupantId !== EMPTY) {
       const old = this.records.get(occupantId) as KnownAddress;
       old.inTried = false;
-      this.triedTable[slot] = EMPTY;
+      this.setTried(slot, EMPTY);
       this.nTried--;
       this.moveCount(old, 'tried', -1);
       const bucket = this.placement.newBucket(old.group, old.sourceGroup);
       const newSlot = this.newSlot(bucket, old);
       this.clearNew(newSlot);
       old.newBuckets = [bucket];
-      this.newTable[newSlot] = old.id;
+      this.setNew(newSlot, old.id);
       this.nNew++;
       this.moveCount(old, 'new', 1);
     }
-    this.triedTable[slot] = r.id;
+    this.setTried(slot, r.id);
     r.inTried = true;
     this.nTried++;
     this.moveCount(r, 'tried', 1);
