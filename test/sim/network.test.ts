@@ -533,4 +533,17 @@ describe('handler errors', () => {
     boom.current.connect(addressOf(a));
     await expect(net.runFor(1_000)).rejects.toThrow('handler blew up');
   });
+
+  it('a throwing Engine event handler fails the step too (not the process)', async () => {
+    const net = quietNetwork(47);
+    const a = engineNode(net, { setup: (e) => e.listen() });
+    const b = engineNode(net, {
+      setup: (e) =>
+        e.on('handshake', () => {
+          throw new Error('application bug');
+        }),
+    });
+    b.current.connect(addressOf(a));
+    await expect(net.runFor(1_000)).rejects.toThrow('application bug');
+  });
 });

@@ -6,8 +6,18 @@
 // biome-ignore lint/suspicious/noExplicitAny: handler signatures vary per event.
 type Handler = (...args: any[]) => void;
 
+/** Where a handler's error goes: by default, rethrown on a microtask. */
+export type HandlerErrorSink = (error: unknown) => void;
+
+const rethrowLater: HandlerErrorSink = (error) =>
+  queueMicrotask(() => {
+    throw error;
+  });
+
 export class Emitter<Events extends { [K in keyof Events]: Handler }> {
   private handlers = new Map<keyof Events, readonly Handler[]>();
+
+  constructor(private readonly onHandlerError: HandlerErrorSink = rethrowLater) {}
 
   /** Subscribes (once per handler); returns a function that unsubscribes. */
   on<K extends keyof Events>(event: K, handler: Events[K]): () => void {
@@ -46,9 +56,7 @@ export class Emitter<Events extends { [K in keyof Events]: Handler }> {
       try {
         handler(...args);
       } catch (err) {
-        queueMicrotask(() => {
-          throw err;
-        });
+        this.onHandlerError(err);
       }
     }
   }

@@ -99,6 +99,12 @@ export interface EngineOptions extends EngineConfigInput {
   transport?: Transport;
   /** The best height to announce in our version messages (default 0). */
   startHeight?: () => number;
+  /**
+   * Where an error thrown by an event handler goes. The Engine carries on
+   * either way; by default the error is rethrown on a microtask (an uncaught
+   * exception, as from an EventEmitter). A simulation fails its step instead.
+   */
+  onHandlerError?: (error: unknown) => void;
 }
 
 interface OutboundTarget {
@@ -124,7 +130,7 @@ export class Engine implements PeerHost {
   readonly config: EngineConfig;
   readonly clock: Clock;
   private readonly transport: Transport;
-  private readonly events = new Emitter<EngineEvents>();
+  private readonly events: Emitter<EngineEvents>;
   private readonly tracker: RequestTracker;
   private readonly banList: BanList;
   private readonly peersById = new Map<PeerId, Peer>();
@@ -143,7 +149,8 @@ export class Engine implements PeerHost {
   ) => void;
 
   constructor(options: EngineOptions = {}) {
-    const { clock, transport, startHeight, ...config } = options;
+    const { clock, transport, startHeight, onHandlerError, ...config } = options;
+    this.events = new Emitter<EngineEvents>(onHandlerError);
     this.startHeight = startHeight ?? (() => 0);
     this.config = parseConfig(config);
     this.clock = clock ?? systemClock;

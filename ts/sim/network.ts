@@ -285,6 +285,10 @@ export class SimNetwork {
           listen: engineOptions.listen ?? { host: ctx.ip, port: config.network.port },
           clock: ctx.clock,
           transport: ctx.transport,
+          // A handler that throws fails the step it ran in, with the seed's report.
+          onHandlerError: (error) => {
+            this.pendingError ??= { error };
+          },
         });
         if (this.checks) this.invariants.watchEngine(ctx.node, engine);
         setup?.(engine, ctx);
