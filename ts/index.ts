@@ -83,14 +83,7 @@ export {
   CrawlTally,
   failureLabel,
 } from './crawl/crawler.js';
-export {
-  dnsSeedsOf,
-  type ResolvedStarts,
-  type Resolver,
-  resolveStarts,
-  type StartHost,
-  systemResolver,
-} from './crawl/resolve.js';
+export { type ResolvedStarts, resolveStarts, type StartHost } from './crawl/resolve.js';
 // The Engine.
 export { type BanEntry, hostOf, normalizeHost } from './engine/bans.js';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './engine/clock.js';

@@ -1,15 +1,16 @@
 // Start addresses: IP literals as given, names through the injected resolver,
 // failures reported per name rather than thrown.
 import { describe, expect, it } from 'vitest';
-import { dnsSeedsOf, type Resolver, resolveStarts } from '../../ts/crawl/resolve.js';
+import type { SeedResolver } from '../../ts/addr/seeds.js';
+import { resolveStarts } from '../../ts/crawl/resolve.js';
 
 describe('resolveStarts', () => {
   it('resolves names, keeps IPs, brackets IPv6, drops duplicates and reports failures', async () => {
     const asked: string[] = [];
-    const resolver: Resolver = async (host) => {
+    const resolver: SeedResolver = async (host) => {
       asked.push(host);
-      if (host === 'seed.example') return [{ address: '192.0.2.1' }, { address: '2001:db8::1' }];
-      if (host === 'same.example') return [{ address: '192.0.2.1' }];
+      if (host === 'seed.example') return ['192.0.2.1', '2001:db8::1'];
+      if (host === 'same.example') return ['192.0.2.1'];
       if (host === 'empty.example') return [];
       throw Object.assign(new Error('not found'), { code: 'ENOTFOUND' });
     };
@@ -35,13 +36,5 @@ describe('resolveStarts', () => {
       { host: 'gone.example', error: 'ENOTFOUND' },
       { host: 'empty.example', error: 'no addresses' },
     ]);
-  });
-
-  it('reads DNS seeds from a network when it has them', () => {
-    expect(dnsSeedsOf({ dnsSeeds: ['a.example', 7, 'b.example'] })).toEqual([
-      'a.example',
-      'b.example',
-    ]);
-    expect(dnsSeedsOf({ name: 'custom' })).toEqual([]);
   });
 });

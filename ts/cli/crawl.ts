@@ -3,8 +3,9 @@
 // goes, and ends with a summary: reachable nodes, failures by reason and
 // stage, user agents, protocol versions.
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
 import { Crawler, type CrawlResult, CrawlTally, OTHER_AGENTS } from '../crawl/crawler.js';
-import { dnsSeedsOf, type Resolver, resolveStarts, systemResolver } from '../crawl/resolve.js';
+import { resolveStarts } from '../crawl/resolve.js';
 import { Engine } from '../engine/engine.js';
 import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
 import { chooseNetwork } from './network.js';
@@ -132,7 +133,7 @@ function top<K>(map: Map<K, number>, n: number, label: (k: K) => string): Array<
 
 export async function runCrawl(
   argv: string[],
-  resolver: Resolver = systemResolver,
+  resolver: SeedResolver = systemSeedResolver,
 ): Promise<number> {
   const flags = parse(
     argv,
@@ -175,7 +176,7 @@ export async function runCrawl(
   const seeds =
     seedFlags.length > 0
       ? seedFlags
-      : dnsSeedsOf(network).map((host) => ({ host, port: network.port }));
+      : network.dnsSeeds.map((host) => ({ host, port: network.port }));
   if (seeds.length === 0) {
     throw new CliError(
       `network ${network.name} has no DNS seeds: give --seed HOST:PORT (see "peerwire crawl --help")`,

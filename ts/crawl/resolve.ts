@@ -1,15 +1,10 @@
 // Start addresses for a crawl: "host:port" seeds whose host is an IP or a name
-// (a DNS seed answers a name with many node addresses), resolved through an
-// injected resolver so tests and the simulator need no DNS.
-import { lookup } from 'node:dns/promises';
+// (a DNS seed answers a name with many node addresses), resolved through the
+// same injected resolver the outbound manager seeds with (ts/addr/seeds.ts),
+// so tests and the simulator need no DNS.
 import { isIP } from 'node:net';
 import { formatAddress, hostFromIp } from '../addr/address.js';
-
-/** Every address a name resolves to. */
-export type Resolver = (host: string) => Promise<ReadonlyArray<{ address: string }>>;
-
-/** The operating system's resolver (getaddrinfo: hosts file, then DNS). */
-export const systemResolver: Resolver = (host) => lookup(host, { all: true });
+import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
 
 export interface StartHost {
   host: string;
@@ -30,10 +25,10 @@ export interface ResolvedStarts {
  */
 export async function resolveStarts(
   hosts: readonly StartHost[],
-  resolver: Resolver = systemResolver,
+  resolver: SeedResolver = systemSeedResolver,
 ): Promise<ResolvedStarts> {
   const answers = await Promise.allSettled(
-    hosts.map(async ({ host }) => (isIP(host) ? [{ address: host }] : await resolver(host))),
+    hosts.map(async ({ host }) => (isIP(host) ? [host] : await resolver(host))),
   );
   const seen = new Set<string>();
   const out: ResolvedStarts = { addresses: [], failures: [] };
@@ -45,7 +40,7 @@ export async function resolveStarts(
       return;
     }
     let usable = 0;
-    for (const { address } of answer.value) {
+    for (const address of answer.value) {
       let text: string;
       try {
         text = formatAddress({ ...hostFromIp(address), port });
@@ -60,13 +55,4 @@ export async function resolveStarts(
     if (usable === 0) out.failures.push({ host, error: 'no addresses' });
   });
   return out;
-}
-
-/**
- * The DNS seeds of a network, when its configuration has them: read at run
- * time, so a network file without the field simply has none.
- */
-export function dnsSeedsOf(network: object): string[] {
-  const seeds = (network as { dnsSeeds?: unknown }).dnsSeeds;
-  return Array.isArray(seeds) ? seeds.filter((s): s is string => typeof s === 'string') : [];
 }
