@@ -304,6 +304,8 @@ impl World {
             standing: Standing::new(now / 1000, netgroup(remote.ip())),
         };
         node.conns.insert(id, conn);
+        // The only place a node's slot counts grow: check them now.
+        self.check_slots(n);
     }
 
     pub(crate) fn on_syn_ack(

@@ -153,6 +153,8 @@ pub struct World {
     pub(crate) notices: Vec<Notice>,
     pub(crate) magic: Magic,
     pub(crate) seed: u64,
+    /// When check_all next sweeps every node.
+    pub(crate) next_full_check_us: u64,
 }
 
 impl World {
@@ -173,6 +175,7 @@ impl World {
             trace: Trace::default(),
             counters: Counters::default(),
             violations: Vec::new(),
+            next_full_check_us: 0,
             notices: Vec::new(),
             magic,
             seed,
