@@ -2,7 +2,7 @@
 // and follows headers (serveHeaders), asks each new peer for headers from its
 // tip, and announces its new tips the way Core does (a `headers` message with
 // the tip), so a node that is behind hears of it and asks.
-import type { HeaderChain } from '../../chain/headerchain.js';
+import { type HeaderChain, MAX_HEADERS_PER_MESSAGE } from '../../chain/headerchain.js';
 import { serveHeaders } from '../../cli/headers-service.js';
 import type { TimerHandle } from '../../engine/clock.js';
 import type { Engine } from '../../engine/engine.js';
@@ -26,7 +26,11 @@ export function runHeaderNode(engine: Engine, chain: HeaderChain): void {
   engine.on('handshake', (peer) => askForHeaders(peer, chain));
   watchStaleTip(engine, chain);
   // Registered after serveHeaders: by now the message's headers are on the chain.
-  engine.on('headers', (from) => {
+  engine.on('headers', (from, { headers }) => {
+    // A full message means the sender has more: we are still catching up, and
+    // Core announces no tips during its initial download (every peer told of a
+    // half-synced tip would ask for the same headers again).
+    if (headers.length >= MAX_HEADERS_PER_MESSAGE) return;
     if (chain.tipHash.equals(announced)) return;
     announced = chain.tipHash;
     const tip = chain.headerAt(chain.height);
