@@ -36,7 +36,7 @@ describe('peerwire sim', { timeout: 180_000 }, () => {
     expect(Object.values(ra?.faults ?? {}).some((n) => n > 0)).toBe(true);
     expect(Object.values(ra?.checks ?? {}).some((n) => n > 0)).toBe(true);
     expect(ra?.reproduce).toBe(
-      'peerwire sim --seed 7 --scenario header-sync --nodes 12 --faults default',
+      'peerwire sim --seed 7 --scenario header-sync --nodes 12 --faults default --chaos-ms 60000',
     );
   });
 
