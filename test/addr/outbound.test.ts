@@ -7,7 +7,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { internalHost, peerAddress } from '../../ts/addr/address.js';
+import { AddressError, internalHost, peerAddress } from '../../ts/addr/address.js';
 import { AddressManager } from '../../ts/addr/addrman.js';
 import { DataDir } from '../../ts/addr/datadir.js';
 import { netGroupKey } from '../../ts/addr/netgroup.js';
@@ -16,10 +16,16 @@ import {
   OutboundManager,
   type OutboundOptions,
 } from '../../ts/addr/outbound.js';
-import { parseSeedAddress, type SeedResolver } from '../../ts/addr/seeds.js';
-import type { Engine } from '../../ts/engine/engine.js';
+import {
+  parseSeedAddress,
+  querySeed,
+  SEEDED_SERVICES,
+  type SeedResolver,
+} from '../../ts/addr/seeds.js';
+import { Engine } from '../../ts/engine/engine.js';
 import type { SimNetwork, SimNode } from '../../ts/sim/index.js';
 import { StoreError } from '../../ts/store/atomic-file.js';
+import { FakeTransport } from '../helpers/fake-transport.js';
 import { engineNode, quietNetwork, settle } from '../helpers/sim.js';
 
 const PORT = 18444;
@@ -440,5 +446,47 @@ describe('data directory', () => {
     expect((await clean.loadAddressManager(engine.clock)).manager.size()).toBe(1);
     expect((await clean.loadBans()).value.map((b) => b.host)).toEqual(['11.9.0.1']);
     expect((await clean.loadAnchors()).value).toEqual(['11.2.0.1:18444']);
+  });
+});
+
+describe('seed text and seed answers', () => {
+  it('a port is decimal digits or the address is refused', () => {
+    expect(parseSeedAddress('1.2.3.4:8333', 1)).toMatchObject({ port: 8333 });
+    expect(parseSeedAddress('1.2.3.4', 18444)).toMatchObject({ port: 18444 });
+    for (const bad of ['1.2.3.4:', '1.2.3.4:0x1f', '1.2.3.4:1e3', '[::1]:', '1.2.3.4:99999']) {
+      expect(() => parseSeedAddress(bad, 1), bad).toThrow(AddressError);
+    }
+  });
+
+  it('a resolver that fails oddly or an empty seed name is that seed’s failure, never a throw', async () => {
+    const addrman = new AddressManager({
+      clock: { now: () => 1_700_000_000_000, random: () => 0.5 },
+    });
+    const clock = { now: () => 1_700_000_000_000, random: () => 0.5 };
+    const weird: SeedResolver = () => Promise.reject(undefined);
+    await expect(
+      querySeed('seed.example', { resolver: weird, addrman, port: 8333, clock }),
+    ).resolves.toMatchObject({ found: 0, added: 0, error: 'undefined' });
+    const never: SeedResolver = async () => ['1.2.3.4'];
+    await expect(
+      querySeed('', { resolver: never, addrman, port: 8333, clock }),
+    ).resolves.toMatchObject({ found: 0, error: 'empty seed name' });
+    // A good answer is filed as full nodes with witness, so it is selected and relayed.
+    const good: SeedResolver = async () => ['1.2.3.4', 'not an ip'];
+    await expect(
+      querySeed('seed.example', { resolver: good, addrman, port: 8333, clock }),
+    ).resolves.toMatchObject({ found: 1, added: 1 });
+    expect(addrman.info(peerAddress('1.2.3.4', 8333))?.services).toBe(SEEDED_SERVICES);
+  });
+});
+
+describe('Engine.ban', () => {
+  it('refuses a ban without an end, which could not be saved with the others', () => {
+    const engine = new Engine({ network: 'regtest', transport: new FakeTransport() });
+    expect(() => engine.ban('1.2.3.4', 'forever', Number.POSITIVE_INFINITY)).toThrow(RangeError);
+    expect(() => engine.ban('1.2.3.4', 'nan', Number.NaN)).toThrow(RangeError);
+    engine.ban('1.2.3.4', 'a day', 86_400_000);
+    expect(engine.isBanned('1.2.3.4')).toBe(true);
+    expect(engine.isBanned('1.2.3.5')).toBe(false);
   });
 });

@@ -190,6 +190,37 @@ describe('Crawler on the simulator', () => {
     expect(c.node.current.peers).toHaveLength(0);
   });
 
+  it('does not dial the loopback and private addresses a public node hands out', async () => {
+    const net = quietNetwork(8);
+    const pub = (i: number) => `${20 + i}.0.0.1`;
+    // A public node that points the crawler at the operator's own network, and one real peer.
+    engineNode(net, {
+      ip: pub(0),
+      setup: (engine) => {
+        engine.listen();
+        runAddrBookNode(engine, [
+          '127.0.0.1:22',
+          '10.1.2.3:8333',
+          '192.168.1.1:80',
+          '169.254.169.254:80',
+          `${pub(1)}:${PORT}`,
+        ]);
+      },
+    });
+    engineNode(net, {
+      ip: pub(1),
+      setup: (engine) => {
+        engine.listen();
+        runAddrBookNode(engine, [`${pub(0)}:${PORT}`]);
+      },
+    });
+    const c = crawlerNode(net, pub(9));
+    const stats = await settle(net, () => c.crawler().run([`${pub(0)}:${PORT}`]));
+    expect([...c.results.keys()].sort()).toEqual([`${pub(0)}:${PORT}`, `${pub(1)}:${PORT}`]);
+    expect(stats.unroutable).toBe(4);
+    expect([...c.dials.keys()].sort()).toEqual([`${pub(0)}:${PORT}`, `${pub(1)}:${PORT}`]);
+  });
+
   it('keeps to its concurrency and its node bound', async () => {
     const net = quietNetwork(4);
     const N = 40;

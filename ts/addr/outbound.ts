@@ -22,7 +22,7 @@ import type { TimerHandle } from '../engine/clock.js';
 import { Emitter } from '../engine/emitter.js';
 import type { DisconnectInfo, Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
-import { AddressError, formatAddress, type PeerAddress } from './address.js';
+import { AddressError, formatAddress, type PeerAddress, type PeerNetwork } from './address.js';
 import type { AddressInfo, AddressManager } from './addrman.js';
 import { netGroupKey } from './netgroup.js';
 import {
@@ -119,6 +119,9 @@ interface Slot {
   /** Manual: the redial timer after the Engine gave up. */
   retry?: TimerHandle;
 }
+
+/** The networks outbound connections are made on. */
+const DIALABLE: readonly PeerNetwork[] = ['ipv4', 'ipv6'];
 
 /** Core's exponential gap: -ln(1 - u) × mean. */
 function exponential(mean: number, random: () => number): number {
@@ -332,8 +335,16 @@ export class OutboundManager {
       if (feeler && tries === 0) {
         info = this.addrman.selectTriedCollision();
         collision = info !== undefined;
+        // An occupant we are connected to right now has just been tested (Core
+        // marks it good): it keeps its tried slot.
+        if (info && this.connectedTo(info.address)) {
+          this.addrman.good(info.address);
+          info = undefined;
+          collision = false;
+        }
       }
-      info ??= this.addrman.select(feeler);
+      // Only networks we can dial: Tor, I2P and CJDNS need a proxy.
+      info ??= this.addrman.select(feeler, DIALABLE);
       if (!info) return;
       const a = info.address;
       if (!this.eligible(a, feeler)) continue;
@@ -359,13 +370,18 @@ export class OutboundManager {
    * netgroup no other outbound connection holds (feelers are short-lived and
    * exempt, as in Core).
    */
+  /** Whether a connection, either way, is up to `a`'s host. */
+  private connectedTo(a: PeerAddress): boolean {
+    const host = hostOf(formatAddress(a));
+    return this.engine.peers.some((peer) => hostOf(peer.address) === host);
+  }
+
   private eligible(a: PeerAddress, feeler: boolean): boolean {
     if (a.network !== 'ipv4' && a.network !== 'ipv6') return false;
     const text = formatAddress(a);
     const host = hostOf(text);
     if (this.slots.has(text)) return false;
-    const now = this.engine.clock.now();
-    for (const ban of this.engine.bans()) if (ban.host === host && ban.untilMs > now) return false;
+    if (this.engine.isBanned(host)) return false;
     for (const peer of this.engine.peers) if (hostOf(peer.address) === host) return false;
     for (const s of this.slots.values())
       if (s.peerAddress && hostOf(s.address) === host) return false;

@@ -348,7 +348,6 @@ export class AddressRelay {
       const j = this.randomInt(i + 1);
       [order[i], order[j]] = [order[j] as number, order[i] as number];
     }
-    const banned = this.bannedHosts();
     const relayable = entries.length <= ADDR_RELAY_DEFAULTS.maxRelayBatch && !s.getaddrSent;
     const accepted: AdvertisedAddress[] = [];
     for (const i of order) {
@@ -371,7 +370,7 @@ export class AddressRelay {
         a.time = now - 5 * DAY_S;
       }
       s.known.add(a);
-      if (banned?.has(hostKey(a))) continue;
+      if (this.engine.isBanned(hostKey(a))) continue;
       this.counters.received++;
       if (relayable && a.time > now - ADDR_RELAY_DEFAULTS.freshSeconds && this.addrman.accepts(a)) {
         this.relayAddress(peer.id, a, this.reachable.has(a.network as PeerNetwork));
@@ -405,10 +404,9 @@ export class AddressRelay {
     const now = this.clock.now();
     let entry = this.cache.get(key);
     if (!entry || entry.expiresMs < now) {
-      const banned = this.bannedHosts();
       const addresses = this.addrman
         .getAddr(ADDR_RELAY_DEFAULTS.maxAddrToSend, ADDR_RELAY_DEFAULTS.maxPctAddrToSend)
-        .filter((a) => !banned?.has(hostKey(a)));
+        .filter((a) => !this.engine.isBanned(hostKey(a)));
       const lifetime =
         ADDR_RELAY_DEFAULTS.cacheMinMs + this.clock.random() * ADDR_RELAY_DEFAULTS.cacheJitterMs;
       entry = { addresses, expiresMs: now + Math.floor(lifetime) };
@@ -572,12 +570,6 @@ export class AddressRelay {
     if (s.localTimer) this.clock.clearTimer(s.localTimer);
     s.trickleTimer = undefined;
     s.localTimer = undefined;
-  }
-
-  /** Banned hosts as normalised text, or undefined when there are none. */
-  private bannedHosts(): Set<string> | undefined {
-    const bans = this.engine.bans();
-    return bans.length === 0 ? undefined : new Set(bans.map((b) => b.host));
   }
 
   /** An exponential delay with the given mean (a Poisson process's gaps). */

@@ -26,6 +26,14 @@ export const systemSeedResolver: SeedResolver = async (host) => {
 
 const DAY_SECONDS = 24 * 60 * 60;
 
+/**
+ * Services a seeded address is filed with: a DNS seed lists full nodes with
+ * witness (Core files seed answers with its desirable service bits,
+ * NODE_NETWORK | NODE_WITNESS); with 0, outbound selection would pass them
+ * over and peers receiving them in a getaddr answer would drop them.
+ */
+export const SEEDED_SERVICES = 1n | 8n;
+
 /** The internal source fixed seeds are filed under (Core: SetInternal("fixedseeds")). */
 export const FIXED_SEEDS_SOURCE = 'fixedseeds';
 
@@ -56,10 +64,26 @@ export async function querySeed(
 ): Promise<SeedResult> {
   let ips: string[];
   try {
+    if (seed.length === 0) throw new Error('empty seed name');
     ips = await options.resolver(seed);
   } catch (err) {
-    return { seed, found: 0, added: 0, error: (err as Error).message ?? String(err) };
+    const error = err instanceof Error ? err.message : String(err);
+    return { seed, found: 0, added: 0, error };
   }
+  try {
+    return addAnswer(seed, ips, options);
+  } catch (err) {
+    // An answer our address manager cannot take is that seed's failure, not ours.
+    const error = err instanceof Error ? err.message : String(err);
+    return { seed, found: 0, added: 0, error };
+  }
+}
+
+function addAnswer(
+  seed: string,
+  ips: unknown,
+  options: Parameters<typeof querySeed>[1],
+): SeedResult {
   const now = Math.floor(options.clock.now() / 1000);
   const addresses: AdvertisedAddress[] = [];
   for (const ip of Array.isArray(ips) ? ips : []) {
@@ -69,11 +93,16 @@ export async function querySeed(
       ...hostFromIp(ip),
       port: options.port,
       time: Math.max(0, now - age),
-      services: options.services ?? 0n,
+      services: options.services ?? SEEDED_SERVICES,
     });
   }
   const added = addresses.length > 0 ? options.addrman.add(addresses, internalHost(seed)) : 0;
   return { seed, found: addresses.length, added };
+}
+
+/** Decimal digits only: Number() would take "", "0x1f" and "1e3". */
+function portOf(text: string): number {
+  return /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
 }
 
 /** A "host:port" (or "[v6]:port", or a bare host on `defaultPort`) as a peer address. */
@@ -83,13 +112,13 @@ export function parseSeedAddress(text: string, defaultPort: number): PeerAddress
   const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
   if (bracket) {
     host = bracket[1] as string;
-    if (bracket[2] !== undefined) port = Number(bracket[2]);
+    if (bracket[2] !== undefined) port = portOf(bracket[2]);
   } else {
     const colon = text.lastIndexOf(':');
     // One colon separates a port; more than one is a bare IPv6 address.
     if (colon > 0 && text.indexOf(':') === colon) {
       host = text.slice(0, colon);
-      port = Number(text.slice(colon + 1));
+      port = portOf(text.slice(colon + 1));
     }
   }
   if (!Number.isInteger(port) || port < 0 || port > 0xffff) {
@@ -111,7 +140,11 @@ export function addFixedSeeds(
   const addresses: AdvertisedAddress[] = [];
   for (const text of seeds) {
     try {
-      addresses.push({ ...parseSeedAddress(text, options.port), time: weekAgo, services: 0n });
+      addresses.push({
+        ...parseSeedAddress(text, options.port),
+        time: weekAgo,
+        services: SEEDED_SERVICES,
+      });
     } catch (err) {
       if (!(err instanceof AddressError)) throw err;
     }

@@ -268,6 +268,7 @@ export async function runCrawl(
         overLimit: stats.overLimit,
         retried: stats.retried,
         invalid: stats.invalid,
+        unroutable: stats.unroutable,
         failures: Object.fromEntries(tally.failures),
         userAgents: Object.fromEntries(tally.userAgents),
         versions: Object.fromEntries(tally.versions),
@@ -290,6 +291,9 @@ export async function runCrawl(
             : []),
           ...(stats.overLimit > 0
             ? [['over --max-nodes (not dialled)', formatCount(stats.overLimit)]]
+            : []),
+          ...(stats.unroutable > 0
+            ? [['local or private addresses given (not dialled)', formatCount(stats.unroutable)]]
             : []),
         ],
       ),

@@ -17,6 +17,7 @@ import {
   type PeerNetwork,
   parseHost,
 } from '../addr/address.js';
+import { isRoutable } from '../addr/netgroup.js';
 import type { TimerHandle } from '../engine/clock.js';
 import type { DisconnectInfo, Engine } from '../engine/engine.js';
 import { EngineClosedError } from '../engine/errors.js';
@@ -141,6 +142,12 @@ export interface CrawlStats {
   overLimit: number;
   /** Addresses that could not be used (bad encoding, port 0, unknown network). */
   invalid: number;
+  /**
+   * Loopback, private and other unroutable addresses a node gave: not dialled
+   * (a hostile node would have us scan the operator's own network) unless the
+   * crawl started from such an address (a local test network).
+   */
+  unroutable: number;
   /** Dials made again after a transient failure. */
   retried: number;
 }
@@ -254,8 +261,11 @@ export class Crawler {
     learnt: 0,
     overLimit: 0,
     invalid: 0,
+    unroutable: 0,
     retried: 0,
   };
+  /** Whether unroutable addresses from peers are dialled (a crawl of a local network). */
+  private allowLocal = false;
   private readonly unsubscribe: Array<() => void> = [];
   private finished?: () => void;
   private stopped = false;
@@ -314,6 +324,7 @@ export class Crawler {
       this.finished = resolve;
     });
     this.subscribe();
+    this.allowLocal = parsed.some((a) => !isRoutable(a));
     for (const a of parsed) this.learn(a, 'seed');
     this.pump();
     return done.then(() => {
@@ -340,6 +351,10 @@ export class Crawler {
   private learn(a: PeerAddress, source: string): boolean {
     if (a.port === 0) {
       this.counts.invalid++;
+      return false;
+    }
+    if (source !== 'seed' && !this.allowLocal && !isRoutable(a)) {
+      this.counts.unroutable++;
       return false;
     }
     const address = formatAddress(a);

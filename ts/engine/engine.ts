@@ -270,6 +270,10 @@ export class Engine implements PeerHost {
 
   /** Bans a host (an IP, or "host:port") and disconnects its peers. */
   ban(address: string, reason: string, durationMs = this.config.limits.banTimeMs): BanEntry {
+    // A ban ends: one without an end could not be saved with the others.
+    if (!(Number.isFinite(durationMs) && durationMs >= 0)) {
+      throw new RangeError(`ban duration must be a finite number of ms >= 0, got ${durationMs}`);
+    }
     const host = hostOf(address);
     const now = this.clock.now();
     const entry = this.banList.ban(host, reason, now + durationMs, now);
@@ -295,6 +299,11 @@ export class Engine implements PeerHost {
 
   bans(): BanEntry[] {
     return this.banList.list(this.clock.now());
+  }
+
+  /** Whether `host` (an IP address or name, no port) is banned now: one lookup. */
+  isBanned(host: string): boolean {
+    return this.banList.find(host, this.clock.now()) !== undefined;
   }
 
   /** Tracked requests still waiting for an answer, with their deadlines (read-only). */
