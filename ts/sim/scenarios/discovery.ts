@@ -4,8 +4,10 @@
 // its nodes had at first) and must fill its outbound slots (full-relay and
 // block-relay-only, one per netgroup), learning more through address relay;
 // then a node boots knowing one address;
-// then an attacker holding one netgroup floods a victim with addresses, and
-// the share of the victim's tables and outbound slots it gets is measured.
+// then an attacker holding one netgroup dials a victim and floods it with
+// addresses, the victim restarts and refills its outbound slots from its
+// poisoned tables, and the share of its tables and slots the attacker got is
+// measured.
 import { addressKey, hostFromIp, toAddrEntry } from '../../addr/address.js';
 import type { AddressManager } from '../../addr/addrman.js';
 import { NETWORK_PRESETS } from '../../config/networks.js';
@@ -195,6 +197,18 @@ export const discovery: Scenario = {
       });
     }
     await net.runFor(ATTACK_MS);
+    // Then the victim restarts mid-flood: it keeps its tables (its disk) and
+    // must refill every outbound slot from them, poisoned as they are.
+    const victimNode = sims[1] as SimNode<Engine>;
+    net.crash(victimNode.id);
+    net.restart(victimNode.id);
+    progress?.('victim restarted');
+    const refillMs = await expectConvergence(net, {
+      nodes: [victimNode],
+      tipOf: (_, node) => standingOf(victim, targets, node),
+      best: 'ok',
+      withinMs: SETTLE_MS,
+    });
     const share = (tried: boolean) => {
       const entries = victim.addrman.entries(tried);
       const held = entries.filter((e) => isAttacker(e.info.address.bytes)).length;
@@ -230,6 +244,7 @@ export const discovery: Scenario = {
         eclipseTriedPct: pct(tried),
         eclipseNewPct: pct(fresh),
         eclipseOutbound: heldOutbound,
+        victimRefillMs: refillMs,
         victimOutbound: (outbound?.fullRelay ?? 0) + (outbound?.blockRelay ?? 0),
       },
     };
