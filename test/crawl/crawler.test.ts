@@ -221,6 +221,25 @@ describe('Crawler on the simulator', () => {
     expect([...c.dials.keys()].sort()).toEqual([`${pub(0)}:${PORT}`, `${pub(1)}:${PORT}`]);
   });
 
+  it('leaves alone a connection someone else holds on its Engine', async () => {
+    const net = quietNetwork(9);
+    engineNode(net, {
+      ip: nodeIp(0),
+      setup: (engine) => {
+        engine.listen();
+        runAddrBookNode(engine, []);
+      },
+    });
+    const c = crawlerNode(net, '10.100.0.2');
+    const engine = c.node.current;
+    engine.connect(at(0), { persistent: true });
+    await net.runUntil(() => engine.readyPeers.length === 1, { maxTimeMs: 10_000 });
+    await settle(net, () => c.crawler().run([at(0)]));
+    expect(c.results.get(at(0))?.failure).toMatchObject({ reason: 'local', stage: 'connect' });
+    await net.runFor(5_000);
+    expect(engine.readyPeers.map((p) => p.address)).toEqual([at(0)]);
+  });
+
   it('keeps to its concurrency and its node bound', async () => {
     const net = quietNetwork(4);
     const N = 40;

@@ -221,6 +221,8 @@ interface Job {
   timer?: TimerHandle;
   addresses: number;
   newAddresses: number;
+  /** Whether the Engine took our dial: only then is the target ours to forget. */
+  dialled?: boolean;
 }
 
 /**
@@ -445,6 +447,7 @@ export class Crawler {
     this.jobs.set(item.address, job);
     try {
       this.engine.connect(item.address);
+      job.dialled = true;
     } catch (err) {
       if (err instanceof EngineClosedError) {
         // A closed engine dials nothing more: the crawl ends here, and this
@@ -603,8 +606,11 @@ export class Crawler {
       const ping = job.peer?.minRttMs;
       if (ping !== undefined) r.pingMs = micros(ping);
     }
-    // Forgetting the target frees its engine slot now and closes the connection.
-    this.engine.forget(r.address, failure ? `crawl: ${failure.reason}` : 'crawl: done');
+    // Forgetting the target frees its engine slot now and closes the connection;
+    // a target someone else on this Engine holds (our connect was refused) is theirs.
+    if (job.dialled) {
+      this.engine.forget(r.address, failure ? `crawl: ${failure.reason}` : 'crawl: done');
+    }
     if (failure && job.addresses === 0 && this.mayRetry(job.item, failure)) {
       job.item.tries++;
       this.counts.retried++;
