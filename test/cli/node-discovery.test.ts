@@ -218,6 +218,22 @@ describe('peerwire node: discovery and persistence on loopback', () => {
     expect(reloaded.problem).toBeUndefined();
   }, 60_000);
 
+  it('one node per data directory; a lock left by a dead process is taken over', async () => {
+    const dir = tempDir();
+    const first = await NodeProcess.start(22, ['--datadir', dir]);
+    const second = await runCli(['node', '--listen', '127.0.0.1:0', '--datadir', dir]);
+    expect(second.code).toBe(2);
+    expect(second.stderr.trim().split('\n')).toHaveLength(1);
+    expect(second.stderr).toContain(`in use by process ${first.child.pid}`);
+    expect(await first.stop(), `${first.child.signalCode} ${first.stderr}`).toBe(0);
+    expect(existsSync(join(dir, '.lock'))).toBe(false);
+    // A pid no process has (Linux pids stay below 2^22).
+    writeFileSync(join(dir, '.lock'), '4194999\n');
+    const third = await NodeProcess.start(23, ['--datadir', dir]);
+    expect(readFileSync(join(dir, '.lock'), 'utf8').trim()).toBe(String(third.child.pid));
+    expect(await third.stop(), `${third.child.signalCode} ${third.stderr}`).toBe(0);
+  }, 60_000);
+
   it('refuses a data directory it cannot create, and local addresses off regtest', async () => {
     const dir = tempDir();
     const file = join(dir, 'a-file');

@@ -328,6 +328,13 @@ export async function runNode(argv: string[]): Promise<number> {
         : `cannot listen on ${flags.listen}: ${message}`,
     );
   }
+  // Signals are taken from before the node says it listens: a supervisor (or a
+  // test) that stops it as soon as it reads that line must get a clean shutdown,
+  // not the default action of a signal nobody handles yet.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   log('listening', {
     address: connectForm(bound.host, bound.port),
     network: network.name,
@@ -373,14 +380,7 @@ export async function runNode(argv: string[]): Promise<number> {
   };
   if (datadir) scheduleSave();
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log('shutdown', { signal });
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  log('shutdown', { signal: await stopSignal });
   stopping = true;
   if (saveTimer) engine.clock.clearTimer(saveTimer);
   seeds.stop();
