@@ -596,20 +596,20 @@ export class OutboundManager {
       slot.peerId = undefined;
     } else {
       this.slots.delete(slot.address);
-      if (slot.kind === 'feeler') {
-        this.events.emit('feeler', {
-          address: slot.address,
-          ok: false,
-          collision: slot.collision ?? false,
-        });
-      }
     }
-    this.events.emit('lost', {
-      address: slot.address,
-      kind: slot.kind,
-      reason: info.reason,
-      ready: wasReady,
-    });
+    this.reportLoss(slot, info.reason, wasReady);
+  }
+
+  /** A slot ended: a feeler's failure, then the loss, to whoever listens. */
+  private reportLoss(slot: Slot, reason: string, ready: boolean): void {
+    if (slot.kind === 'feeler') {
+      this.events.emit('feeler', {
+        address: slot.address,
+        ok: false,
+        collision: slot.collision ?? false,
+      });
+    }
+    this.events.emit('lost', { address: slot.address, kind: slot.kind, reason, ready });
   }
 
   private onFailed(info: { address: string; error: string; retryInMs?: number }): void {
@@ -625,19 +625,7 @@ export class OutboundManager {
     // Only dials that never connected get here with their slot still held.
     this.slots.delete(info.address);
     if (slot.peerAddress) this.addrman.attempt(slot.peerAddress, this.countFailures());
-    if (slot.kind === 'feeler') {
-      this.events.emit('feeler', {
-        address: slot.address,
-        ok: false,
-        collision: slot.collision ?? false,
-      });
-    }
-    this.events.emit('lost', {
-      address: slot.address,
-      kind: slot.kind,
-      reason: info.error,
-      ready: false,
-    });
+    this.reportLoss(slot, info.error, false);
   }
 
   /** The Engine forgets targets on a banned host without a 'failed' event: free their slots. */
