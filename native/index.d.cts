@@ -189,11 +189,13 @@ export declare function checksumsComputedTotal(): number
 export declare function doubleSha256(data: Uint8Array): Buffer
 
 /**
- * SHA-256 applied twice to each `stride`-byte record of `data`, the hashes
- * back to back: a whole headers message in one call (a call per header costs
- * more than its hash).
+ * SHA-256 applied twice to the first `len` bytes (default: all) of each
+ * `stride`-byte record of `data`, the hashes back to back: a whole headers
+ * message in one call (a call per header costs more than its hash). A
+ * `headers` payload's records are 81 bytes, an 80-byte header and its
+ * transaction count, so it is hashed in place with `stride` 81, `len` 80.
  */
-export declare function doubleSha256Each(data: Uint8Array, stride: number): Buffer
+export declare function doubleSha256Each(data: Uint8Array, stride: number, len?: number | undefined | null): Buffer
 
 export declare const EVENT_ACCEPTED: number
 

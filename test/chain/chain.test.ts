@@ -45,6 +45,19 @@ describe('chain helpers', () => {
     expect(() => sha256dEach(records.subarray(1), 80)).toThrow(/whole records of 80 bytes/);
   });
 
+  it('hashes the first bytes of each record when given a length (headers in place)', () => {
+    const records = Buffer.from(Array.from({ length: 3 * 81 }, (_, i) => (i * 7) & 255));
+    const each = sha256dEach(records, 81, 80);
+    expect(each).toHaveLength(3 * 32);
+    for (let i = 0; i < 3; i++) {
+      expect(each.subarray(i * 32, i * 32 + 32)).toEqual(
+        sha256d(records.subarray(i * 81, i * 81 + 80)),
+      );
+    }
+    expect(() => sha256dEach(records, 81, 82)).toThrow(/cannot hash 82 bytes of 81-byte records/);
+    expect(() => sha256dEach(records, 81, 0)).toThrow(/cannot hash 0 bytes/);
+  });
+
   it('hashes the mainnet and regtest genesis headers to their known hashes', () => {
     expect(hashToHex(headerHash(MAINNET_GENESIS))).toBe(networkPreset('mainnet').genesisHash);
     expect(hashToHex(headerHash(REGTEST_GENESIS))).toBe(networkPreset('regtest').genesisHash);

@@ -6,9 +6,12 @@ export function sha256d(data: Uint8Array): Buffer {
   return native.doubleSha256(data);
 }
 
-/** Double SHA-256 of each `stride`-byte record of `data`, hashes back to back (one native call). */
-export function sha256dEach(data: Uint8Array, stride: number): Buffer {
-  return native.doubleSha256Each(data, stride);
+/**
+ * Double SHA-256 of the first `length` bytes (default: all) of each
+ * `stride`-byte record of `data`, hashes back to back (one native call).
+ */
+export function sha256dEach(data: Uint8Array, stride: number, length?: number): Buffer {
+  return native.doubleSha256Each(data, stride, length);
 }
 
 /** Display form of a wire-order hash: byte-reversed hex, as explorers show it. */

@@ -12,9 +12,16 @@
 import type { Network } from '../config/schema.js';
 import { type Clock, systemClock } from '../engine/clock.js';
 import { HEADER_BYTES } from '../wire/codec.js';
+import {
+  allocHeadersWire,
+  HEADER_RECORD_BYTES,
+  type HeadersPayload,
+  headerRecords,
+  headersFromWire,
+} from '../wire/headers.js';
 import type { BlockHeader } from '../wire/types.js';
 import { headerHash } from './block.js';
-import { hashToHex, hexToHash, sha256d, sha256dEach } from './hash.js';
+import { hashToHex, hexToHash, sha256dEach } from './hash.js';
 import { HeaderStore, writeHeaderBytes } from './headerstore.js';
 import { bitsToTarget, TargetCache, targetToBits } from './pow.js';
 
@@ -231,50 +238,66 @@ export class HeaderChain {
 
   /** As `append`, returning what was added and where the message ended. */
   accept(headers: readonly BlockHeader[]): AcceptResult {
-    const nowSeconds = Math.floor(this.clock.now() / 1000);
-    let added = 0;
-    let last: ChainEntry | undefined;
-    let lastHash: Buffer | undefined;
-    // Every header encoded, then hashed in one native call.
+    // Every header encoded, then hashed and checked in place.
     const raw = this.rawScratch(headers.length);
     for (let i = 0; i < headers.length; i++) {
       writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
     }
-    const hashes = sha256dEach(raw.subarray(0, headers.length * HEADER_BYTES), HEADER_BYTES);
+    return this.acceptRecords(raw, 0, headers.length, HEADER_BYTES);
+  }
+
+  /**
+   * As `accept`, for a `headers` message's payload: its wire records, when it
+   * still has them, are validated and stored without decoding a header.
+   */
+  acceptPayload(payload: HeadersPayload): AcceptResult {
+    const records = headerRecords(payload);
+    if (!records) return this.accept(payload.headers);
+    const { wire, start, count } = records;
+    return this.acceptRecords(wire, start, count, HEADER_RECORD_BYTES);
+  }
+
+  /**
+   * Adds `count` headers, each the first 80 bytes of a `stride`-byte record of
+   * `raw` from `start`.
+   */
+  private acceptRecords(raw: Buffer, start: number, count: number, stride: number): AcceptResult {
+    const nowSeconds = Math.floor(this.clock.now() / 1000);
+    let added = 0;
+    let last: ChainEntry | undefined;
+    const hashes = sha256dEach(raw.subarray(start, start + count * stride), stride, HEADER_BYTES);
     try {
-      for (let i = 0; i < headers.length; i++) {
-        const h = headers[i] as BlockHeader;
+      for (let i = 0, at = start; i < count; i++, at += stride) {
         let prev: ChainEntry | undefined;
         if (last === undefined) {
-          prev = this.index.get(keyOf(h.prevBlock));
+          prev = this.index.get(raw.toString('latin1', at + 4, at + 36));
           if (!prev) {
             throw new HeaderError(
               'unconnected',
               undefined,
-              `previous block ${hashToHex(h.prevBlock)} is unknown`,
+              `previous block ${hashToHex(raw.subarray(at + 4, at + 36))} is unknown`,
             );
           }
         } else {
-          if (!(lastHash as Buffer).equals(h.prevBlock)) {
+          // The previous block must be the header before it (its hash, just computed).
+          if (hashes.compare(raw, at + 4, at + 36, (i - 1) * 32, i * 32) !== 0) {
             throw new HeaderError(
               'non-continuous',
               last.height + 1,
-              `previous block ${hashToHex(h.prevBlock)} is not the header before it`,
+              `previous block ${hashToHex(raw.subarray(at + 4, at + 36))} is not the header before it`,
             );
           }
           prev = last;
         }
-        const hash = hashes.subarray(i * 32, i * 32 + 32);
-        const key = hash.toString('latin1');
+        const key = hashes.toString('latin1', i * 32, i * 32 + 32);
         let entry = this.index.get(key);
         if (entry === undefined) {
-          this.validate(h, hash, prev, nowSeconds);
-          const bytes = raw.subarray(i * HEADER_BYTES, (i + 1) * HEADER_BYTES);
-          entry = this.insert(key, prev, h.bits, bytes);
+          const fields = readFields(raw, at);
+          this.validate(fields, hashes, i * 32, prev, nowSeconds);
+          entry = this.insert(key, prev, fields.bits, raw, at);
           added++;
         }
         last = entry;
-        lastHash = hash;
       }
     } finally {
       if (this.sideHeaders > this.maxSideHeaders) this.prune(last);
@@ -283,12 +306,19 @@ export class HeaderChain {
   }
 
   /** Bitcoin Core's CheckBlockHeader and ContextualCheckBlockHeader. */
-  private validate(h: BlockHeader, hash: Buffer, prev: ChainEntry, nowSeconds: number): void {
+  private validate(
+    h: HeaderFields,
+    hashes: Buffer,
+    hashAt: number,
+    prev: ChainEntry,
+    nowSeconds: number,
+  ): void {
     const height = prev.height + 1;
     const { pow, versionHeights } = this.network;
     if (pow.check) {
-      const result = this.targets.check(hash, h.bits);
+      const result = this.targets.check(hashes, h.bits, hashAt);
       if (result !== 'ok') {
+        const hash = hashes.subarray(hashAt, hashAt + 32);
         throw new HeaderError(result, height, `hash ${hashToHex(hash)} bits ${hex(h.bits)}`);
       }
       const expected = this.expectedBits(prev, h.time);
@@ -337,9 +367,9 @@ export class HeaderChain {
     return this.raw;
   }
 
-  /** Adds a validated header (`bytes`: its 80 encoded bytes, at the start). */
-  private insert(key: string, prev: ChainEntry, bits: number, bytes: Buffer): ChainEntry {
-    const slot = this.store.add(bytes);
+  /** Adds a validated header (its 80 encoded bytes at `at` of `raw`). */
+  private insert(key: string, prev: ChainEntry, bits: number, raw: Buffer, at: number): ChainEntry {
+    const slot = this.store.add(raw, at);
     const entry = new ChainEntry(
       key,
       slot,
@@ -504,15 +534,37 @@ export class HeaderChain {
 
   /**
    * Answers a getheaders from the best chain: the headers after the first
-   * locator hash on it (or after genesis), up to 2,000 or `hashStop`. The hashes
-   * in the returned headers are views into the chain's storage: encode them at
-   * once, do not keep or modify them.
+   * locator hash on it (or after genesis), up to 2,000 or `hashStop`. The
+   * payload is built from the stored bytes and is encoded without decoding a
+   * header; it is the caller's own.
+   */
+  headersPayloadAfter(locator: readonly Uint8Array[], hashStop: Uint8Array): HeadersPayload {
+    const slots = this.slotsAfter(locator, hashStop);
+    // Each record: the stored header, then a zero transaction count.
+    const { wire, start } = allocHeadersWire(slots.length);
+    for (let i = 0, at = start; i < slots.length; i++, at += HEADER_RECORD_BYTES) {
+      this.store.copyTo(slots[i] as number, wire, at);
+      wire[at + HEADER_BYTES] = 0;
+    }
+    return headersFromWire(wire, start, slots.length);
+  }
+
+  /**
+   * As `headersPayloadAfter`, decoded. The hashes in the returned headers are
+   * views into the chain's storage: encode them at once, do not keep or modify them.
    */
   headersAfter(locator: readonly Uint8Array[], hashStop: Uint8Array): BlockHeader[] {
+    return this.slotsAfter(locator, hashStop).map((slot) => this.store.decode(slot, false));
+  }
+
+  /** The store slots of a getheaders answer (see `headersPayloadAfter`). */
+  private slotsAfter(locator: readonly Uint8Array[], hashStop: Uint8Array): number[] {
+    const slots: number[] = [];
     if (locator.length === 0) {
       // Core: an empty locator asks for the hashStop header alone.
       const e = this.index.get(keyOf(hashStop));
-      return e && e.slot >= 0 ? [this.store.decode(e.slot, false)] : [];
+      if (e && e.slot >= 0) slots.push(e.slot);
+      return slots;
     }
     let start = 0;
     for (const hash of locator) {
@@ -524,13 +576,12 @@ export class HeaderChain {
     }
     const stop = keyOf(hashStop);
     const end = Math.min(this.height, start + MAX_HEADERS_PER_MESSAGE);
-    const out: BlockHeader[] = [];
     for (let h = start + 1; h <= end; h++) {
       const e = this.best[h] as ChainEntry;
-      out.push(this.store.decode(e.slot, false));
+      slots.push(e.slot);
       if (e.key === stop) break;
     }
-    return out;
+    return slots;
   }
 
   /** Every best-chain header after genesis, 80 bytes each (views: copy to keep). */
@@ -539,6 +590,21 @@ export class HeaderChain {
       yield this.store.view((this.best[h] as ChainEntry).slot);
     }
   }
+}
+
+/** The header fields validation reads, straight from its bytes. */
+interface HeaderFields {
+  version: number;
+  time: number;
+  bits: number;
+}
+
+function readFields(raw: Buffer, at: number): HeaderFields {
+  return {
+    version: raw.readInt32LE(at),
+    time: raw.readUInt32LE(at + 68),
+    bits: raw.readUInt32LE(at + 72),
+  };
 }
 
 function hex(n: number): string {

@@ -25,8 +25,8 @@ export class HeaderStore {
   private readonly free: number[] = [];
   private next = 0;
 
-  /** Copies 80 serialized header bytes into a slot; returns the slot. */
-  add(raw: Uint8Array): number {
+  /** Copies the 80 serialized header bytes at `at` of `raw` into a slot; returns the slot. */
+  add(raw: Buffer, at = 0): number {
     let slot = this.free.pop();
     if (slot === undefined) {
       slot = this.next++;
@@ -34,7 +34,7 @@ export class HeaderStore {
         this.chunks.push(Buffer.allocUnsafeSlow(CHUNK_SLOTS * HEADER_BYTES));
       }
     }
-    (this.chunks[slot >>> CHUNK_SHIFT] as Buffer).set(raw, (slot & SLOT_MASK) * HEADER_BYTES);
+    raw.copy(this.chunk(slot), (slot & SLOT_MASK) * HEADER_BYTES, at, at + HEADER_BYTES);
     return slot;
   }
 
@@ -51,6 +51,16 @@ export class HeaderStore {
   view(slot: number): Buffer {
     const at = (slot & SLOT_MASK) * HEADER_BYTES;
     return (this.chunks[slot >>> CHUNK_SHIFT] as Buffer).subarray(at, at + HEADER_BYTES);
+  }
+
+  /** Copies the slot's 80 bytes into `out` at `at`. */
+  copyTo(slot: number, out: Buffer, at: number): void {
+    this.chunk(slot).copy(
+      out,
+      at,
+      (slot & SLOT_MASK) * HEADER_BYTES,
+      ((slot & SLOT_MASK) + 1) * HEADER_BYTES,
+    );
   }
 
   version(slot: number): number {

@@ -55,13 +55,13 @@ export function checkProofOfWork(hash: Uint8Array, bits: number, powLimit: bigin
     targetCache.set(key, target);
   }
   if (typeof target === 'string') return target;
-  return hashMeetsTarget(hash, target);
+  return hashMeetsTarget(hash, 0, target);
 }
 
-/** The hash is a little-endian number: compare its bytes from the top down. */
-function hashMeetsTarget(hash: Uint8Array, target: Uint8Array): PowResult {
+/** The hash (at `at`) is a little-endian number: compare its bytes from the top down. */
+function hashMeetsTarget(hash: Uint8Array, at: number, target: Uint8Array): PowResult {
   for (let i = 0; i < 32; i++) {
-    const h = hash[31 - i] as number;
+    const h = hash[at + 31 - i] as number;
     const t = target[i] as number;
     if (h !== t) return h < t ? 'ok' : 'high-hash';
   }
@@ -115,10 +115,11 @@ export class TargetCache {
     return info;
   }
 
-  check(hash: Uint8Array, bits: number): PowResult {
+  /** Whether the 32-byte hash at `at` of `hash` meets `bits`. */
+  check(hash: Uint8Array, bits: number, at = 0): PowResult {
     const target = this.info(bits).target;
     if (typeof target === 'string') return target;
-    return hashMeetsTarget(hash, target);
+    return hashMeetsTarget(hash, at, target);
   }
 
   work(bits: number): bigint {

@@ -11,7 +11,7 @@ import type { TimerHandle } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { RequestAbortedError, RequestTimeoutError } from '../engine/errors.js';
 import type { Peer } from '../engine/peer.js';
-import type { BlockHeader } from '../wire/types.js';
+import { firstPrevBlock, type HeadersPayload, headerCount } from '../wire/headers.js';
 
 /** Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS: `headers` that do not connect before a penalty. */
 export const MAX_UNCONNECTING_HEADERS_MSGS = 10;
@@ -134,8 +134,8 @@ export function serveHeaders(
     }
     s.bucket.take(clock.now());
     s.pending = undefined;
-    const headers = chain.headersAfter(request.locator, request.hashStop);
-    const sent = peer.send({ command: 'headers', payload: { headers } });
+    const payload = chain.headersPayloadAfter(request.locator, request.hashStop);
+    const sent = peer.send({ command: 'headers', payload });
     if (sent === 'backpressure' || sent === 'full') s.paused = true;
   };
 
@@ -164,11 +164,11 @@ export function serveHeaders(
     engine,
     chain,
     stateOf,
-    (peer, s, headers) => {
+    (peer, s, payload) => {
       if (!follow || syncing.has(peer)) return;
       try {
-        const { last } = chain.accept(headers);
-        if (headers.length === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
+        const { last } = chain.acceptPayload(payload);
+        if (headerCount(payload) === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
       } catch (err) {
         if (!(err instanceof HeaderError)) throw err;
         if (err.permanent) peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${err.message}`);
@@ -212,14 +212,15 @@ function watchHeaders<S extends HeadersState>(
   engine: Engine,
   chain: HeaderChain,
   stateOf: (peer: Peer) => S,
-  onConnecting: (peer: Peer, s: S, headers: BlockHeader[]) => void,
+  onConnecting: (peer: Peer, s: S, payload: HeadersPayload) => void,
   ask: (peer: Peer, s: S) => void,
 ): void {
-  engine.on('headers', (peer, { headers }) => {
-    if (!peer.active || headers.length === 0) return;
+  engine.on('headers', (peer, payload) => {
+    const prevBlock = firstPrevBlock(payload);
+    if (!peer.active || prevBlock === undefined) return;
     const s = stateOf(peer);
     s.getheadersAt = undefined; // any headers ends the one in flight, as in Core
-    if (!chain.connects((headers[0] as BlockHeader).prevBlock)) {
+    if (!chain.connects(prevBlock)) {
       s.unconnecting++;
       if (s.unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
         peer.misbehaving(
@@ -232,7 +233,7 @@ function watchHeaders<S extends HeadersState>(
       return;
     }
     s.unconnecting = 0;
-    onConnecting(peer, s, headers);
+    onConnecting(peer, s, payload);
   });
 }
 
@@ -311,13 +312,13 @@ async function syncLoop(
     onProgress({ peer, height: chain.height, target });
     // A branch pruned meanwhile is asked for again from the best tip.
     if (from && chain.entry(from.hash) !== from) from = undefined;
-    let headers: BlockHeader[];
+    let headers: HeadersPayload;
     try {
       const res = await peer.request({
         command: 'getheaders',
         payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
       });
-      headers = res.payload.headers;
+      headers = res.payload;
     } catch (err) {
       if (err instanceof RequestTimeoutError) {
         if (!answered) return 'silent';
@@ -329,9 +330,9 @@ async function syncLoop(
       throw err;
     }
     answered = true;
-    const first = headers[0];
-    if (!first) return 'synced';
-    if (!chain.connects(first.prevBlock)) {
+    const prevBlock = firstPrevBlock(headers);
+    if (!prevBlock) return 'synced';
+    if (!chain.connects(prevBlock)) {
       // Core answers with a getheaders from its best tip: the next turn of this
       // loop. Penalising is watchHeaders' job (it sees every headers message);
       // this only stops asking a peer that never connects.
@@ -349,7 +350,7 @@ async function syncLoop(
     unconnecting = 0;
     let last: ChainEntry | undefined;
     try {
-      last = chain.accept(headers).last;
+      last = chain.acceptPayload(headers).last;
     } catch (err) {
       if (!(err instanceof HeaderError)) throw err;
       if (err.permanent && peer.active) {
@@ -358,7 +359,7 @@ async function syncLoop(
       throw err;
     }
     onProgress({ peer, height: chain.height, target: Math.max(target, chain.height) });
-    if (headers.length < MAX_HEADERS_PER_MESSAGE) return 'synced';
+    if (headerCount(headers) < MAX_HEADERS_PER_MESSAGE) return 'synced';
     if (last === from) return 'stalled';
     from = last;
   }

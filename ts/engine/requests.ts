@@ -28,7 +28,8 @@
 //   for two answers, as a node sends one per entry. A getdata resolves once all
 //   of its items are answered.
 import { blockHash, headerHash, txid, wtxid } from '../chain/block.js';
-import type { InvVector, Message } from '../wire/types.js';
+import { firstPrevBlock, headerCount } from '../wire/headers.js';
+import type { BlockHeader, InvVector, Message } from '../wire/types.js';
 import { INV_TYPE } from '../wire/types.js';
 import type { Clock, TimerHandle } from './clock.js';
 import { RequestAbortedError, RequestTimeoutError } from './errors.js';
@@ -287,18 +288,20 @@ export class RequestTracker {
   ): MatchResult {
     const list = this.byPeer.get(peer)?.headers;
     if (!list || list.length === 0) return UNSOLICITED;
-    const first = message.payload.headers[0];
+    const prevBlock = firstPrevBlock(message.payload);
     let p: Pending | undefined;
-    if (!first) {
+    if (!prevBlock) {
       p = list[0];
     } else {
-      const parent = hex(first.prevBlock);
-      let own: string | undefined;
+      const parent = hex(prevBlock);
       p = list.find((x) => {
         if (x.locator?.has(parent)) return true;
         if (x.hashStop !== undefined) {
-          own ??= hex(headerHash(first));
-          return message.payload.headers.length === 1 && own === x.hashStop;
+          // Only a one-header answer can be a single header asked for by hash.
+          return (
+            headerCount(message.payload) === 1 &&
+            hex(headerHash(message.payload.headers[0] as BlockHeader)) === x.hashStop
+          );
         }
         return parent === this.genesis;
       });

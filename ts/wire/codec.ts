@@ -1,6 +1,7 @@
 // Typed encode/decode for every message peerwire understands. Unknown commands
 // are not an error: `decodeMessage` returns undefined and the caller keeps the
 // raw payload.
+import { encodedHeaders, HEADER_BYTES, headersFromPayload } from './headers.js';
 import { ipFromBytes, ipToBytes } from './ip.js';
 import { MESSAGE_LIMITS } from './limits.js';
 import { decodeLenient, Reader } from './reader.js';
@@ -25,7 +26,8 @@ interface Codec<P> {
 
 const NET_ADDRESS_BYTES = 26;
 const INV_BYTES = 36;
-export const HEADER_BYTES = 80;
+
+export { HEADER_BYTES };
 
 function writeNetAddress(w: Writer, a: NetAddress): void {
   w.u64(a.services).bytes(ipToBytes(a.ip)).u16be(a.port);
@@ -202,6 +204,11 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
   getblocks: locator,
   headers: {
     encode: (w, p) => {
+      const wire = encodedHeaders(p);
+      if (wire) {
+        w.bytes(wire);
+        return;
+      }
       w.varint(p.headers.length);
       for (const h of p.headers) {
         writeHeader(w, h);
@@ -210,6 +217,9 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
     },
     decode: (r) => {
       const n = r.count('headers.count', MESSAGE_LIMITS.headers, HEADER_BYTES + 1);
+      // The usual shape (every transaction count one byte) stays as records.
+      const records = headersFromPayload(r.payload, r.offsetFrom(0), n);
+      if (records) return records;
       const list: BlockHeader[] = [];
       for (let i = 0; i < n; i++) {
         list.push(readHeader(r, 'headers'));
@@ -263,6 +273,11 @@ export function isKnownCommand(command: string): command is Command {
 
 /** Encodes a message's payload (without the frame header). */
 export function encodePayload<C extends Command>(command: C, payload: PayloadOf<C>): Buffer {
+  if (command === 'headers') {
+    // Served headers are already their wire bytes.
+    const wire = encodedHeaders(payload as PayloadOf<'headers'>);
+    if (wire) return wire;
+  }
   const w = new Writer();
   (CODECS[command] as Codec<PayloadOf<C>>).encode(w, payload);
   return w.finish();

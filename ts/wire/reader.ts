@@ -16,6 +16,11 @@ export class Reader {
 
   private readonly bytes: Uint8Array;
 
+  /** The whole payload being read. */
+  get payload(): Uint8Array {
+    return this.bytes;
+  }
+
   constructor(
     bytes: Uint8Array,
     readonly command: string,

@@ -7,6 +7,7 @@ import { serveHeaders } from '../../cli/headers-service.js';
 import type { TimerHandle } from '../../engine/clock.js';
 import type { Engine } from '../../engine/engine.js';
 import type { Peer } from '../../engine/peer.js';
+import { headerCount } from '../../wire/headers.js';
 
 /** A getheaders from our tip, as Core sends to a new peer when it is behind. */
 function askForHeaders(peer: Peer, chain: HeaderChain): void {
@@ -26,11 +27,11 @@ export function runHeaderNode(engine: Engine, chain: HeaderChain): void {
   engine.on('handshake', (peer) => askForHeaders(peer, chain));
   watchStaleTip(engine, chain);
   // Registered after serveHeaders: by now the message's headers are on the chain.
-  engine.on('headers', (from, { headers }) => {
+  engine.on('headers', (from, payload) => {
     // A full message means the sender has more: we are still catching up, and
     // Core announces no tips during its initial download (every peer told of a
     // half-synced tip would ask for the same headers again).
-    if (headers.length >= MAX_HEADERS_PER_MESSAGE) return;
+    if (headerCount(payload) >= MAX_HEADERS_PER_MESSAGE) return;
     if (chain.tipHash.equals(announced)) return;
     announced = chain.tipHash;
     const tip = chain.headerAt(chain.height);
