@@ -1,7 +1,7 @@
-// Dialling through a SOCKS5 proxy on loopback: a small proxy written here with
-// node:net records what it is asked, and forwards CONNECT requests for
-// .onion names to a real Engine listening on 127.0.0.1; others refuse, hang,
-// or answer garbage. Everything stays on 127.0.0.1.
+// Dialling through a SOCKS5 proxy on loopback: a small node:net proxy
+// (test/helpers/socks5-proxy.ts) records what it is asked, and forwards
+// CONNECT requests for .onion names to a real Engine listening on 127.0.0.1;
+// others refuse, hang, or answer garbage. Everything stays on 127.0.0.1.
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AdvertisedAddress, formatAddress } from '../../ts/addr/address.js';
 import { Crawler, type CrawlResult } from '../../ts/crawl/crawler.js';
