@@ -104,6 +104,10 @@ describe('Engine.connect through a proxy', () => {
       `cannot dial ${ONION}: Tor addresses are dialled only through a SOCKS5 proxy, and none is configured for them (set proxy.onion or proxy.all)`,
     );
     expect(() => t.engine.connect(I2P)).toThrow(/I2P addresses .* \(set proxy\.i2p\)$/);
+    // fc00::/8 text is private IPv6 unless the caller knows it is CJDNS.
+    expect(() => t.engine.connect('[fc00::1]:8333', { network: 'cjdns' })).toThrow(
+      /CJDNS addresses .* \(set proxy\.cjdns\)$/,
+    );
     expect(t.transport.dials).toEqual([]);
     expect(t.engine.reachableNetworks()).toEqual(['ipv4', 'ipv6']);
     expect(t.engine.isReachable('onion')).toBe(false);

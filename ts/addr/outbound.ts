@@ -406,7 +406,10 @@ export class OutboundManager {
     };
     if (kind === 'feeler') slot.collision = collision;
     try {
-      this.engine.connect(address, kind === 'block-relay' ? { relay: false } : {});
+      this.engine.connect(address, {
+        network: a.network as PeerNetwork,
+        ...(kind === 'block-relay' ? { relay: false } : {}),
+      });
     } catch {
       // Banned, already a target, or out of slots: try another next tick.
       return;

@@ -451,7 +451,7 @@ export class Crawler {
     };
     this.jobs.set(item.address, job);
     try {
-      this.engine.connect(item.address);
+      this.engine.connect(item.address, { network: item.network });
       job.dialled = true;
     } catch (err) {
       if (err instanceof EngineClosedError) {

@@ -205,10 +205,16 @@ export class Engine implements PeerHost {
    * no proxy; throws if the host is banned or every outbound slot is taken. `relay`
    * overrides `policy.relay` in our version on this connection: false asks the
    * peer not to relay transactions (Core's block-relay-only connections).
+   * `network` says what the text cannot: that an fc00::/8 address is CJDNS
+   * (the address manager knows; without it, fc00::/8 is CJDNS only when a
+   * CJDNS proxy is configured).
    */
-  connect(address: string, options: { persistent?: boolean; relay?: boolean } = {}): void {
+  connect(
+    address: string,
+    options: { persistent?: boolean; relay?: boolean; network?: PeerNetwork } = {},
+  ): void {
     this.assertOpen();
-    const proxy = routeFor(address, this.config.proxy);
+    const proxy = routeFor(address, this.config.proxy, options.network);
     const ban = this.banList.find(hostOf(address), this.clock.now());
     if (ban)
       throw new Error(

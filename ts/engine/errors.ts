@@ -44,8 +44,8 @@ export class EngineClosedError extends Error {
 }
 
 /**
- * A Tor (.onion) or I2P (.b32.i2p) address was dialled with no SOCKS5 proxy
- * configured for its network: it is dialled only through one.
+ * A Tor (.onion), I2P (.b32.i2p) or CJDNS address was dialled with no SOCKS5
+ * proxy configured for its network: these are dialled only through one.
  */
 export class UnreachableNetworkError extends Error {
   override readonly name = 'UnreachableNetworkError';

@@ -56,11 +56,17 @@ export function reachableNetworks(config: ProxyConfig): PeerNetwork[] {
 }
 
 /**
- * How to dial `address`: through which proxy (undefined: directly). Throws
- * UnreachableNetworkError for a Tor or I2P address with no proxy for it.
+ * How to dial `address`: through which proxy (undefined: directly). `network`,
+ * when given, says what the text cannot (an fc00::/8 address known to be
+ * CJDNS). Throws UnreachableNetworkError for a Tor, I2P or CJDNS address with
+ * no proxy for it.
  */
-export function routeFor(address: string, config: ProxyConfig): ProxyRoute | undefined {
-  const kind = targetKind(address, config);
+export function routeFor(
+  address: string,
+  config: ProxyConfig,
+  network?: PeerNetwork,
+): ProxyRoute | undefined {
+  const kind = network ?? targetKind(address, config);
   const proxy = proxyFor(config, kind);
   if (proxy === undefined) {
     if (kind === 'onion' || kind === 'i2p' || kind === 'cjdns') {
