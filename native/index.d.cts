@@ -23,10 +23,12 @@ export declare class NativeEngine {
   /** Binds `host:port` (port 0 picks a free one) and starts accepting. */
   listen(host: string, port: number): ListenInfo
   /**
-   * Dials `host:port`. Returns the peer id carried by the later connected or
-   * connect-failed event.
+   * Dials `host:port`, through a SOCKS5 proxy when `proxy` is given (the
+   * target then goes to the proxy as a name unless it is an IP literal).
+   * Returns the peer id carried by the later connected or connect-failed
+   * event; every failure, a bad proxy address included, comes as that event.
    */
-  connect(address: string): number
+  connect(address: string, proxy?: NativeProxy | undefined | null): number
   /**
    * Frames and queues one message; it is written at the next `flush()`
    * (the owner calls it once per event-loop turn). Returns a SEND_* code.
@@ -358,6 +360,18 @@ export interface NativePeerInfo {
   held: boolean
   /** Lowest ping round trip the driver has measured, in microseconds. */
   minPingUs?: number
+}
+
+/** A SOCKS5 proxy for one dial. */
+export interface NativeProxy {
+  /** The proxy's "host:port" (IPv6 in brackets). */
+  address: string
+  /**
+   * Authenticate with a fresh random username and password, so Tor gives
+   * the connection a circuit of its own (default true, as Bitcoin Core's
+   * -proxyrandomize).
+   */
+  randomizeCredentials?: boolean
 }
 
 export interface NativeStats {

@@ -68,6 +68,9 @@ export {
   NetworkSchema,
   networkPreset,
   type Policy,
+  type ProxyConfig,
+  type ProxyInput,
+  ProxySchema,
   parseConfig,
   parseNetwork,
 } from './config/schema.js';
@@ -100,8 +103,10 @@ export {
   PeerGoneError,
   RequestAbortedError,
   RequestTimeoutError,
+  UnreachableNetworkError,
 } from './engine/errors.js';
 export { Peer, type PeerFeatures } from './engine/peer.js';
+export { proxyFor, routeFor, type TargetKind, targetKind } from './engine/proxy.js';
 export { PeerRateLimiter, TokenBucket } from './engine/rate-limit.js';
 export type {
   GetDataAnswer,
@@ -125,6 +130,7 @@ export {
   NativeTransport,
   type NativeTransportOptions,
   type PeerInfo,
+  type ProxyRoute,
   type SendResult,
   type TransportHandlers,
 } from './native/transport.js';

@@ -6,10 +6,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatAddress } from '../../ts/addr/address.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
 import { runAddrBookNode } from '../../ts/sim/apps/addr-book-node.js';
 import { runCli } from '../helpers/cli.js';
+import { Socks5Proxy } from '../helpers/socks5-proxy.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'peerwire-crawl-'));
 const engines: Engine[] = [];
@@ -54,8 +56,11 @@ beforeAll(async () => {
   books[3]?.push(closed, addresses[0] as string, mainnet);
 });
 
+const proxies: Socks5Proxy[] = [];
+
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.close()));
+  await Promise.all(proxies.map((p) => p.close()));
 });
 
 const crawl = (...args: string[]) =>
@@ -194,5 +199,78 @@ describe('peerwire crawl', () => {
     for (const flag of ['--seed', '--concurrency', '--timeout-ms', '--max-nodes', '--format']) {
       expect(r.stdout).toContain(flag);
     }
+  });
+});
+
+describe('peerwire crawl with a SOCKS5 proxy', () => {
+  /** Two regtest nodes that only a proxy can reach, by their onion names. */
+  async function hiddenNodes() {
+    const onionOf = (seed: number) =>
+      formatAddress({
+        network: 'onion',
+        bytes: new Uint8Array(32).map((_, i) => (seed * 13 + i) & 0xff),
+        port: 18444,
+      });
+    const [a, b, gone] = [onionOf(1), onionOf(2), onionOf(3)];
+    const ports = new Map<string, number>();
+    for (const [name, book] of [
+      [a, [b, gone]],
+      [b, [a, gone]],
+    ] as const) {
+      const engine = new Engine({ network: 'regtest' });
+      runAddrBookNode(engine, book);
+      engines.push(engine);
+      ports.set(name.slice(0, name.lastIndexOf(':')), engine.listen('127.0.0.1', 0).port);
+    }
+    const proxy = new Socks5Proxy({ kind: 'forward', route: (host) => ports.get(host) });
+    await proxy.listen();
+    proxies.push(proxy);
+    return { a, b, gone, proxy };
+  }
+
+  it('dials .onion nodes through --onion, by name, each with its own credentials', async () => {
+    const { a, b, gone, proxy } = await hiddenNodes();
+    const out = join(dir, 'onions.jsonl');
+    const r = await crawl('--seed', a, '--onion', proxy.address, '--out', out, '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      dialled: 3,
+      reachable: 2,
+      unreachable: 1,
+      notDialled: 0,
+      failures: { 'unreachable (connect)': 1 },
+    });
+    const records = readFileSync(out, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    for (const address of [a, b]) {
+      expect(records.find((x) => x.address === address)).toMatchObject({
+        network: 'onion',
+        reachable: true,
+        userAgent: '/peerwire:0.1.0/',
+      });
+    }
+    expect(records.find((x) => x.address === gone)?.failure).toMatchObject({
+      reason: 'unreachable',
+      stage: 'connect',
+      detail: `SOCKS5 proxy ${proxy.address} could not connect to ${gone}: host unreachable (SOCKS5 reply 0x04)`,
+    });
+    // Every dial went to the proxy as a name; every one had its own credentials.
+    expect(proxy.asked.map((x) => x.atyp)).toEqual([3, 3, 3]);
+    expect(new Set(proxy.asked.map((x) => `${x.host}:${x.port}`))).toEqual(new Set([a, b, gone]));
+    expect(new Set(proxy.asked.map((x) => x.username)).size).toBe(3);
+  });
+
+  it('a Tor seed needs --onion or --proxy; a bad proxy address is a usage error', async () => {
+    const { a } = await hiddenNodes();
+    let r = await crawl('--seed', a);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(
+      /--seed \S+\.onion:18444 is a Tor address, dialled only through a SOCKS5 proxy: give --onion HOST:PORT or --proxy HOST:PORT/,
+    );
+    r = await crawl('--seed', a, '--proxy', '127.0.0.1');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--proxy must be HOST:PORT .* got "127\.0\.0\.1"/);
   });
 });

@@ -21,7 +21,7 @@ describe('README', () => {
     for (const command of ['demo', 'sync', 'node', 'bench', 'sim', 'crawl']) {
       const help = (await runCli([command, '--help'])).stdout;
       const options = help.slice(help.indexOf('Options:'));
-      const flags = [...options.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]);
+      const flags = [...options.matchAll(/^\s+(?:-\w, )?(--[a-z0-9-]+)/gm)].map((m) => m[1]);
       expect(flags.length, command).toBeGreaterThan(1);
       const row = cli.split('\n').find((line) => line.startsWith(`| \`peerwire ${command} `));
       expect(row, `the table row for peerwire ${command}`).toBeDefined();

@@ -1,5 +1,6 @@
 // Start addresses: IP literals as given, names through the injected resolver,
-// failures reported per name rather than thrown.
+// Tor and I2P names as given (never resolved), failures reported per name
+// rather than thrown.
 import { describe, expect, it } from 'vitest';
 import type { SeedResolver } from '../../ts/addr/seeds.js';
 import { resolveStarts } from '../../ts/crawl/resolve.js';
@@ -35,6 +36,30 @@ describe('resolveStarts', () => {
     expect(out.failures).toEqual([
       { host: 'gone.example', error: 'ENOTFOUND' },
       { host: 'empty.example', error: 'no addresses' },
+    ]);
+  });
+
+  it('takes Tor and I2P names as they are, never asking the resolver', async () => {
+    const asked: string[] = [];
+    const resolver: SeedResolver = async (host) => {
+      asked.push(host);
+      return ['192.0.2.1'];
+    };
+    const onion = 'pg6mmjiyjmcrsslvykfwnntlaru7p5svn6y2ymmju6nubxndf4pscryd.onion';
+    const i2p = `${'a'.repeat(52)}.b32.i2p`;
+    const out = await resolveStarts(
+      [
+        { host: onion.toUpperCase(), port: 8333 },
+        { host: i2p, port: 0 },
+        { host: 'bad.onion', port: 8333 },
+        { host: onion, port: 8333 },
+      ],
+      resolver,
+    );
+    expect(asked).toEqual([]);
+    expect(out.addresses).toEqual([`${onion}:8333`, `${i2p}:0`]);
+    expect(out.failures).toEqual([
+      { host: 'bad.onion', error: 'not a Tor v3 address: "bad.onion"' },
     ]);
   });
 });

@@ -2,7 +2,12 @@
 // engine sends and lets a test play the remote side by injecting frames.
 import type { Transport } from '../../ts/engine/transport.js';
 import type { PeerId, TransportEvent } from '../../ts/native/events.js';
-import type { BroadcastOutcome, SendResult, TransportHandlers } from '../../ts/native/transport.js';
+import type {
+  BroadcastOutcome,
+  ProxyRoute,
+  SendResult,
+  TransportHandlers,
+} from '../../ts/native/transport.js';
 import { decodeMessage, encodeMessage } from '../../ts/wire/codec.js';
 import type { Message } from '../../ts/wire/types.js';
 
@@ -17,7 +22,7 @@ export class FakeTransport implements Transport {
   handlers: TransportHandlers = {};
   sent: Sent[] = [];
   disconnects: Array<{ peer: PeerId; reason: string; flush: boolean }> = [];
-  dials: Array<{ peer: PeerId; address: string }> = [];
+  dials: Array<{ peer: PeerId; address: string; proxy?: ProxyRoute }> = [];
   handshakeMarked = new Set<PeerId>();
   limits: Record<string, unknown>[] = [];
   closed = false;
@@ -32,9 +37,9 @@ export class FakeTransport implements Transport {
     return { id: 1, host, port: port || 40_000 };
   }
 
-  connect(address: string): PeerId {
+  connect(address: string, proxy?: ProxyRoute): PeerId {
     const peer = this.nextId++;
-    this.dials.push({ peer, address });
+    this.dials.push(proxy ? { peer, address, proxy } : { peer, address });
     return peer;
   }
 

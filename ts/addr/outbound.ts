@@ -6,6 +6,8 @@
 // - N full-relay and M block-relay-only connections (Core: 8 and 2) drawn from
 //   the address manager, at most one per netgroup, never to a banned host or one
 //   already connected; one new connection per tick (Core sleeps 500 ms a loop).
+//   Only the Engine's reachable networks are drawn: IPv4 and IPv6, and Tor, I2P
+//   or CJDNS when it has a SOCKS5 proxy for them.
 // - A feeler every ~2 minutes (exponential gaps) once those are full: it tests a
 //   tried-table collision's occupant or a new-table address, and is dropped as
 //   soon as its handshake completes; success moves the address to tried.
@@ -108,9 +110,9 @@ interface Slot {
   /** What the Engine was asked to dial (its target key). */
   readonly address: string;
   readonly kind: ConnectionKind;
-  /** The address manager's address, when the target is an IP address. */
+  /** The address manager's address, when the target is one (not a host name). */
   readonly peerAddress?: PeerAddress;
-  /** Netgroup (IPv4/IPv6 only: the rule is Core's for IP networks). */
+  /** Netgroup (a manual peer's: IPv4/IPv6 only, the rule is Core's for IP networks). */
   group?: string;
   peerId?: number;
   ready: boolean;
@@ -119,9 +121,6 @@ interface Slot {
   /** Manual: the redial timer after the Engine gave up. */
   retry?: TimerHandle;
 }
-
-/** The networks outbound connections are made on. */
-const DIALABLE: readonly PeerNetwork[] = ['ipv4', 'ipv6'];
 
 /** Core's exponential gap: -ln(1 - u) × mean. */
 function exponential(mean: number, random: () => number): number {
@@ -142,6 +141,8 @@ export class OutboundManager {
   private readonly resolver: SeedResolver;
   private readonly requiredServices: bigint;
   private readonly manualRetryMs: number;
+  /** The Engine's reachable networks: the only ones drawn from the address manager. */
+  private readonly reachable: readonly PeerNetwork[];
   private readonly events = new Emitter<OutboundEvents>();
   private readonly slots = new Map<string, Slot>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -180,6 +181,7 @@ export class OutboundManager {
     this.resolver = options.resolver ?? systemSeedResolver;
     this.requiredServices = options.requiredServices ?? engine.config.policy.requiredServices;
     this.manualRetryMs = options.manualRetryMs ?? OUTBOUND_DEFAULTS.manualRetryMs;
+    this.reachable = engine.reachableNetworks();
   }
 
   on<K extends keyof OutboundEvents>(event: K, handler: OutboundEvents[K]): () => void {
@@ -344,7 +346,7 @@ export class OutboundManager {
         }
       }
       // Only networks we can dial: Tor, I2P and CJDNS need a proxy.
-      info ??= this.addrman.select(feeler, DIALABLE);
+      info ??= this.addrman.select(feeler, this.reachable);
       if (!info) return;
       const a = info.address;
       if (!this.eligible(a, feeler)) continue;
@@ -364,20 +366,20 @@ export class OutboundManager {
     }
   }
 
-  /**
-   * Whether `a` may be dialled: an IP address (other networks need a proxy the
-   * Engine does not have), not banned, not connected or being dialled, and in a
-   * netgroup no other outbound connection holds (feelers are short-lived and
-   * exempt, as in Core).
-   */
   /** Whether a connection, either way, is up to `a`'s host. */
   private connectedTo(a: PeerAddress): boolean {
     const host = hostOf(formatAddress(a));
     return this.engine.peers.some((peer) => hostOf(peer.address) === host);
   }
 
+  /**
+   * Whether `a` may be dialled: on a reachable network (Tor, I2P and CJDNS
+   * need their proxy), not banned, not connected or being dialled, and in a
+   * netgroup no other outbound connection holds (feelers are short-lived and
+   * exempt, as in Core).
+   */
   private eligible(a: PeerAddress, feeler: boolean): boolean {
-    if (a.network !== 'ipv4' && a.network !== 'ipv6') return false;
+    if (!this.reachable.includes(a.network as PeerNetwork)) return false;
     const text = formatAddress(a);
     const host = hostOf(text);
     if (this.slots.has(text)) return false;
@@ -404,7 +406,10 @@ export class OutboundManager {
     };
     if (kind === 'feeler') slot.collision = collision;
     try {
-      this.engine.connect(address, kind === 'block-relay' ? { relay: false } : {});
+      this.engine.connect(address, {
+        network: a.network as PeerNetwork,
+        ...(kind === 'block-relay' ? { relay: false } : {}),
+      });
     } catch {
       // Banned, already a target, or out of slots: try another next tick.
       return;

@@ -81,8 +81,10 @@ export interface AddressRelayOptions {
   /** Our own address, announced to addr-relay peers when routable ("host:port" or parsed). */
   localAddress?: PeerAddress | string;
   /**
-   * Networks we can reach (default IPv4 and IPv6): their addresses go to two
-   * peers, others to one or two (Core's RelayAddress).
+   * Networks we can reach (default: the Engine's reachable networks, IPv4 and
+   * IPv6 plus those with a proxy): their addresses go to two peers, others to
+   * one or two (Core's RelayAddress); a `localAddress` on another network is
+   * not announced (Core's AddLocal).
    */
   reachable?: readonly PeerNetwork[];
   /**
@@ -232,7 +234,7 @@ export class AddressRelay {
     this.secret = Buffer.alloc(32);
     for (let i = 0; i < 32; i++) this.secret[i] = this.randomInt(256);
     this.filterSeed = this.secret.readUInt32LE(0);
-    this.reachable = new Set(options.reachable ?? ['ipv4', 'ipv6']);
+    this.reachable = new Set(options.reachable ?? engine.reachableNetworks());
     this.isAddrRelayOutbound =
       options.isAddrRelayOutbound ?? ((peer) => peer.relayRequested !== false);
     this.maxPending = positiveInt(
@@ -248,8 +250,11 @@ export class AddressRelay {
         typeof options.localAddress === 'string'
           ? parseAddressText(options.localAddress)
           : options.localAddress;
-      // An address our own manager refuses (unroutable) would be dropped by every peer.s too.
-      if (this.addrman.accepts(local)) this.local = local;
+      // An address our own manager refuses (unroutable) would be dropped by every peer's too;
+      // one on a network we cannot reach is not ours to announce.
+      if (this.addrman.accepts(local) && this.reachable.has(local.network as PeerNetwork)) {
+        this.local = local;
+      }
     }
     const e = engine;
     this.unsubscribe.push(

@@ -7,12 +7,15 @@ import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
 import { Crawler, type CrawlResult, CrawlTally, OTHER_AGENTS } from '../crawl/crawler.js';
 import { resolveStarts } from '../crawl/resolve.js';
 import { Engine } from '../engine/engine.js';
-import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
+import { CliError, checkOutputPath, connectForm, hostPort, intFlag, parse } from './args.js';
 import { chooseNetwork } from './network.js';
 import { formatCount, Progress, table, toJson } from './output.js';
+import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } from './proxy.js';
 
 export const CRAWL_USAGE = `Usage: peerwire crawl [--seed HOST:PORT ...] [--network NAME | --network-config FILE]
                       [--concurrency N] [--timeout-ms N] [--max-nodes N]
+                      ${PROXY_SYNOPSIS}
+                      [--cjdns-proxy HOST:PORT] [--no-proxy-randomize]
                       [--out FILE] [--format jsonl|csv] [--json]
 
 Maps a network: dials the seeds, records what each node is (protocol
@@ -20,16 +23,20 @@ version, user agent, services, start height, latency) or why it could not be
 reached and at which stage (connect, handshake, getaddr), asks each for the
 addresses it knows, and dials those in turn until none are left. A node that
 timed out or dropped the connection is dialled once more. Tor, I2P and CJDNS
-addresses are recorded, not dialled. Without --seed, the network's DNS seeds
-are resolved. Ctrl-C ends the crawl early with a summary of what it found.
+addresses are dialled through the SOCKS5 proxy given for their network, and
+only recorded when there is none. Without --seed, the network's DNS seeds are
+resolved (by the system resolver, even with --proxy). Ctrl-C ends the crawl
+early with a summary of what it found.
 
 Options:
-  --seed HOST:PORT        a node or DNS seed name to start from (repeatable)
+  --seed HOST:PORT        a node (IP, .onion, .b32.i2p) or DNS seed name to start from
+                          (repeatable)
   --network NAME          mainnet, testnet3, testnet4, signet or regtest (default mainnet)
   --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
   --concurrency N         nodes dialled at once (1 to 1000, default 32)
   --timeout-ms N          limit for each stage: connect, handshake, getaddr answer (default 10000)
   --max-nodes N           dial at most N addresses (default 10000)
+${PROXY_HELP}
   --out FILE              write one record per address to FILE
   --format FORMAT         jsonl (default) or csv, for --out
   --json                  print the summary as JSON (no progress)
@@ -144,6 +151,7 @@ export async function runCrawl(
       concurrency: { type: 'string' },
       'timeout-ms': { type: 'string' },
       'max-nodes': { type: 'string' },
+      ...PROXY_OPTIONS,
       out: { type: 'string' },
       format: { type: 'string' },
       json: { type: 'boolean' },
@@ -155,7 +163,12 @@ export async function runCrawl(
     console.log(CRAWL_USAGE);
     return 0;
   }
-  const seedFlags = ((flags.seed as string[] | undefined) ?? []).map((s) => hostPort(s, 'seed'));
+  const proxy = proxyFlags(flags);
+  const seedFlags = ((flags.seed as string[] | undefined) ?? []).map((s) => {
+    const seed = hostPort(s, 'seed');
+    checkDialable(connectForm(seed.host, seed.port), 'seed', proxy);
+    return seed;
+  });
   const network = chooseNetwork(
     flags.network as string | undefined,
     flags['network-config'] as string | undefined,
@@ -207,6 +220,7 @@ export async function runCrawl(
     },
     // A crawl records every node, whatever it offers.
     policy: { requiredServices: 0n },
+    proxy,
   });
   let lastDraw = 0;
   const crawler = new Crawler(engine, {

@@ -2,7 +2,7 @@
 // answers pings, finds and keeps outbound peers (address manager, address
 // relay, outbound manager), keeps what it learnt in a data directory, and logs
 // peer events until SIGINT or SIGTERM.
-import { AddressError, type PeerAddress } from '../addr/address.js';
+import { AddressError, type PeerAddress, type PeerNetwork } from '../addr/address.js';
 import { AddressManager } from '../addr/addrman.js';
 import type { DataDir } from '../addr/datadir.js';
 import { OUTBOUND_DEFAULTS, OutboundManager } from '../addr/outbound.js';
@@ -15,6 +15,7 @@ import { readHeadersFile } from '../chain/headersfile.js';
 import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
+import { isReachable } from '../engine/proxy.js';
 import {
   addressForm,
   CliError,
@@ -28,6 +29,7 @@ import { serveHeaders } from './headers-service.js';
 import { chooseNetwork, describeDisconnect, requireGenesisHeader } from './network.js';
 import { openDataDir, SeedNodes } from './node-peers.js';
 import { logLine } from './output.js';
+import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } from './proxy.js';
 
 /** Core's DUMP_PEERS_INTERVAL: the address manager and bans are saved this often. */
 const SAVE_INTERVAL_MS = 15 * 60_000;
@@ -36,7 +38,9 @@ export const NODE_USAGE = `Usage: peerwire node --listen HOST:PORT [--network NA
                      [--headers FILE | --generate N] [--datadir DIR]
                      [--connect HOST:PORT]... [--addnode HOST:PORT]... [--seednode HOST:PORT]...
                      [--outbound N] [--block-relay N] [--external HOST:PORT]
-                     [--services N] [--allow-local-addresses] [--json]
+                     ${PROXY_SYNOPSIS}
+                     [--cjdns-proxy HOST:PORT] [--no-proxy-randomize] [--services N]
+                     [--allow-local-addresses] [--json]
 
 Runs a node that accepts peers, serves block headers (getheaders/headers with
 locators), answers pings, finds peers and keeps outbound connections to them,
@@ -45,7 +49,9 @@ and logs peer events, until SIGINT or SIGTERM, when it shuts down gracefully.
 Peers are found as Bitcoin Core finds them: addresses learnt from getaddr/addr
 go into an address manager, from which N full-relay and M block-relay-only
 outbound connections are kept (one per netgroup), with a feeler every ~2
-minutes; DNS seeds are asked when it is empty (regtest has none).
+minutes; DNS seeds are asked when it is empty (regtest has none). Tor, I2P
+and CJDNS addresses are kept, and dialled only through a SOCKS5 proxy for
+their network (--onion or --proxy, --i2p-proxy, --cjdns-proxy).
 
 Options:
   --listen HOST:PORT      where to accept peers, IPv6 as [::1]:PORT (port 0 picks one;
@@ -64,7 +70,8 @@ Options:
   --outbound N            full-relay outbound connections to keep (default ${OUTBOUND_DEFAULTS.fullRelay})
   --block-relay N         block-relay-only outbound connections to keep (default ${OUTBOUND_DEFAULTS.blockRelay})
   --external HOST:PORT    our address, announced to peers (routable ones only, unless
-                          --allow-local-addresses)
+                          --allow-local-addresses; an .onion one needs --onion or --proxy)
+${PROXY_HELP}
   --services N            service bits to announce (default: the network's, 0 on regtest);
                           nodes keep and relay only addresses with NODE_NETWORK (1) or
                           NODE_NETWORK_LIMITED (1024)
@@ -92,6 +99,7 @@ export async function runNode(argv: string[]): Promise<number> {
       external: { type: 'string' },
       services: { type: 'string' },
       'allow-local-addresses': { type: 'boolean' },
+      ...PROXY_OPTIONS,
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -112,10 +120,13 @@ export async function runNode(argv: string[]): Promise<number> {
   );
   const services = servicesFlag(flags.services as string | undefined, chosen.services);
   const network = services === chosen.services ? chosen : { ...chosen, services };
+  const proxy = proxyFlags(flags);
   const peersFlag = (name: string) =>
     ((flags[name] as string[] | undefined) ?? []).map((v) => {
       const { host, port } = hostPort(v, name);
-      return connectForm(host, port);
+      const address = connectForm(host, port);
+      checkDialable(address, name, proxy);
+      return address;
     });
   const connect = peersFlag('connect');
   const addnode = peersFlag('addnode');
@@ -154,7 +165,17 @@ export async function runNode(argv: string[]): Promise<number> {
       external = parseSeedAddress(connectForm(host, port), network.port);
     } catch (err) {
       if (!(err instanceof AddressError)) throw err;
-      throw new CliError(`--external must be an IP address and port, got "${flags.external}"`, 2);
+      throw new CliError(
+        `--external must be an IP, .onion or .b32.i2p address and a port, got "${flags.external}"`,
+        2,
+      );
+    }
+    if (!isReachable(proxy, external.network as PeerNetwork)) {
+      throw new CliError(
+        `--external ${flags.external}: a node announces only addresses on networks it reaches; ` +
+          `give ${external.network === 'i2p' ? '--i2p-proxy' : '--onion or --proxy'} HOST:PORT`,
+        2,
+      );
     }
   }
   const json = flags.json === true;
@@ -210,7 +231,7 @@ export async function runNode(argv: string[]): Promise<number> {
     });
   }
 
-  const engine = new Engine({ network, startHeight: () => chain.height });
+  const engine = new Engine({ network, proxy, startHeight: () => chain.height });
   serveHeaders(engine, chain);
 
   let addrman: AddressManager;
@@ -267,6 +288,7 @@ export async function runNode(argv: string[]): Promise<number> {
       address: addressForm(p.address),
       inbound: p.inbound,
       kind: kindOf(p),
+      proxy: p.proxy,
     }),
   );
   engine.on('handshake', (p) =>
@@ -338,6 +360,7 @@ export async function runNode(argv: string[]): Promise<number> {
   log('listening', {
     address: connectForm(bound.host, bound.port),
     network: network.name,
+    reachable: engine.reachableNetworks().join(','),
     height: chain.height,
     tip: hashToHex(chain.tipHash),
   });

@@ -1,6 +1,7 @@
 // One zod schema for the whole engine; the TypeScript types are inferred from it,
 // so what the types allow and what validation accepts cannot drift apart.
 import { readFileSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { NETWORK_PRESETS, PRESET_NAMES, type PresetName } from './networks.js';
 
@@ -191,6 +192,55 @@ export const PolicySchema = z.object({
 export type PolicyInput = z.input<typeof PolicySchema>;
 export type Policy = z.output<typeof PolicySchema>;
 
+/** Whether `text` is "HOST:PORT": an IPv4 address or a host name, or an IPv6
+ *  address in brackets, and a port from 1 to 65535. */
+export function isProxyAddress(text: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(text);
+  if (!m) return false;
+  const port = Number(m[3]);
+  return port >= 1 && port <= 65_535 && (m[1] === undefined || isIPv6(m[1]));
+}
+
+const proxyAddress = z
+  .string()
+  .refine(
+    isProxyAddress,
+    'must be HOST:PORT with a port from 1 to 65535 (e.g. 127.0.0.1:9050, [::1]:9050, localhost:9050)',
+  )
+  .optional();
+
+/**
+ * SOCKS5 proxies, after Bitcoin Core's -proxy, -onion and -proxyrandomize.
+ * A network with a proxy is reachable: its addresses may be dialled and are
+ * drawn for outbound connections. Tor, I2P and CJDNS are dialled only through
+ * a proxy; IPv4, IPv6 and host names directly unless `all` is set.
+ */
+export const ProxySchema = z.object({
+  /**
+   * For every IPv4 and IPv6 connection and every host name (which the proxy
+   * resolves, not the system), and for Tor unless `onion` is set (Core's
+   * -proxy). Not for I2P or CJDNS: a Tor proxy reaches neither.
+   */
+  all: proxyAddress,
+  /** For Tor .onion addresses (Core's -onion). Default: `all`. */
+  onion: proxyAddress,
+  /** For I2P .b32.i2p addresses: a SOCKS5 proxy into I2P, such as i2pd's (port 4447). */
+  i2p: proxyAddress,
+  /**
+   * For CJDNS addresses: a SOCKS5 proxy on a host that is on the CJDNS network.
+   * With it set, fc00::/8 addresses are CJDNS; without, they are plain
+   * (private) IPv6, and CJDNS addresses learnt from peers are not dialled.
+   */
+  cjdns: proxyAddress,
+  /**
+   * A fresh random username and password for each proxied connection, so Tor
+   * gives each its own circuit (Core's -proxyrandomize, on by default).
+   */
+  randomizeCredentials: z.boolean().default(true),
+});
+export type ProxyInput = z.input<typeof ProxySchema>;
+export type ProxyConfig = z.output<typeof ProxySchema>;
+
 /** A preset name or a custom network; errors name the exact nested field. */
 function resolveNetwork(input: string | Record<string, unknown>, ctx: z.RefinementCtx): Network {
   if (typeof input === 'string') {
@@ -221,6 +271,8 @@ export const EngineConfigSchema = z.object({
   limits: LimitsSchema.prefault({}),
   policy: PolicySchema.prefault({}),
   reconnect: ReconnectSchema.prefault({}),
+  /** SOCKS5 proxies, and the networks they make reachable (see ProxySchema). */
+  proxy: ProxySchema.prefault({}),
   /** I/O threads in the native driver. */
   workerThreads: z.number().int().min(1).max(64).default(1),
 });

@@ -2,11 +2,13 @@
 // concurrency, record what each one is (version, user agent, services, height,
 // latency) or why it could not be reached (and at which stage), ask each for
 // its addresses with getaddr, and dial the new ones, until none are left or
-// the node bound is reached. A dial that timed out or broke is tried again
-// from the back of the queue (faults pass; a refusal does not). All timing comes from the engine's clock, so the
-// same crawler runs unchanged on sockets and on the simulator. Results are
-// handed out as they finish and only counts are kept: memory is bounded by
-// `maxNodes`, not by the size of the network.
+// the node bound is reached. Tor, I2P and CJDNS addresses are dialled through
+// the Engine's SOCKS5 proxy for their network, and only recorded when it has
+// none. A dial that timed out or broke is tried again from the back of the
+// queue (faults pass; a refusal does not). All timing comes from the engine's
+// clock, so the same crawler runs unchanged on sockets and on the simulator.
+// Results are handed out as they finish and only counts are kept: memory is
+// bounded by `maxNodes`, not by the size of the network.
 import {
   AddressError,
   type AdvertisedAddress,
@@ -53,7 +55,11 @@ export type CrawlFailureReason =
   | 'local'
   /** The crawl was stopped while it was in flight. */
   | 'stopped'
-  /** A network we do not dial without a proxy (Tor, I2P, CJDNS). */
+  /** The SOCKS5 proxy failed (unreachable, refused our credentials, broke
+   *  the protocol): says nothing of the node. Reports from the proxy about
+   *  the node (refused, unreachable, timed out) get those reasons instead. */
+  | 'proxy'
+  /** A network with no proxy configured for it (Tor, I2P, CJDNS). */
   | 'not-dialled';
 
 export interface CrawlFailure {
@@ -134,7 +140,7 @@ export interface CrawlStats {
   inFlight: number;
   queued: number;
   reachable: number;
-  /** Addresses recorded without a dial (Tor, I2P, CJDNS). */
+  /** Addresses recorded without a dial (Tor, I2P, CJDNS with no proxy for them). */
   notDialled: number;
   /** Distinct addresses learnt from getaddr answers (start addresses not counted). */
   learnt: number;
@@ -200,9 +206,6 @@ function bump<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-/** Networks we dial directly; the others need a proxy this crawler does not have. */
-const DIALABLE: ReadonlySet<PeerNetwork> = new Set(['ipv4', 'ipv6']);
-
 interface Queued {
   address: string;
   network: PeerNetwork;
@@ -227,14 +230,15 @@ interface Job {
 
 /**
  * "host:port" as a peer address; throws AddressError or RangeError when it is
- * not one. Port 0 (undialable, but seen in gossip) only with `minPort` 0.
+ * not one. Port 0 (undialable, but seen in gossip) only with `minPort` 0. An
+ * fc00::/8 host is CJDNS with `cjdns` (when the engine has a CJDNS proxy).
  */
-export function parseHostPort(text: string, minPort = 1): PeerAddress {
+export function parseHostPort(text: string, minPort = 1, cjdns = false): PeerAddress {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   if (!m) throw new RangeError(`"${text}" is not HOST:PORT (IPv6 in brackets)`);
   const port = Number(m[3]);
   if (port < minPort || port > 65_535) throw new RangeError(`"${text}": port out of range`);
-  return { ...parseHost((m[1] ?? m[2]) as string), port };
+  return { ...parseHost((m[1] ?? m[2]) as string, { cjdns }), port };
 }
 
 export class Crawler {
@@ -308,8 +312,8 @@ export class Crawler {
   }
 
   /**
-   * Crawls from `starts` ("host:port" with an IP host; resolve names first,
-   * see resolve.ts). Resolves once every reachable address has been tried or
+   * Crawls from `starts` ("host:port" with an IP, .onion or .b32.i2p host;
+   * resolve DNS names first, see resolve.ts). Resolves once every reachable address has been tried or
    * the node bound is reached, or after stop(). Rejects a start that is not
    * host:port. One crawl per Crawler.
    */
@@ -318,7 +322,8 @@ export class Crawler {
     this.running = true;
     let parsed: PeerAddress[];
     try {
-      parsed = starts.map((s) => parseHostPort(s));
+      const cjdns = this.engine.isReachable('cjdns');
+      parsed = starts.map((s) => parseHostPort(s, 1, cjdns));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -362,7 +367,7 @@ export class Crawler {
     const address = formatAddress(a);
     if (this.seen.has(address)) return false;
     const network = a.network as PeerNetwork;
-    if (!DIALABLE.has(network)) {
+    if (!this.engine.isReachable(network)) {
       if (this.counts.notDialled >= this.maxNodes) {
         this.counts.overLimit++;
         return false;
@@ -446,7 +451,7 @@ export class Crawler {
     };
     this.jobs.set(item.address, job);
     try {
-      this.engine.connect(item.address);
+      this.engine.connect(item.address, { network: item.network });
       job.dialled = true;
     } catch (err) {
       if (err instanceof EngineClosedError) {
@@ -650,7 +655,13 @@ const STAGE_WAIT: Record<CrawlStage, string> = {
 };
 
 /** A connect error as a reason: the socket layer's words differ by platform and driver. */
-function connectFailure(error: string): CrawlFailureReason {
+export function connectFailure(error: string): CrawlFailureReason {
+  // The native driver's proxy messages: "SOCKS5 proxy P could not connect to
+  // T: why" reports on the node (classified by its words below); any other
+  // "SOCKS5 proxy P ..." is the proxy's own failure.
+  if (/^SOCKS5 proxy \S+ /.test(error) && !/^SOCKS5 proxy \S+ could not connect to /.test(error)) {
+    return 'proxy';
+  }
   if (/refused/i.test(error)) return 'refused';
   if (/timed out|timeout/i.test(error)) return 'timeout';
   if (/banned/i.test(error)) return 'banned';

@@ -1,9 +1,11 @@
 // Start addresses for a crawl: "host:port" seeds whose host is an IP or a name
 // (a DNS seed answers a name with many node addresses), resolved through the
 // same injected resolver the outbound manager seeds with (ts/addr/seeds.ts),
-// so tests and the simulator need no DNS.
+// so tests and the simulator need no DNS. Tor (.onion) and I2P (.i2p) names
+// are node addresses themselves, never looked up: they are dialled through a
+// proxy, and a DNS query for one would only tell the network whom we dial.
 import { isIP } from 'node:net';
-import { formatAddress, hostFromIp } from '../addr/address.js';
+import { AddressError, formatAddress, hostFromIp, parseHost } from '../addr/address.js';
 import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
 
 export interface StartHost {
@@ -12,7 +14,8 @@ export interface StartHost {
 }
 
 export interface ResolvedStarts {
-  /** Distinct "ip:port" addresses (IPv6 in brackets), in the order found. */
+  /** Distinct "ip:port" addresses (IPv6 in brackets), and Tor and I2P names as
+   *  given ("name.onion:port"), in the order found. */
   addresses: string[];
   /** Names that resolved to nothing, and why. */
   failures: Array<{ host: string; error: string }>;
@@ -28,12 +31,27 @@ export async function resolveStarts(
   resolver: SeedResolver = systemSeedResolver,
 ): Promise<ResolvedStarts> {
   const answers = await Promise.allSettled(
-    hosts.map(async ({ host }) => (isIP(host) ? [host] : await resolver(host))),
+    hosts.map(async ({ host }) =>
+      isIP(host) || isOverlayName(host) ? [host] : await resolver(host),
+    ),
   );
   const seen = new Set<string>();
   const out: ResolvedStarts = { addresses: [], failures: [] };
   answers.forEach((answer, i) => {
     const { host, port } = hosts[i] as StartHost;
+    if (isOverlayName(host)) {
+      try {
+        const text = formatAddress({ ...parseHost(host), port });
+        if (!seen.has(text)) {
+          seen.add(text);
+          out.addresses.push(text);
+        }
+      } catch (err) {
+        if (!(err instanceof AddressError)) throw err;
+        out.failures.push({ host, error: err.message });
+      }
+      return;
+    }
     if (answer.status === 'rejected') {
       const err = answer.reason as { code?: string; message?: string };
       out.failures.push({ host, error: err.code ?? err.message ?? String(answer.reason) });
@@ -55,4 +73,10 @@ export async function resolveStarts(
     if (usable === 0) out.failures.push({ host, error: 'no addresses' });
   });
   return out;
+}
+
+/** A Tor or I2P name: a node's address in itself, never for DNS. */
+function isOverlayName(host: string): boolean {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  return h.endsWith('.onion') || h.endsWith('.i2p');
 }

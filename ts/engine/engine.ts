@@ -1,6 +1,8 @@
 // The Engine: peer lifecycle over a transport. Handshake, keepalive, slots,
 // misbehaviour and bans, redialling, request tracking, typed events. All timing
 // comes from the injected clock.
+import { isIP } from 'node:net';
+import type { PeerNetwork } from '../addr/address.js';
 import {
   type EngineConfig,
   type EngineConfigInput,
@@ -10,7 +12,7 @@ import {
   parseLimitsUpdate,
 } from '../config/schema.js';
 import type { PeerId, TransportEvent } from '../native/events.js';
-import type { SendResult } from '../native/transport.js';
+import type { ProxyRoute, SendResult } from '../native/transport.js';
 import { decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
 import { ownedBytes } from '../wire/reader.js';
@@ -20,6 +22,7 @@ import { type Clock, systemClock } from './clock.js';
 import { Emitter } from './emitter.js';
 import { EngineClosedError, RequestAbortedError, RequestTimeoutError } from './errors.js';
 import { Peer, type PeerHost } from './peer.js';
+import { isReachable, reachableNetworks, routeFor } from './proxy.js';
 import { Backoff } from './reconnect.js';
 import {
   type OutstandingRequest,
@@ -113,6 +116,8 @@ interface OutboundTarget {
   /** The relay flag of our version on this connection, when not the policy's. */
   relay?: boolean;
   backoff: Backoff;
+  /** The SOCKS5 proxy it is dialled through, if any. */
+  proxy?: ProxyRoute;
   peerId?: PeerId;
   timer?: ReturnType<Clock['setTimer']>;
 }
@@ -193,12 +198,23 @@ export class Engine implements PeerHost {
   /**
    * Dials `address` ("host:port"). A persistent peer is redialled with
    * exponential backoff after it drops, until the restart limit is hit.
-   * Throws if the host is banned or every outbound slot is taken. `relay`
+   * Tor (.onion), I2P (.b32.i2p) and, with a CJDNS proxy, fc00::/8 addresses
+   * are dialled through the SOCKS5 proxy configured for their network, and
+   * any other address through `proxy.all` when set (see ts/engine/proxy.ts).
+   * Throws UnreachableNetworkError, at once, for an address whose network has
+   * no proxy; throws if the host is banned or every outbound slot is taken. `relay`
    * overrides `policy.relay` in our version on this connection: false asks the
    * peer not to relay transactions (Core's block-relay-only connections).
+   * `network` says what the text cannot: that an fc00::/8 address is CJDNS
+   * (the address manager knows; without it, fc00::/8 is CJDNS only when a
+   * CJDNS proxy is configured).
    */
-  connect(address: string, options: { persistent?: boolean; relay?: boolean } = {}): void {
+  connect(
+    address: string,
+    options: { persistent?: boolean; relay?: boolean; network?: PeerNetwork } = {},
+  ): void {
     this.assertOpen();
+    const proxy = routeFor(address, this.config.proxy, options.network);
     const ban = this.banList.find(hostOf(address), this.clock.now());
     if (ban)
       throw new Error(
@@ -214,6 +230,7 @@ export class Engine implements PeerHost {
       backoff: new Backoff(this.config.reconnect),
     };
     if (options.relay !== undefined) target.relay = options.relay;
+    if (proxy) target.proxy = proxy;
     this.targets.set(address, target);
     this.dial(target);
   }
@@ -227,6 +244,19 @@ export class Engine implements PeerHost {
     if (target.peerId !== undefined) this.dialing.delete(target.peerId);
     const peer = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
     if (peer?.connected) this.disconnectPeer(peer, reason, false);
+  }
+
+  /**
+   * The networks this engine can dial (Bitcoin Core's reachable networks):
+   * IPv4 and IPv6, and Tor, I2P or CJDNS when a proxy for them is configured.
+   */
+  reachableNetworks(): PeerNetwork[] {
+    return reachableNetworks(this.config.proxy);
+  }
+
+  /** Whether `network` can be dialled (see reachableNetworks). */
+  isReachable(network: PeerNetwork): boolean {
+    return isReachable(this.config.proxy, network);
   }
 
   /** Connected peers (including those still handshaking). */
@@ -426,7 +456,12 @@ export class Engine implements PeerHost {
     // them (a socket flood at shutdown) must not delay the close.
     if (this.closing) return;
     const now = this.clock.now();
-    const peer = new Peer(this, id, remote, inbound, now);
+    const target = inbound ? undefined : this.dialing.get(id);
+    // Through a proxy the socket's remote end is the proxy: the peer is the
+    // target it was asked for (bans, netgroups and addrYou go by that).
+    const peer = target?.proxy
+      ? new Peer(this, id, target.address, inbound, now, target.proxy.address)
+      : new Peer(this, id, remote, inbound, now);
     this.peersById.set(id, peer);
     if (inbound) {
       const ban = this.banList.find(hostOf(remote), now);
@@ -440,7 +475,6 @@ export class Engine implements PeerHost {
         return;
       }
     } else {
-      const target = this.dialing.get(id);
       this.dialing.delete(id);
       if (!target) {
         // Forgotten (or banned) while the dial was in flight.
@@ -450,7 +484,7 @@ export class Engine implements PeerHost {
       peer.state.target = target.address;
       if (target.relay !== undefined) peer.state.relay = target.relay;
       // A hostname target resolves here: check the ban list on the real address.
-      if (this.banList.find(hostOf(remote), now)) {
+      if (this.banList.find(hostOf(peer.address), now)) {
         this.forget(target.address, 'banned');
         this.disconnectPeer(peer, 'banned', false);
         return;
@@ -505,7 +539,7 @@ export class Engine implements PeerHost {
 
   private dial(target: OutboundTarget): void {
     target.timer = undefined;
-    const id = this.transport.connect(target.address);
+    const id = this.transport.connect(target.address, target.proxy);
     target.peerId = id;
     this.dialing.set(id, target);
   }
@@ -649,7 +683,9 @@ export class Engine implements PeerHost {
       version: this.config.network.protocolVersion,
       services: this.config.network.services,
       timestamp: BigInt(Math.floor(this.clock.now() / 1000)),
-      receiver: { services: 0n, ip: host, port },
+      // A name (an onion, or a host name resolved by a proxy) has no legacy
+      // form: the unspecified address, as Core sends for it.
+      receiver: { services: 0n, ip: isIP(host) ? host : '::', port },
       sender: { services: this.config.network.services, ip: '0.0.0.0', port: 0 },
       nonce,
       userAgent: this.config.network.userAgent,

@@ -42,3 +42,27 @@ export class EngineClosedError extends Error {
     super('the engine is closed');
   }
 }
+
+/**
+ * A Tor (.onion), I2P (.b32.i2p) or CJDNS address was dialled with no SOCKS5
+ * proxy configured for its network: these are dialled only through one.
+ */
+export class UnreachableNetworkError extends Error {
+  override readonly name = 'UnreachableNetworkError';
+  constructor(
+    readonly address: string,
+    readonly network: 'onion' | 'i2p' | 'cjdns',
+  ) {
+    super(
+      `cannot dial ${address}: ${NETWORK_WORDS[network]} addresses are dialled only through a ` +
+        `SOCKS5 proxy, and none is configured for them (${PROXY_SETTINGS[network]})`,
+    );
+  }
+}
+
+const NETWORK_WORDS = { onion: 'Tor', i2p: 'I2P', cjdns: 'CJDNS' } as const;
+const PROXY_SETTINGS = {
+  onion: 'set proxy.onion or proxy.all',
+  i2p: 'set proxy.i2p',
+  cjdns: 'set proxy.cjdns',
+} as const;

@@ -79,10 +79,13 @@ export class Peer {
   constructor(
     private readonly host: PeerHost,
     readonly id: number,
-    /** "host:port" of the remote end. */
+    /** "host:port" of the remote end (for a proxied connection, the target). */
     readonly address: string,
     readonly inbound: boolean,
     readonly connectedAtMs: number,
+    /** The SOCKS5 proxy ("host:port") an outbound connection goes through;
+     *  `address` is then the target as dialled, not the socket's remote end. */
+    readonly proxy?: string,
   ) {
     this.state = {
       versionSent: false,

@@ -7,6 +7,7 @@ import {
   type Limits as NativeLimits,
   NativeTransport,
   type PeerInfo,
+  type ProxyRoute,
   type SendResult,
   type TransportHandlers,
   type TransportStats,
@@ -15,7 +16,9 @@ import {
 export interface Transport {
   setHandlers(handlers: TransportHandlers): void;
   listen(host: string, port: number): { id: number; host: string; port: number };
-  connect(address: string): PeerId;
+  /** Dials `address`; through a SOCKS5 proxy when `proxy` is given (a
+   *  transport without proxies, such as the simulator's, ignores it). */
+  connect(address: string, proxy?: ProxyRoute): PeerId;
   send(peer: PeerId, command: string, payload: Uint8Array): SendResult;
   broadcast(command: string, payload: Uint8Array, peers?: PeerId[]): BroadcastOutcome;
   markHandshakeComplete(peer: PeerId): void;

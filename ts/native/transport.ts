@@ -106,6 +106,15 @@ export interface NativeTransportOptions {
   workerThreads?: number;
 }
 
+/** A SOCKS5 proxy for one dial. */
+export interface ProxyRoute {
+  /** The proxy's "host:port" (IPv6 in brackets). */
+  address: string;
+  /** A fresh random username and password for this connection (default true):
+   *  Tor gives it a circuit of its own. */
+  randomizeCredentials?: boolean;
+}
+
 export interface TransportHandlers {
   /**
    * A verified frame. A payload under 64 KiB is a view into the batch's shared
@@ -184,9 +193,13 @@ export class NativeTransport {
     return this.engine.listen(host, port);
   }
 
-  /** Dials `host:port`; the returned id appears in the `connected` or `connect-failed` event. */
-  connect(address: string): PeerId {
-    return this.engine.connect(address);
+  /**
+   * Dials `host:port`, through a SOCKS5 proxy when `proxy` is given; the
+   * returned id appears in the `connected` or `connect-failed` event. Through
+   * a proxy, `connected`'s remote address is the proxy's.
+   */
+  connect(address: string, proxy?: ProxyRoute): PeerId {
+    return this.engine.connect(address, proxy);
   }
 
   /**

@@ -3,6 +3,8 @@
 //! Bytes in, frames and rejects out; frames in, shared bytes out. No sockets,
 //! threads, clocks or randomness live here, so the same code runs under the
 //! tokio driver in production and under a deterministic simulator in tests.
+//! The SOCKS5 client's messages (socks5.rs) are here for the same reason: the
+//! driver only moves their bytes.
 
 pub mod admission;
 pub mod budget;
@@ -17,6 +19,7 @@ pub mod netgroup;
 pub mod outbox;
 pub mod peer;
 pub mod reject;
+pub mod socks5;
 
 pub use admission::ConnectionLimits;
 pub use budget::RecvBudget;

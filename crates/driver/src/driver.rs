@@ -7,7 +7,9 @@ use crate::event::{DisconnectReason, Event, PeerId};
 use crate::inbox::{lock, BatchLimits, Drained, Inbox, Waker};
 use crate::link::{CloseRequest, Direction, PeerLink};
 use crate::listener;
+use crate::proxy::{self, CredentialSource, Proxy};
 use crate::tasks::TaskCounter;
+use peerwire_core::socks5::{self, Credentials};
 use peerwire_core::{
     encode_frame, encode_frames, held_cost, Command, Magic, PeerLimits, PeerStats, SendStatus,
 };
@@ -15,7 +17,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
@@ -29,6 +31,16 @@ const LISTEN_BACKLOG: u32 = 4096;
 /// The send target does not exist (never connected, or already disconnected).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownPeer(pub PeerId);
+
+/// How one dial reaches its target.
+enum Route {
+    Direct,
+    Proxy {
+        proxy: String,
+        target: socks5::Address,
+        credentials: Option<Credentials>,
+    },
+}
 
 /// Where a broadcast went.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -106,6 +118,8 @@ pub(crate) struct Shared {
     /// Keys netgroups for eviction, so an attacker cannot aim for protection.
     secret: u64,
     draws: AtomicU64,
+    /// Random credentials for proxied dials (stream isolation).
+    credentials: CredentialSource,
     next_id: AtomicU32,
     closing: AtomicBool,
     shutdown: watch::Sender<bool>,
@@ -293,6 +307,7 @@ impl Driver {
             started: Instant::now(),
             secret,
             draws: AtomicU64::new(0),
+            credentials: CredentialSource::new(),
             next_id: AtomicU32::new(1),
             closing: AtomicBool::new(false),
             shutdown,
@@ -335,34 +350,78 @@ impl Driver {
         Ok((id, bound))
     }
 
-    /// Dials `address` ("host:port") with the connect timeout. Returns the peer id
-    /// that the later `Connected` or `ConnectFailed` event carries.
-    pub fn connect(&self, address: &str) -> PeerId {
+    /// Dials `address` ("host:port"), directly or through a SOCKS5 `proxy`,
+    /// within the connect timeout (for a proxy: the TCP connection to it and
+    /// the whole SOCKS5 exchange). Returns the peer id that the later
+    /// `Connected` or `ConnectFailed` event carries. Through a proxy, the
+    /// connection's remote address is the proxy's; the target travels to the
+    /// proxy as a name unless it is an IP literal, so nothing is resolved here.
+    /// A Tor (.onion) or I2P (.i2p) name without a proxy fails at once: the
+    /// system resolver is never asked for one.
+    pub fn connect(&self, address: &str, proxy: Option<&Proxy>) -> PeerId {
         let shared = self.shared.clone();
         let id = shared.next_peer_id();
         let address = address.to_owned();
-        if shared.closing.load(Ordering::SeqCst) {
+        let fail = |address: String, error: String| {
             shared.inbox.push(Event::ConnectFailed {
                 peer: id,
                 address,
-                error: "engine is closing".into(),
+                error,
             });
-            return id;
+            id
+        };
+        if shared.closing.load(Ordering::SeqCst) {
+            return fail(address, "engine is closing".into());
         }
         let max = lock(&shared.connections).max_connections;
         if admission::occupancy(&read(&shared.peers)).total >= max {
-            shared.inbox.push(Event::ConnectFailed {
-                peer: id,
+            return fail(
                 address,
-                error: format!("connection limit reached ({max} connections)"),
-            });
-            return id;
+                format!("connection limit reached ({max} connections)"),
+            );
         }
+        let route = match proxy {
+            None => {
+                if let Some(kind) = proxy::proxy_only(&address) {
+                    let error = format!(
+                        "{address} is {kind}: it is dialled only through a SOCKS5 proxy, and none was given"
+                    );
+                    return fail(address, error);
+                }
+                Route::Direct
+            }
+            Some(proxy) => match socks5::Address::parse(&address) {
+                Ok(target) => Route::Proxy {
+                    proxy: proxy.address.clone(),
+                    target,
+                    credentials: proxy
+                        .randomize_credentials
+                        .then(|| shared.credentials.fresh()),
+                },
+                Err(e) => {
+                    let error = format!("cannot dial through a SOCKS5 proxy: {e}");
+                    return fail(address, error);
+                }
+            },
+        };
         let guard = shared.tasks.enter();
         let mut shutdown = shared.shutdown_signal();
         self.shared.handle.spawn(async move {
             let _guard = guard;
-            let attempt = tokio::time::timeout(shared.connect_timeout, TcpStream::connect(&address));
+            let stage = AtomicU8::new(0);
+            let dial = async {
+                match &route {
+                    Route::Direct => TcpStream::connect(&address).await.map_err(|e| e.to_string()),
+                    Route::Proxy {
+                        proxy,
+                        target,
+                        credentials,
+                    } => proxy::dial(proxy, target, credentials.as_ref(), &stage)
+                        .await
+                        .map_err(|e| e.message(proxy, target)),
+                }
+            };
+            let attempt = tokio::time::timeout(shared.connect_timeout, dial);
             let outcome = tokio::select! {
                 outcome = attempt => outcome,
                 _ = shutdown.wait_for(|closing| *closing) => {
@@ -370,24 +429,28 @@ impl Driver {
                     return;
                 }
             };
-            match outcome {
+            let error = match outcome {
                 Ok(Ok(stream)) => {
-                    connection::start(&shared, stream, id, Direction::Outbound, None)
+                    connection::start(&shared, stream, id, Direction::Outbound, None);
+                    return;
                 }
-                Ok(Err(e)) => shared.inbox.push(Event::ConnectFailed {
-                    peer: id,
-                    address,
-                    error: e.to_string(),
-                }),
-                Err(_) => shared.inbox.push(Event::ConnectFailed {
-                    peer: id,
-                    error: format!(
-                        "connect timed out after {} ms",
-                        shared.connect_timeout.as_millis()
-                    ),
-                    address,
-                }),
-            }
+                Ok(Err(error)) => error,
+                Err(_) => {
+                    let ms = shared.connect_timeout.as_millis();
+                    match &route {
+                        Route::Direct => format!("connect timed out after {ms} ms"),
+                        Route::Proxy { proxy, .. } => format!(
+                            "connect timed out after {ms} ms through SOCKS5 proxy {proxy}, waiting for {}",
+                            proxy::Stage::load(&stage).waiting_for()
+                        ),
+                    }
+                }
+            };
+            shared.inbox.push(Event::ConnectFailed {
+                peer: id,
+                address,
+                error,
+            });
         });
         id
     }
@@ -772,7 +835,7 @@ mod tests {
         let driver = Driver::new(DriverConfig::new([1, 2, 3, 4]), Box::new(|| {})).unwrap();
         let (_, addr) = driver.listen("127.0.0.1:0").unwrap();
         driver.shared.next_id.store(u32::MAX, Ordering::Relaxed);
-        assert_eq!(driver.connect(&addr.to_string()), u32::MAX);
+        assert_eq!(driver.connect(&addr.to_string(), None), u32::MAX);
         let deadline = Instant::now() + Duration::from_secs(5);
         // The outbound side is u32::MAX; the accepted side wrapped to 1 (0 is never used).
         while driver.peer_ids() != vec![1, u32::MAX] {

@@ -5,7 +5,7 @@
 //! batches and releases when done (end-to-end flow control, see inbox.rs);
 //! each peer's outbound queue is its own, so a stalled peer never blocks
 //! another; sockets are admitted or refused before anything is read
-//! (admission.rs).
+//! (admission.rs). Outbound dials may go through a SOCKS5 proxy (proxy.rs).
 
 mod admission;
 mod config;
@@ -16,6 +16,7 @@ use peerwire_core::event;
 mod inbox;
 mod link;
 mod listener;
+mod proxy;
 mod tasks;
 
 pub use config::{
@@ -27,3 +28,4 @@ pub use event::{DisconnectReason, Event, PeerId};
 pub use inbox::{BatchLimits, Drained, Waker};
 pub use link::Direction;
 pub use peerwire_core;
+pub use proxy::Proxy;

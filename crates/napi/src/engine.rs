@@ -10,7 +10,7 @@ use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
 use peerwire_core::{checksums_computed, Command, SendStatus};
-use peerwire_driver::{Direction, Driver, PeerId, UnknownPeer};
+use peerwire_driver::{Direction, Driver, PeerId, Proxy, UnknownPeer};
 
 /// `send` results.
 #[napi]
@@ -50,6 +50,17 @@ pub struct ListenInfo {
     pub id: u32,
     pub host: String,
     pub port: u32,
+}
+
+/// A SOCKS5 proxy for one dial.
+#[napi(object)]
+pub struct NativeProxy {
+    /// The proxy's "host:port" (IPv6 in brackets).
+    pub address: String,
+    /// Authenticate with a fresh random username and password, so Tor gives
+    /// the connection a circuit of its own (default true, as Bitcoin Core's
+    /// -proxyrandomize).
+    pub randomize_credentials: Option<bool>,
 }
 
 #[napi(object)]
@@ -154,11 +165,17 @@ impl NativeEngine {
         })
     }
 
-    /// Dials `host:port`. Returns the peer id carried by the later connected or
-    /// connect-failed event.
+    /// Dials `host:port`, through a SOCKS5 proxy when `proxy` is given (the
+    /// target then goes to the proxy as a name unless it is an IP literal).
+    /// Returns the peer id carried by the later connected or connect-failed
+    /// event; every failure, a bad proxy address included, comes as that event.
     #[napi(catch_unwind)]
-    pub fn connect(&self, address: String) -> u32 {
-        self.driver.connect(&address)
+    pub fn connect(&self, address: String, proxy: Option<NativeProxy>) -> u32 {
+        let proxy = proxy.map(|p| Proxy {
+            address: p.address,
+            randomize_credentials: p.randomize_credentials.unwrap_or(true),
+        });
+        self.driver.connect(&address, proxy.as_ref())
     }
 
     /// Frames and queues one message; it is written at the next `flush()`

@@ -77,7 +77,7 @@ pub fn connected_pair() -> (Harness, Harness, PeerId, PeerId) {
     let mut server = Harness::new();
     let mut client = Harness::new();
     let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
-    let out = client.driver.connect(&addr.to_string());
+    let out = client.driver.connect(&addr.to_string(), None);
     client.wait_for(
         "connected",
         |e| matches!(e, Event::Connected { peer, .. } if *peer == out),
