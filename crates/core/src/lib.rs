@@ -1,10 +1,12 @@
 //! peerwire-core: the sans-IO heart of peerwire.
 //!
-//! Bytes in, frames and rejects out; frames in, shared bytes out. No sockets,
-//! threads, clocks or randomness live here, so the same code runs under the
-//! tokio driver in production and under a deterministic simulator in tests.
+//! Bytes in, frames and rejects out; frames in, shared bytes out; raw blocks
+//! in, hashes and a verdict out ([`block`]). No sockets, threads, clocks or
+//! randomness live here, so the same code runs under the tokio driver in
+//! production and under a deterministic simulator in tests.
 
 pub mod admission;
+pub mod block;
 pub mod budget;
 pub mod checksum;
 pub mod command;
