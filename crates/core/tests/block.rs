@@ -328,6 +328,18 @@ fn the_genesis_block_checks_out() {
 }
 
 #[test]
+fn the_genesis_file_the_fuzzers_use_is_the_genesis_block() {
+    assert_eq!(
+        std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/genesis-mainnet.raw"
+        ))
+        .unwrap(),
+        genesis()
+    );
+}
+
+#[test]
 fn a_mainnet_segwit_block_checks_out() {
     let hash = hash_of(MAINNET_HASH);
     assert_eq!(header_hash(MAINNET), hash, "test data damaged");
