@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeEngine = nativeBinding.NativeEngine
 module.exports.SimWorld = nativeBinding.SimWorld
+module.exports.blockErrorCodes = nativeBinding.blockErrorCodes
 module.exports.blockTxids = nativeBinding.blockTxids
 module.exports.blockTxRanges = nativeBinding.blockTxRanges
 module.exports.blockWtxids = nativeBinding.blockWtxids

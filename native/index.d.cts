@@ -209,6 +209,9 @@ export interface BlockCheckOutcome {
   offset?: number
 }
 
+/** Every `code` a block failure can have (Core's reject reasons and ours). */
+export declare function blockErrorCodes(): Array<string>
+
 /**
  * The txids of a block's transactions, wire order, 32 bytes each, back to
  * back. Parses only; throws "malformed-block".
@@ -247,7 +250,8 @@ export declare function checkBlock(raw: Uint8Array, expectedHash?: Uint8Array | 
 
 /**
  * `checkBlock` off the event loop, for large blocks. The bytes are read in
- * place on a pool thread: do not write to `raw` until the promise settles.
+ * place on a pool thread: do not write to or transfer `raw` until the
+ * promise settles.
  */
 export declare function checkBlockAsync(raw: Buffer, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): Promise<BlockCheckOutcome>
 

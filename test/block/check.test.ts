@@ -18,6 +18,7 @@ import { genesisBlock } from '../../ts/block/generate.js';
 import { splitBlock, txid, wtxid } from '../../ts/chain/block.js';
 import { hashToHex, hexToHash, sha256d } from '../../ts/chain/hash.js';
 import { networkPreset } from '../../ts/config/schema.js';
+import { native } from '../../ts/native/binding.js';
 
 const DATA = new URL('../../crates/core/tests/data/', import.meta.url);
 const MAINNET_HASH = '000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae';
@@ -124,6 +125,10 @@ describe('checkBlock', () => {
     );
     const err = blockErrorOf(() => checkBlock(raw, { expectedHash: hexToHash(TESTNET_HASH) }));
     expect(err.code).toBe('bad-witness-merkle-match');
+  });
+
+  it('knows every code the addon can give', () => {
+    expect([...native.blockErrorCodes()].sort()).toEqual([...BLOCK_ERROR_CODES].sort());
   });
 
   it('refuses witness data before segwit', () => {

@@ -162,7 +162,7 @@ export function checkBlock(raw: Uint8Array, options: BlockCheckOptions = {}): Ch
 
 /**
  * checkBlock on the libuv thread pool. The bytes are read in place: do not
- * modify `raw` until the promise settles. Rejects with BlockError.
+ * modify or transfer `raw` until the promise settles. Rejects with BlockError.
  */
 export async function checkBlockAsync(
   raw: Uint8Array,

@@ -196,7 +196,8 @@ impl Task for CheckBlockTask {
 }
 
 /// `checkBlock` off the event loop, for large blocks. The bytes are read in
-/// place on a pool thread: do not write to `raw` until the promise settles.
+/// place on a pool thread: do not write to or transfer `raw` until the
+/// promise settles.
 #[napi(catch_unwind, ts_return_type = "Promise<BlockCheckOutcome>")]
 pub fn check_block_async(
     raw: Buffer,
@@ -244,6 +245,12 @@ pub fn block_wtxids(env: Env, raw: &[u8]) -> napi::Result<Buffer> {
         .flat_map(|tx| tx.wtxid())
         .collect::<Vec<u8>>()
         .into())
+}
+
+/// Every `code` a block failure can have (Core's reject reasons and ours).
+#[napi(catch_unwind)]
+pub fn block_error_codes() -> Vec<&'static str> {
+    BlockError::REASONS.to_vec()
 }
 
 /// A merkle root and whether the tree had an identical pair (CVE-2012-2459).

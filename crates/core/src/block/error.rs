@@ -281,3 +281,57 @@ impl From<ParseError> for BlockError {
         BlockError::Malformed(e)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_is_listed_once() {
+        let parse = ParseError {
+            offset: 0,
+            problem: Problem::TrailingBytes(1),
+        };
+        let mut errors = vec![
+            BlockError::Malformed(parse),
+            BlockError::HashMismatch {
+                expected: [0; 32],
+                actual: [1; 32],
+            },
+            BlockError::BadMerkleRoot,
+            BlockError::DuplicateTx,
+            BlockError::BadLength,
+            BlockError::CoinbaseMissing {
+                has_64_byte_tx: false,
+            },
+            BlockError::CoinbaseMultiple { index: 1 },
+            BlockError::BadSigops { count: 1 },
+            BlockError::BadCoinbaseHeight { height: 1 },
+            BlockError::WitnessNonceSize,
+            BlockError::WitnessMerkleMatch,
+            BlockError::UnexpectedWitness { index: 0 },
+            BlockError::BadWeight { weight: 1 },
+        ];
+        for reject in [
+            TxReject::VinEmpty,
+            TxReject::VoutEmpty,
+            TxReject::Oversize,
+            TxReject::VoutNegative,
+            TxReject::VoutTooLarge,
+            TxReject::TxOutTotalTooLarge,
+            TxReject::InputsDuplicate,
+            TxReject::CoinbaseLength,
+            TxReject::PrevoutNull,
+        ] {
+            errors.push(BlockError::BadTx { index: 1, reject });
+        }
+        let mut reasons: Vec<&str> = errors.iter().map(BlockError::reason).collect();
+        reasons.sort_unstable();
+        let mut listed = BlockError::REASONS.to_vec();
+        listed.sort_unstable();
+        assert_eq!(reasons, listed);
+        for e in &errors {
+            assert!(e.to_string().starts_with(&format!("{}: ", e.reason())));
+        }
+    }
+}
