@@ -178,10 +178,94 @@ export declare class SimWorld {
   violations(): Array<string>
 }
 
+/** What a block that passed the check is. */
+export interface BlockCheck {
+  /** Block hash, wire order (32 bytes). */
+  hash: Buffer
+  txCount: number
+  /** Bytes, with witness data. */
+  size: number
+  /** Bytes without witness data. */
+  strippedSize: number
+  /** BIP 141 weight: strippedSize × 3 + size. */
+  weight: number
+  /** Some transaction carries witness data. */
+  hasWitness: boolean
+  /** The coinbase has a witness commitment, and it matched. */
+  witnessCommitment: boolean
+  /** Legacy signature operations (Core's CheckBlock limit: 20,000). */
+  sigops: number
+  /** The txids, wire order, 32 bytes each, in block order. */
+  txids: Buffer
+}
+
+/**
+ * The outcome of `checkBlockAsync`: `check`, or the properties of the
+ * error `checkBlock` would have thrown.
+ */
+export interface BlockCheckOutcome {
+  check?: BlockCheck
+  code?: string
+  message?: string
+  mutated?: boolean
+  offset?: number
+}
+
+/** Every `code` a block failure can have (Core's reject reasons and ours). */
+export declare function blockErrorCodes(): Array<string>
+
+/**
+ * The txids of a block's transactions, wire order, 32 bytes each, back to
+ * back. Parses only; throws "malformed-block".
+ */
+export declare function blockTxids(raw: Uint8Array): Buffer
+
+/**
+ * Each transaction's byte range in the block: `[start0, end0, start1, end1,
+ * …]` (offsets from the block's first byte), for `raw.subarray(start, end)`.
+ * Parses only (no hashing, no checks); throws "malformed-block".
+ */
+export declare function blockTxRanges(raw: Uint8Array): Uint32Array
+
+/**
+ * The wtxids (BIP 141) of a block's transactions, as `blockTxids`. The
+ * coinbase's is its real wtxid (the witness merkle tree uses zeros in its
+ * place).
+ */
+export declare function blockWtxids(raw: Uint8Array): Buffer
+
 export interface BroadcastResult {
   queued: number
   backpressure: Array<number>
   refused: Array<number>
+}
+
+/**
+ * Checks a raw block against its header, as Bitcoin Core's CheckBlock does
+ * (merkle root and CVE-2012-2459, sizes, coinbase, each transaction, sigops)
+ * plus BIP 34's height and the witness commitment and weight. With
+ * `expectedHash`, a block with another header is refused first. Throws an
+ * Error with `code` (the reject reason), `mutated` and, for bytes that do
+ * not parse, `offset`.
+ */
+export declare function checkBlock(raw: Uint8Array, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): BlockCheck
+
+/**
+ * `checkBlock` off the event loop, for large blocks. The bytes are read in
+ * place on a pool thread: do not write to or transfer `raw` until the
+ * promise settles.
+ */
+export declare function checkBlockAsync(raw: Buffer, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): Promise<BlockCheckOutcome>
+
+/** What the caller knows of the block beyond its hash. */
+export interface CheckBlockOptions {
+  /** Its height when BIP 34 applies there: the coinbase must start with it. */
+  bip34Height?: number
+  /**
+   * Segwit active at the block (default true): see CheckOptions in
+   * peerwire-core's block module.
+   */
+  segwitActive?: boolean
 }
 
 /** Frame checksums this process has computed (encode and verify). */
@@ -244,6 +328,18 @@ export interface ListenInfo {
   id: number
   host: string
   port: number
+}
+
+/**
+ * The merkle root of 32-byte hashes given back to back (Bitcoin's tree: an
+ * odd level pairs its last hash with itself; no hashes give 32 zero bytes).
+ */
+export declare function merkleRoot(hashes: Uint8Array): MerkleRoot
+
+/** A merkle root and whether the tree had an identical pair (CVE-2012-2459). */
+export interface MerkleRoot {
+  root: Buffer
+  mutated: boolean
 }
 
 /**

@@ -23,6 +23,49 @@ export {
   relayAddresses,
 } from './addr/relay.js';
 export { querySeed, type SeedResolver, type SeedResult, systemSeedResolver } from './addr/seeds.js';
+// Raw blocks: checked against their headers, split and hashed (in Rust), built and generated.
+export {
+  assembleBlock,
+  type BuiltBlock,
+  type BuiltTx,
+  bip34HeightScript,
+  blockSubsidy,
+  buildTx,
+  COINBASE_INDEX,
+  COINBASE_MATURITY,
+  type CoinbaseOptions,
+  coinbaseTx,
+  encodeTx,
+  type HeaderFields,
+  NULL_TXID,
+  type Transaction,
+  type TxInput,
+  type TxOutput,
+  WITNESS_COMMITMENT_HEADER,
+  witnessCommitment,
+  witnessCommitmentScript,
+} from './block/build.js';
+export {
+  BLOCK_ERROR_CODES,
+  type BlockCheckOptions,
+  BlockError,
+  type BlockErrorCode,
+  blockTransactions,
+  blockTxids,
+  blockTxRanges,
+  blockWtxids,
+  type CheckedBlock,
+  checkBlock,
+  checkBlockAsync,
+  merkleRoot,
+} from './block/check.js';
+export {
+  blockStream,
+  type GeneratedBlock,
+  type GenerateOptions,
+  generateBlocks,
+  genesisBlock,
+} from './block/generate.js';
 // Chain helpers: hashes, raw blocks and transactions, proof of work.
 export {
   blockHash,

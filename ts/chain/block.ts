@@ -1,5 +1,6 @@
 // Raw blocks and transactions: headers, hashes and splitting, without keeping a
-// decoded copy of every script.
+// decoded copy of every script. Checking a whole block against its header, and
+// splitting and hashing it in Rust, is ts/block/check.ts.
 import { HEADER_BYTES, readHeader, writeHeader } from '../wire/codec.js';
 import { Reader } from '../wire/reader.js';
 import type { BlockHeader } from '../wire/types.js';

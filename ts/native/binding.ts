@@ -95,8 +95,12 @@ export const native: typeof Binding = Object.create(
 );
 
 export type {
+  BlockCheck,
+  BlockCheckOutcome,
   BroadcastResult,
+  CheckBlockOptions,
   EventBatch,
+  MerkleRoot,
   NativeConnectionLimits,
   NativeEngine,
   NativeEngineOptions,

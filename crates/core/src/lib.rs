@@ -1,12 +1,14 @@
 //! peerwire-core: the sans-IO heart of peerwire.
 //!
-//! Bytes in, frames and rejects out; frames in, shared bytes out. No sockets,
-//! threads, clocks or randomness live here, so the same code runs under the
-//! tokio driver in production and under a deterministic simulator in tests.
-//! The SOCKS5 client's messages (socks5.rs) are here for the same reason: the
-//! driver only moves their bytes.
+//! Bytes in, frames and rejects out; frames in, shared bytes out; raw blocks
+//! in, hashes and a verdict out ([`block`]). No sockets, threads, clocks or
+//! randomness live here, so the same code runs under the tokio driver in
+//! production and under a deterministic simulator in tests. The SOCKS5
+//! client's messages (socks5.rs) are here for the same reason: the driver
+//! only moves their bytes.
 
 pub mod admission;
+pub mod block;
 pub mod budget;
 pub mod checksum;
 pub mod command;

@@ -7,7 +7,7 @@ mod fuzzcheck;
 
 use std::path::{Path, PathBuf};
 
-// decoder_memory measures the heap the decoder holds.
+// decoder_memory and block_parse measure the heap the code under test holds.
 #[global_allocator]
 static ALLOC: fuzzcheck::CountingAlloc = fuzzcheck::CountingAlloc;
 
@@ -64,6 +64,16 @@ fn decoder_memory_corpus() {
 #[test]
 fn frame_roundtrip_corpus() {
     replay_corpus("frame_roundtrip");
+}
+
+#[test]
+fn block_parse_corpus() {
+    replay_corpus("block_parse");
+}
+
+#[test]
+fn block_mutation_corpus() {
+    replay_corpus("block_mutation");
 }
 
 #[test]

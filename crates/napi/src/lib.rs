@@ -9,6 +9,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod batch;
+mod block;
 mod engine;
 mod hash;
 mod options;

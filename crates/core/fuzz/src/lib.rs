@@ -6,9 +6,10 @@
 //! decoder up (limits, reject policy, when the handshake advances, how the
 //! stream is cut into reads); the rest is the byte stream a peer sent.
 
+use peerwire_core::block::{check_block, Block, CheckOptions};
 use peerwire_core::{
-    checksum, encode_frame, encode_frames, Action, Command, DecodeLimits, Decoded, FrameDecoder,
-    Header, Magic, RejectPolicy, HEADER_SIZE,
+    checksum, double_sha256, encode_frame, encode_frames, Action, Command, DecodeLimits, Decoded,
+    FrameDecoder, Header, Magic, RejectPolicy, HEADER_SIZE,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -27,10 +28,12 @@ const SMALL_ARENA: usize = 16 * 1024;
 pub type Check = fn(&[u8]);
 
 /// Every target: its name (the cargo-fuzz binary and corpus directory) and check.
-pub const TARGETS: [(&str, Check); 3] = [
+pub const TARGETS: [(&str, Check); 5] = [
     ("decoder_split", check_split),
     ("decoder_memory", check_memory),
     ("frame_roundtrip", check_roundtrip),
+    ("block_parse", check_block_parse),
+    ("block_mutation", check_block_mutation),
 ];
 
 // ---- decoder set-up -------------------------------------------------------
@@ -256,17 +259,32 @@ pub struct CountingAlloc;
 
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
+    static PEAK: Cell<isize> = const { Cell::new(0) };
 }
 
 fn count(delta: isize) {
-    // A const-initialised thread local without a destructor: no allocation, and
+    // Const-initialised thread locals without destructors: no allocation, and
     // usable at any point of a thread's life.
-    let _ = LIVE.try_with(|live| live.set(live.get() + delta));
+    let _ = LIVE.try_with(|live| {
+        let now = live.get() + delta;
+        live.set(now);
+        let _ = PEAK.try_with(|peak| peak.set(peak.get().max(now)));
+    });
 }
 
 /// Heap bytes this thread has allocated and not freed.
 pub fn live_bytes() -> isize {
     LIVE.try_with(Cell::get).unwrap_or(0)
+}
+
+/// The most heap bytes this thread held since the last [`reset_peak`].
+pub fn peak_bytes() -> isize {
+    PEAK.try_with(Cell::get).unwrap_or(0)
+}
+
+/// Starts a new peak from what is live now.
+pub fn reset_peak() {
+    let _ = PEAK.try_with(|peak| peak.set(live_bytes()));
 }
 
 // SAFETY: every call forwards to the system allocator unchanged; only a
@@ -484,6 +502,122 @@ impl<'a> Input<'a> {
     }
 }
 
+// ---- target: block_parse ----------------------------------------------------
+
+/// Real blocks the block targets start from (and mutate).
+const GENESIS_BLOCK: &[u8] = include_bytes!("../../tests/data/genesis-mainnet.raw");
+const TESTNET_BLOCK: &[u8] = include_bytes!(
+    "../../tests/data/testnet3-924634-000000000000045e0b1660b6445b5e5c5ab63c9a4f956be7e1e69be04fa4497b.raw"
+);
+
+/// Any bytes, as a block: no panic; memory in proportion to the input, never
+/// to a claimed count; what parses is consistent (the transactions tile the
+/// bytes after the header and count, every view agrees with the layout);
+/// what passes the check is consistent with the parse.
+pub fn check_block_parse(data: &[u8]) {
+    assert_counting_allocator();
+    let base = live_bytes();
+    reset_peak();
+    let result = check_block(data, &CheckOptions::default());
+    let parsed = Block::parse(data);
+    let peak = peak_bytes() - base;
+    // Layouts (28 bytes per transaction of at least 10 bytes), txids and the
+    // merkle scratch (32 each) and the witness tree: well under 16 per byte.
+    let allowed = (16 * data.len() + 64 * 1024) as isize;
+    assert!(
+        peak <= allowed,
+        "{peak} heap bytes for {} bytes of input",
+        data.len()
+    );
+    let Ok(block) = parsed else {
+        assert!(result.is_err(), "check passed what does not parse");
+        return;
+    };
+    let layouts = block.layouts();
+    let mut at = layouts.first().map_or(data.len(), |t| t.start as usize);
+    assert!(at > 80, "transactions start inside the header");
+    for (tx, layout) in block.txs().zip(layouts) {
+        assert_eq!(
+            layout.start as usize, at,
+            "transactions do not tile the block"
+        );
+        at = layout.end as usize;
+        assert!(layout.start < layout.body_start && layout.body_start <= layout.body_end);
+        assert!(layout.body_end < layout.end);
+        assert!(tx.stripped_size() <= tx.size());
+        assert_eq!(tx.inputs().count(), tx.input_count());
+        assert_eq!(tx.outputs().count(), tx.output_count());
+        let stacks = if tx.has_witness() {
+            tx.input_count()
+        } else {
+            0
+        };
+        assert_eq!(tx.witnesses().count(), stacks);
+        for stack in tx.witnesses() {
+            assert_eq!(stack.items().count(), stack.len());
+        }
+        if !tx.has_witness() {
+            assert_eq!(tx.txid(), tx.wtxid());
+        }
+    }
+    assert_eq!(at, data.len(), "bytes left after the last transaction");
+    if let Ok(summary) = result {
+        assert_eq!(summary.size, data.len());
+        assert_eq!(summary.tx_count, block.tx_count());
+        assert_eq!(summary.hash, double_sha256(&data[..80]));
+        assert_eq!(summary.weight, block.weight());
+        assert!(summary.weight <= 4_000_000);
+        let txids: Vec<[u8; 32]> = block.txs().map(|t| t.txid()).collect();
+        assert_eq!(summary.txids, txids);
+    }
+}
+
+// ---- target: block_mutation -------------------------------------------------
+
+/// Edits of a real block never pass as that block: with its hash expected,
+/// any bytes other than the original fail the check (and nothing panics).
+///
+/// Input: a byte choosing the block (genesis or testnet3), then edits of four
+/// bytes each: kind, two bytes of position (scaled to the block), value.
+pub fn check_block_mutation(data: &[u8]) {
+    let mut input = Input(data);
+    let original = if input.u8() & 1 == 0 {
+        GENESIS_BLOCK
+    } else {
+        TESTNET_BLOCK
+    };
+    let hash = double_sha256(&original[..80]);
+    let mut block = original.to_vec();
+    while !input.0.is_empty() {
+        let kind = input.u8();
+        let pos = u16::from_le_bytes([input.u8(), input.u8()]) as usize;
+        let value = input.u8();
+        if block.is_empty() {
+            break;
+        }
+        let at = pos * block.len() / 0x1_0000;
+        match kind % 5 {
+            0 => block[at] ^= value.max(1),
+            1 => block[at] = value,
+            2 => block.insert(at, value),
+            3 => {
+                block.remove(at);
+            }
+            _ => block.truncate(at),
+        }
+    }
+    let options = CheckOptions {
+        expected_hash: Some(hash),
+        ..CheckOptions::default()
+    };
+    let result = check_block(&block, &options);
+    if block != original {
+        assert!(result.is_err(), "an edited block passed as the original");
+    } else {
+        assert!(result.is_ok(), "the original failed: {result:?}");
+    }
+}
+
 // ---- seeds ----------------------------------------------------------------
 
 fn frame(command: &str, payload: &[u8]) -> Vec<u8> {
@@ -612,6 +746,26 @@ pub fn seeds(target: &str) -> Vec<(&'static str, Vec<u8>)> {
                 ("empty-command", empty_command),
             ]
         }
+        "block_parse" => {
+            let mut cut = TESTNET_BLOCK.to_vec();
+            cut.truncate(1000);
+            let mut claims = GENESIS_BLOCK[..80].to_vec();
+            claims.extend([0xfe, 0x00, 0x00, 0x00, 0x02]);
+            vec![
+                ("genesis", GENESIS_BLOCK.to_vec()),
+                ("testnet3-segwit", TESTNET_BLOCK.to_vec()),
+                ("testnet3-cut", cut),
+                ("claims-33554432-txs", claims),
+            ]
+        }
+        "block_mutation" => vec![
+            ("genesis-unchanged", vec![0]),
+            ("testnet3-unchanged", vec![1]),
+            // Flip a bit in the middle; set the tx count; cut the witness.
+            ("genesis-flip", vec![0, 0, 0x00, 0x80, 0x01]),
+            ("testnet3-count", vec![1, 1, 0xbe, 0x04, 0x10]),
+            ("testnet3-cut", vec![1, 4, 0x00, 0xf0, 0x00]),
+        ],
         _ => Vec::new(),
     }
 }
