@@ -468,6 +468,11 @@ export interface NativeProxy {
    * -proxyrandomize).
    */
   randomizeCredentials?: boolean
+  /**
+   * The bound on the whole dial in ms (the connect to the proxy and the
+   * SOCKS5 exchange); default: the connect timeout.
+   */
+  timeoutMs?: number
 }
 
 export interface NativeStats {

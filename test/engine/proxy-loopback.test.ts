@@ -152,9 +152,13 @@ describe('dialling through a SOCKS5 proxy', () => {
     );
   });
 
-  it('a proxy that never answers times out within the connect timeout, saying where', async () => {
+  it('a proxy that never answers times out within the proxy timeout, saying where', async () => {
     const p = await proxy({ kind: 'silent' });
-    const dialler = engine({ proxy: { onion: p.address }, limits: { connectTimeoutMs: 300 } });
+    // The proxy's own bound, not the (longer) direct connect timeout.
+    const dialler = engine({
+      proxy: { onion: p.address, timeoutMs: 300 },
+      limits: { connectTimeoutMs: 60_000 },
+    });
     const failure = failed(dialler);
     const started = Date.now();
     dialler.connect(onion(8));

@@ -39,7 +39,12 @@ describe('routing a dial', () => {
     expect(routeFor(ONION, both)).toEqual({
       address: '127.0.0.1:9150',
       randomizeCredentials: true,
+      timeoutMs: 20_000,
     });
+    // The proxy's dial bound is its own (Core gives the SOCKS5 exchange 20 s).
+    expect(routeFor(ONION, proxy({ onion: '127.0.0.1:9150', timeoutMs: 45_000 }))?.timeoutMs).toBe(
+      45_000,
+    );
     expect(routeFor(I2P, both)?.address).toBe('localhost:4447');
     expect(routeFor('1.2.3.4:8333', both)?.address).toBe('127.0.0.1:9050');
     expect(routeFor('[2001:db8::1]:8333', both)?.address).toBe('127.0.0.1:9050');
@@ -47,7 +52,11 @@ describe('routing a dial', () => {
 
     // -proxy alone covers Tor, not I2P (a Tor proxy cannot reach it).
     const all = proxy({ all: '[::1]:9050', randomizeCredentials: false });
-    expect(routeFor(ONION, all)).toEqual({ address: '[::1]:9050', randomizeCredentials: false });
+    expect(routeFor(ONION, all)).toEqual({
+      address: '[::1]:9050',
+      randomizeCredentials: false,
+      timeoutMs: 20_000,
+    });
     expect(() => routeFor(I2P, all)).toThrow(UnreachableNetworkError);
 
     // -onion alone: Tor through it, everything else directly.
@@ -119,7 +128,11 @@ describe('Engine.connect through a proxy', () => {
     t.engine.connect(ONION);
     t.engine.connect('10.0.0.1:18444');
     const [tor, direct] = t.transport.dials;
-    expect(tor?.proxy).toEqual({ address: '127.0.0.1:9050', randomizeCredentials: true });
+    expect(tor?.proxy).toEqual({
+      address: '127.0.0.1:9050',
+      randomizeCredentials: true,
+      timeoutMs: 20_000,
+    });
     expect(direct?.proxy).toBeUndefined();
     // The socket's remote end is the proxy.
     t.transport.acceptDial(tor?.peer as number, '127.0.0.1:9050');

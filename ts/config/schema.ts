@@ -237,6 +237,12 @@ export const ProxySchema = z.object({
    * gives each its own circuit (Core's -proxyrandomize, on by default).
    */
   randomizeCredentials: z.boolean().default(true),
+  /**
+   * The bound on a whole dial through a proxy: the connect to the proxy and
+   * the SOCKS5 exchange, in which Tor builds a circuit to the target (often
+   * seconds). Bitcoin Core gives that exchange 20 s.
+   */
+  timeoutMs: ms().default(20_000),
 });
 export type ProxyInput = z.input<typeof ProxySchema>;
 export type ProxyConfig = z.output<typeof ProxySchema>;

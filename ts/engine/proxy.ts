@@ -74,5 +74,9 @@ export function routeFor(
     }
     return undefined;
   }
-  return { address: proxy, randomizeCredentials: config.randomizeCredentials };
+  return {
+    address: proxy,
+    randomizeCredentials: config.randomizeCredentials,
+    timeoutMs: config.timeoutMs,
+  };
 }

@@ -113,6 +113,9 @@ export interface ProxyRoute {
   /** A fresh random username and password for this connection (default true):
    *  Tor gives it a circuit of its own. */
   randomizeCredentials?: boolean;
+  /** The bound on the whole dial in ms (connect to the proxy and the SOCKS5
+   *  exchange); default: the connect timeout. */
+  timeoutMs?: number;
 }
 
 export interface TransportHandlers {

@@ -42,6 +42,16 @@ enum Route {
     },
 }
 
+impl Route {
+    /// How long the whole dial may take.
+    fn timeout(&self, connect_timeout: Duration, proxy: Option<&Proxy>) -> Duration {
+        match (self, proxy.and_then(|p| p.timeout)) {
+            (Route::Proxy { .. }, Some(timeout)) => timeout,
+            _ => connect_timeout,
+        }
+    }
+}
+
 /// Where a broadcast went.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct BroadcastReport {
@@ -404,6 +414,7 @@ impl Driver {
                 }
             },
         };
+        let timeout = route.timeout(shared.connect_timeout, proxy);
         let guard = shared.tasks.enter();
         let mut shutdown = shared.shutdown_signal();
         self.shared.handle.spawn(async move {
@@ -421,7 +432,7 @@ impl Driver {
                         .map_err(|e| e.message(proxy, target)),
                 }
             };
-            let attempt = tokio::time::timeout(shared.connect_timeout, dial);
+            let attempt = tokio::time::timeout(timeout, dial);
             let outcome = tokio::select! {
                 outcome = attempt => outcome,
                 _ = shutdown.wait_for(|closing| *closing) => {
@@ -436,7 +447,7 @@ impl Driver {
                 }
                 Ok(Err(error)) => error,
                 Err(_) => {
-                    let ms = shared.connect_timeout.as_millis();
+                    let ms = timeout.as_millis();
                     match &route {
                         Route::Direct => format!("connect timed out after {ms} ms"),
                         Route::Proxy { proxy, .. } => format!(

@@ -16,6 +16,7 @@ use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -29,6 +30,11 @@ pub struct Proxy {
     /// connection: Tor then gives it a circuit of its own (stream isolation,
     /// Bitcoin Core's -proxyrandomize). Without, no authentication is offered.
     pub randomize_credentials: bool,
+    /// The bound on the whole dial through this proxy (the TCP connect to it
+    /// and the SOCKS5 exchange); None: the driver's connect timeout. Tor
+    /// often needs more than a direct connect: Bitcoin Core gives the
+    /// exchange 20 s.
+    pub timeout: Option<Duration>,
 }
 
 /// How far a dial through a proxy got (kept in an atomic the driver reads

@@ -81,6 +81,7 @@ fn connects_through_a_forwarding_proxy_with_random_credentials() {
         Some(&Proxy {
             address: proxy.clone(),
             randomize_credentials: true,
+            timeout: None,
         }),
     );
     let i = client.wait_for("connected", |e| {
@@ -139,6 +140,7 @@ fn a_silent_proxy_times_out_saying_what_it_never_answered() {
         Some(&Proxy {
             address: proxy.clone(),
             randomize_credentials: false,
+            timeout: None,
         }),
     );
     let i = client.wait_for(
@@ -169,6 +171,7 @@ fn shutdown_ends_a_dial_waiting_on_a_proxy() {
         Some(&Proxy {
             address: proxy,
             randomize_credentials: true,
+            timeout: None,
         }),
     );
     // Accepted by the kernel's backlog; nobody answers.
@@ -224,6 +227,7 @@ fn a_refusing_proxy_and_an_unreachable_one() {
         Some(&Proxy {
             address: proxy.clone(),
             randomize_credentials: false,
+            timeout: None,
         }),
     );
     let i = client.wait_for(
@@ -250,6 +254,7 @@ fn a_refusing_proxy_and_an_unreachable_one() {
         Some(&Proxy {
             address: dead.clone(),
             randomize_credentials: false,
+            timeout: None,
         }),
     );
     let i = client.wait_for(
@@ -270,6 +275,7 @@ fn a_refusing_proxy_and_an_unreachable_one() {
         Some(&Proxy {
             address: dead,
             randomize_credentials: false,
+            timeout: None,
         }),
     );
     let i = client.wait_for(

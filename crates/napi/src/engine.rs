@@ -61,6 +61,9 @@ pub struct NativeProxy {
     /// the connection a circuit of its own (default true, as Bitcoin Core's
     /// -proxyrandomize).
     pub randomize_credentials: Option<bool>,
+    /// The bound on the whole dial in ms (the connect to the proxy and the
+    /// SOCKS5 exchange); default: the connect timeout.
+    pub timeout_ms: Option<u32>,
 }
 
 #[napi(object)]
@@ -174,6 +177,10 @@ impl NativeEngine {
         let proxy = proxy.map(|p| Proxy {
             address: p.address,
             randomize_credentials: p.randomize_credentials.unwrap_or(true),
+            timeout: p
+                .timeout_ms
+                .filter(|&ms| ms > 0)
+                .map(|ms| std::time::Duration::from_millis(ms.into())),
         });
         self.driver.connect(&address, proxy.as_ref())
     }
