@@ -251,11 +251,11 @@ export interface BroadcastResult {
 export declare function checkBlock(raw: Uint8Array, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): BlockCheck
 
 /**
- * `checkBlock` off the event loop, for large blocks. The bytes are read in
- * place on a pool thread: do not write to or transfer `raw` until the
- * promise settles.
+ * `checkBlock` off the event loop, for large blocks. The bytes are copied
+ * first (about 1 ms for 4 MB against a check of 15-20 ms), so the caller
+ * may do anything with `raw` meanwhile.
  */
-export declare function checkBlockAsync(raw: Buffer, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): Promise<BlockCheckOutcome>
+export declare function checkBlockAsync(raw: Uint8Array, expectedHash?: Uint8Array | undefined | null, options?: CheckBlockOptions | undefined | null): Promise<BlockCheckOutcome>
 
 /** What the caller knows of the block beyond its hash. */
 export interface CheckBlockOptions {

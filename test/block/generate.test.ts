@@ -57,6 +57,13 @@ describe('building blocks', () => {
     expect(bip34HeightScript(227_931)).toEqual(Buffer.from([0x03, 0x5b, 0x7a, 0x03]));
   });
 
+  it('pads a one-opcode height (0-16) with OP_0 when there is no tag, so the scriptSig is 2 bytes', () => {
+    const cb = buildTx(
+      coinbaseTx({ height: 1, outputs: [{ value: 1n, script: Buffer.from([0x51]) }] }),
+    );
+    expect(Buffer.from(cb.tx.inputs[0]?.scriptSig ?? [])).toEqual(Buffer.from([0x51, 0x00]));
+  });
+
   it('halves the subsidy on schedule', () => {
     expect(blockSubsidy(149, 150)).toBe(50_0000_0000n);
     expect(blockSubsidy(150, 150)).toBe(25_0000_0000n);

@@ -222,5 +222,17 @@ describe('crawl verdicts on proxy failures', () => {
         `connect timed out after 5000 ms through SOCKS5 proxy 127.0.0.1:9050, waiting for the proxy's answer to CONNECT`,
       ),
     ).toBe('timeout');
+    // A proxy that hung before it tried the node is the proxy's failure.
+    for (const stage of [
+      'the TCP connection to the proxy',
+      "the proxy's answer to the SOCKS5 greeting",
+      "the proxy's answer to our credentials",
+    ]) {
+      expect(
+        connectFailure(
+          `connect timed out after 20000 ms through SOCKS5 proxy 127.0.0.1:9050, waiting for ${stage}`,
+        ),
+      ).toBe('proxy');
+    }
   });
 });

@@ -64,6 +64,15 @@ describe('headers payloads', () => {
     );
   });
 
+  it('encodes a list assigned before anything read the headers', () => {
+    const payload = decodeHeaders(encoded);
+    payload.headers = HEADERS.slice(0, 2);
+    expect(headerRecords(payload)).toBeUndefined();
+    expect(encodePayload('headers', payload)).toEqual(
+      encodePayload('headers', { headers: HEADERS.slice(0, 2) }),
+    );
+  });
+
   it('copies its records: later writes to the received bytes change nothing', () => {
     const received = Buffer.from(encoded);
     const payload = decodeHeaders(received);

@@ -135,9 +135,11 @@ export interface CoinbaseOptions {
 
 /** A coinbase: one input spending nothing, the BIP 34 height first in its scriptSig. */
 export function coinbaseTx(options: CoinbaseOptions): Transaction {
+  // Heights 0-16 are one opcode: with no tag, an OP_0 pads the scriptSig to
+  // the 2 bytes a coinbase needs, as Core's miner does.
   const scriptSig = Buffer.concat([
     bip34HeightScript(options.height),
-    options.tag ? push(options.tag) : Buffer.alloc(0),
+    options.tag ? push(options.tag) : Buffer.of(0x00),
   ]);
   const outputs = [...options.outputs];
   let witness: Uint8Array[] | undefined;

@@ -161,8 +161,8 @@ export function checkBlock(raw: Uint8Array, options: BlockCheckOptions = {}): Ch
 }
 
 /**
- * checkBlock on the libuv thread pool. The bytes are read in place: do not
- * modify or transfer `raw` until the promise settles. Rejects with BlockError.
+ * checkBlock on the libuv thread pool, on a copy of `raw` (so the caller may
+ * reuse it at once). Rejects with BlockError.
  */
 export async function checkBlockAsync(
   raw: Uint8Array,

@@ -24,6 +24,7 @@ import type { TimerHandle } from '../engine/clock.js';
 import type { DisconnectInfo, Engine } from '../engine/engine.js';
 import { EngineClosedError } from '../engine/errors.js';
 import type { Peer } from '../engine/peer.js';
+import { routeFor } from '../engine/proxy.js';
 import type { AddrV2Entry, TimedNetAddress } from '../wire/types.js';
 
 /** Where a dial got to when it ended. */
@@ -464,7 +465,15 @@ export class Crawler {
       this.finish(job, { reason: 'local', stage: 'connect', detail: (err as Error).message });
       return;
     }
-    this.arm(job, this.connectTimeoutMs);
+    // A proxied dial has its own, longer bound in the driver (Tor builds a
+    // circuit first); the driver's timeout, which names the proxy stage that
+    // hung, then comes first.
+    const route = routeFor(item.address, this.engine.config.proxy, item.network);
+    const bound = route?.timeoutMs;
+    this.arm(
+      job,
+      bound === undefined ? this.connectTimeoutMs : Math.max(this.connectTimeoutMs, bound + 1_000),
+    );
   }
 
   /** (Re)starts the job's timer for its current stage. */
@@ -660,6 +669,14 @@ export function connectFailure(error: string): CrawlFailureReason {
   // T: why" reports on the node (classified by its words below); any other
   // "SOCKS5 proxy P ..." is the proxy's own failure.
   if (/^SOCKS5 proxy \S+ /.test(error) && !/^SOCKS5 proxy \S+ could not connect to /.test(error)) {
+    return 'proxy';
+  }
+  // A proxied dial that timed out before the proxy tried the target: the proxy's fault.
+  if (
+    /through SOCKS5 proxy \S+, waiting for the (TCP connection to the proxy|proxy's answer to (the SOCKS5 greeting|our credentials))/.test(
+      error,
+    )
+  ) {
     return 'proxy';
   }
   if (/refused/i.test(error)) return 'refused';

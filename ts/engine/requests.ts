@@ -28,7 +28,8 @@
 //   for two answers, as a node sends one per entry. A getdata resolves once all
 //   of its items are answered.
 import { blockHash, headerHash, txid, wtxid } from '../chain/block.js';
-import { firstPrevBlock, headerCount } from '../wire/headers.js';
+import { sha256d } from '../chain/hash.js';
+import { firstHeaderBytes, firstPrevBlock, headerCount } from '../wire/headers.js';
 import type { BlockHeader, InvVector, Message } from '../wire/types.js';
 import { INV_TYPE } from '../wire/types.js';
 import type { Clock, TimerHandle } from './clock.js';
@@ -294,14 +295,16 @@ export class RequestTracker {
       p = list[0];
     } else {
       const parent = hex(prevBlock);
+      let own: string | undefined;
       p = list.find((x) => {
         if (x.locator?.has(parent)) return true;
         if (x.hashStop !== undefined) {
           // Only a one-header answer can be a single header asked for by hash.
-          return (
-            headerCount(message.payload) === 1 &&
-            hex(headerHash(message.payload.headers[0] as BlockHeader)) === x.hashStop
-          );
+          if (headerCount(message.payload) !== 1) return false;
+          // Hashed from its record when it has one (reading `headers` would decode it).
+          const raw = firstHeaderBytes(message.payload);
+          own ??= hex(raw ? sha256d(raw) : headerHash(message.payload.headers[0] as BlockHeader));
+          return own === x.hashStop;
         }
         return parent === this.genesis;
       });

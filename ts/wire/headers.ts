@@ -66,18 +66,24 @@ export function headersFromWire(wire: Buffer, start: number, count: number): Hea
     throw new RangeError(`${wire.length} bytes cannot hold ${count} header records`);
   }
   const records: HeaderRecords = { wire, start, count };
+  // From the first read or write on, the list is the payload: what a caller
+  // changes or assigns is what is sent.
+  const become = (list: BlockHeader[]): BlockHeader[] => {
+    Object.defineProperty(payload, 'headers', {
+      value: list,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+    recordsOf.delete(payload);
+    return list;
+  };
   const payload = {
     get headers(): BlockHeader[] {
-      const list = decodeRecords(records);
-      // From now on the list is the payload: what a caller changes is what is sent.
-      Object.defineProperty(payload, 'headers', {
-        value: list,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-      recordsOf.delete(payload);
-      return list;
+      return become(decodeRecords(records));
+    },
+    set headers(list: BlockHeader[]) {
+      become(list);
     },
   } as HeadersPayload;
   recordsOf.set(payload, records);
@@ -100,6 +106,13 @@ export function firstPrevBlock(payload: HeadersPayload): Uint8Array | undefined 
   if (!records) return payload.headers[0]?.prevBlock;
   const at = records.start;
   return records.count > 0 ? records.wire.subarray(at + 4, at + 36) : undefined;
+}
+
+/** The first header's 80 bytes (a view: do not keep), when the payload still has its records. */
+export function firstHeaderBytes(payload: HeadersPayload): Uint8Array | undefined {
+  const records = recordsOf.get(payload);
+  if (!records || records.count === 0) return undefined;
+  return records.wire.subarray(records.start, records.start + HEADER_BYTES);
 }
 
 /** The payload's encoding when it still has its records (nothing to encode). */

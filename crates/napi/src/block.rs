@@ -147,7 +147,9 @@ pub fn check_block(
 /// check's result or why it failed (the TypeScript wrapper rejects with a
 /// BlockError): a Task's rejection cannot carry the error's properties.
 pub struct CheckBlockTask {
-    raw: Buffer,
+    /// A copy: a JS buffer may be written to or detached (transferred) while
+    /// the pool thread reads, and a reference does not pin its memory.
+    raw: Vec<u8>,
     options: CheckOptions,
 }
 
@@ -195,17 +197,20 @@ impl Task for CheckBlockTask {
     }
 }
 
-/// `checkBlock` off the event loop, for large blocks. The bytes are read in
-/// place on a pool thread: do not write to or transfer `raw` until the
-/// promise settles.
+/// `checkBlock` off the event loop, for large blocks. The bytes are copied
+/// first (about 1 ms for 4 MB against a check of 15-20 ms), so the caller
+/// may do anything with `raw` meanwhile.
 #[napi(catch_unwind, ts_return_type = "Promise<BlockCheckOutcome>")]
 pub fn check_block_async(
-    raw: Buffer,
+    raw: &[u8],
     expected_hash: Option<&[u8]>,
     options: Option<CheckBlockOptions>,
 ) -> napi::Result<AsyncTask<CheckBlockTask>> {
     let options = core_options(expected_hash, options)?;
-    Ok(AsyncTask::new(CheckBlockTask { raw, options }))
+    Ok(AsyncTask::new(CheckBlockTask {
+        raw: raw.to_vec(),
+        options,
+    }))
 }
 
 /// Each transaction's byte range in the block: `[start0, end0, start1, end1,
