@@ -2,16 +2,7 @@
 // reopening, file rollover, torn tails of data and index files, corrupt bytes,
 // pruning, and a writer killed with SIGKILL mid-stream.
 import { spawn } from 'node:child_process';
-import {
-  mkdtemp,
-  open,
-  readdir,
-  readFile,
-  rm,
-  stat,
-  unlink,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -203,6 +194,33 @@ describe('BlockStore', () => {
     expect(rebuilt.report.recovered).toBe(blocks.length);
     expect(await expectConsistent(rebuilt, blocks)).toBe(blocks.length);
     await rebuilt.close();
+  });
+
+  it('rebuilds a lost index past damage in the middle of an older data file', async () => {
+    const blocks = BLOCKS.slice(0, 60);
+    const seed = await openStore({ maxFileBytes: 5_000 });
+    await putAll(seed, blocks);
+    const victim = blocks[4] as GeneratedBlock;
+    const at = seed.location(victim.hash);
+    await seed.close();
+    expect(at?.file).toBe(0);
+    const path = join(dir, dataFileName(0));
+    const bytes = await readFile(path);
+    bytes.fill(0xee, (at?.offset as number) + 100, (at?.offset as number) + 110);
+    await writeFile(path, bytes);
+    await unlink(join(dir, INDEX_FILE));
+    const store = await openStore({ maxFileBytes: 5_000 });
+    expect(store.report.recovered).toBe(59);
+    expect(store.has(victim.hash)).toBe(false);
+    expect(await expectConsistent(store, blocks)).toBe(59);
+    expect(store.report.problems.map((p) => p.code)).toEqual(['corrupt']);
+    expect(store.report.problems[0]?.message).toMatch(/skipped/);
+    // The older file is not cut.
+    expect((await stat(path)).size).toBe(bytes.length);
+    await store.close();
+    const again = await openStore({ maxFileBytes: 5_000 });
+    expect(again.report.problems).toEqual([]);
+    await again.close();
   });
 
   it('drops a block whose bytes were corrupted, with a warning, and keeps the others', async () => {

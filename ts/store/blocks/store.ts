@@ -242,6 +242,7 @@ export class BlockStore {
       indexedEnd.set(e.file, Math.max(indexedEnd.get(e.file) ?? 0, end));
     }
     const recovered: IndexRecord[] = [];
+    const newest = files[files.length - 1];
     for (const file of files) {
       if (file < lastIndexed) continue;
       const from = indexedEnd.get(file) ?? 0;
@@ -257,7 +258,17 @@ export class BlockStore {
           this.entries.set(key, record);
           recovered.push(record);
         }
-        if (scan.end < size) {
+        for (const gap of scan.skipped) {
+          this.problem(
+            new StoreError(
+              'corrupt',
+              this.dataPath(file),
+              `${gap.bytes} unusable bytes at offset ${gap.offset} skipped (${gap.why})`,
+            ),
+          );
+        }
+        if (scan.end < size && file === newest) {
+          // The tail of the file being written: cut, so appends follow the last good block.
           await handle.truncate(scan.end);
           await handle.sync();
           this.fileSizes.set(file, scan.end);
@@ -266,7 +277,16 @@ export class BlockStore {
             new StoreError(
               'truncated',
               this.dataPath(file),
-              `torn tail of ${size - scan.end} bytes at offset ${scan.end} cut off (${scan.stoppedBecause})`,
+              `torn tail of ${size - scan.end} bytes at offset ${scan.end} cut off (${scan.tailWhy})`,
+            ),
+          );
+        } else if (scan.end < size) {
+          // An older file is never written again: its bad tail is left for inspection.
+          this.problem(
+            new StoreError(
+              'corrupt',
+              this.dataPath(file),
+              `${size - scan.end} unusable bytes at offset ${scan.end} left in place (${scan.tailWhy})`,
             ),
           );
         }
