@@ -313,6 +313,36 @@ describe('BlockStore', () => {
     await again.close();
   });
 
+  it('refuses writes after the disk failed one, and reopening repairs', async () => {
+    const store = await openStore();
+    await putAll(store, BLOCKS.slice(0, 10));
+    // A disk that writes half a record and then fails (ENOSPC, say).
+    const writer = (store as unknown as { writer: { writev: (b: Buffer[]) => Promise<unknown> } })
+      .writer;
+    const real = writer.writev.bind(writer);
+    writer.writev = async (buffers: Buffer[]) => {
+      await real([Buffer.concat(buffers).subarray(0, 50)]);
+      throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+    };
+    const b = BLOCKS[10] as GeneratedBlock;
+    const err = await store.put(b.hash, b.raw).catch((e) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect(err.code).toBe('io');
+    const c = BLOCKS[11] as GeneratedBlock;
+    await expect(store.put(c.hash, c.raw)).rejects.toBe(err);
+    expect(store.has(b.hash)).toBe(false);
+    await store.close();
+    const again = await openStore();
+    expect(again.report.truncatedBytes).toBe(50);
+    expect(await expectConsistent(again, BLOCKS.slice(0, 12))).toBe(10);
+    await putAll(again, BLOCKS.slice(10, 12));
+    await again.close();
+    const clean = await openStore({ verify: 'full' });
+    expect(clean.report.problems).toEqual([]);
+    expect(await expectConsistent(clean, BLOCKS.slice(0, 12))).toBe(12);
+    await clean.close();
+  });
+
   it("refuses another network's store with a typed error", async () => {
     const seed = await openStore();
     await putAll(seed, BLOCKS.slice(0, 2));
