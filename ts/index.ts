@@ -177,6 +177,17 @@ export {
   type SendResult,
   type TransportHandlers,
 } from './native/transport.js';
+export { StoreError, type StoreErrorCode } from './store/atomic-file.js';
+export { type BlockLocation, dataFileName, INDEX_FILE } from './store/blocks/format.js';
+// The block store: raw blocks in append-only files with an index, crash-safe.
+export {
+  BlockStore,
+  BlockStoreClosedError,
+  type BlockStoreOptions,
+  type BlockStoreReport,
+  type BlockStoreStats,
+  DEFAULT_MAX_FILE_BYTES,
+} from './store/blocks/store.js';
 // Messages.
 export { decodeMessage, encodeMessage, encodePayload, isKnownCommand } from './wire/codec.js';
 export { DecodeError, type DecodeErrorCode } from './wire/errors.js';
