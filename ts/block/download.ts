@@ -133,8 +133,8 @@ export interface BlockDownload {
   on<K extends keyof DownloadEvents>(event: K, handler: DownloadEvents[K]): () => void;
   /**
    * The downloaded blocks in height order (blocks the sink already had are
-   * skipped). Call it before the first block is stored (right after
-   * downloadBlocks), once. While it is iterated the window waits for it.
+   * skipped). Call it once, in the same synchronous turn as downloadBlocks
+   * (the download starts on a microtask). While it is iterated the window waits for it.
    */
   blocks(): AsyncIterableIterator<DownloadedBlock>;
   progress(): DownloadProgress;
@@ -226,6 +226,7 @@ class Downloader {
   private scheduling = false;
   private again = false;
   private finished = false;
+  private started = false;
   private readonly unsubscribe: Array<() => void> = [];
 
   private resolveDone!: (s: DownloadSummary) => void;
@@ -283,8 +284,14 @@ class Downloader {
     });
     // A rejection nobody awaits is still reported through the iterator.
     this.done.catch(() => {});
-    this.subscribe();
-    this.schedule();
+    // The first pass runs on a microtask, so blocks() called right after
+    // downloadBlocks sees every block.
+    queueMicrotask(() => {
+      if (this.finished) return;
+      this.started = true;
+      this.subscribe();
+      this.schedule();
+    });
   }
 
   controller(): BlockDownload {
@@ -452,7 +459,7 @@ class Downloader {
 
   /** Runs the scheduler (re-entrant calls run it again once the current pass ends). */
   private schedule(): void {
-    if (this.finished) return;
+    if (this.finished || !this.started) return;
     if (this.scheduling) {
       this.again = true;
       return;
@@ -723,8 +730,8 @@ class Downloader {
 
   private blocks(): AsyncIterableIterator<DownloadedBlock> {
     if (this.iterating) throw new DownloadStateError('blocks() can be iterated once');
-    if (this.downloaded > 0) {
-      throw new DownloadStateError('call blocks() before the first block is stored');
+    if (this.started) {
+      throw new DownloadStateError('call blocks() right after downloadBlocks, before it starts');
     }
     this.iterating = true;
     const next = async (): Promise<IteratorResult<DownloadedBlock>> => {
