@@ -74,6 +74,12 @@ export interface DownloadOptions {
    * segwit active.
    */
   checkOptions?: (height: number) => Omit<BlockCheckOptions, 'expectedHash'>;
+  /**
+   * The block check (default checkBlockAsync, on the thread pool). Must reject
+   * with BlockError for a bad block. The simulator passes the synchronous
+   * checkBlock so that virtual time does not move during a check.
+   */
+  verify?: (raw: Uint8Array, options: BlockCheckOptions) => Promise<unknown>;
   /** Peers to download from, among ready ones (default: all that serve blocks). */
   peerFilter?: (peer: Peer) => boolean;
   /** At most one progress event per this many ms, besides the last (default 1000; 0: every block). */
@@ -119,6 +125,8 @@ export interface DownloadEvents {
   progress: (progress: DownloadProgress) => void;
   /** A block verified and stored, in arrival order. */
   block: (block: DownloadedBlock) => void;
+  /** A peer was found holding back the window: dropped if it has not delivered within `timeoutMs`. */
+  stalling: (peer: Peer, timeoutMs: number) => void;
   /** A peer this download disconnected. */
   'peer-dropped': (peer: Peer, reason: DropReason, detail: string) => void;
 }
@@ -133,8 +141,8 @@ export interface BlockDownload {
   on<K extends keyof DownloadEvents>(event: K, handler: DownloadEvents[K]): () => void;
   /**
    * The downloaded blocks in height order (blocks the sink already had are
-   * skipped). Call it once, in the same synchronous turn as downloadBlocks
-   * (the download starts on a microtask). While it is iterated the window waits for it.
+   * skipped). Call it once, before the first block is stored (blocks are
+   * checked and stored asynchronously: right after downloadBlocks is in time). While it is iterated the window waits for it.
    */
   blocks(): AsyncIterableIterator<DownloadedBlock>;
   progress(): DownloadProgress;
@@ -206,6 +214,7 @@ class Downloader {
   private readonly stalling: StallingTimeout;
   private readonly checkOptions: (height: number) => Omit<BlockCheckOptions, 'expectedHash'>;
   private readonly peerFilter: (peer: Peer) => boolean;
+  private readonly verify: (raw: Uint8Array, options: BlockCheckOptions) => Promise<unknown>;
 
   private readonly slots = new Map<number, Slot>();
   private readonly peers = new Map<number, PeerDownload>();
@@ -226,7 +235,6 @@ class Downloader {
   private scheduling = false;
   private again = false;
   private finished = false;
-  private started = false;
   private readonly unsubscribe: Array<() => void> = [];
 
   private resolveDone!: (s: DownloadSummary) => void;
@@ -273,6 +281,7 @@ class Downloader {
       options.checkOptions ??
       ((height) => (bip34 !== null && height >= bip34 ? { bip34Height: height } : {}));
     this.peerFilter = options.peerFilter ?? (() => true);
+    this.verify = options.verify ?? checkBlockAsync;
     if (options.onProgress) this.events.on('progress', options.onProgress);
     this.base = this.from;
     this.nextSlot = this.from;
@@ -284,14 +293,8 @@ class Downloader {
     });
     // A rejection nobody awaits is still reported through the iterator.
     this.done.catch(() => {});
-    // The first pass runs on a microtask, so blocks() called right after
-    // downloadBlocks sees every block.
-    queueMicrotask(() => {
-      if (this.finished) return;
-      this.started = true;
-      this.subscribe();
-      this.schedule();
-    });
+    this.subscribe();
+    this.schedule();
   }
 
   controller(): BlockDownload {
@@ -459,7 +462,7 @@ class Downloader {
 
   /** Runs the scheduler (re-entrant calls run it again once the current pass ends). */
   private schedule(): void {
-    if (this.finished || !this.started) return;
+    if (this.finished) return;
     if (this.scheduling) {
       this.again = true;
       return;
@@ -512,6 +515,7 @@ class Downloader {
       const staller = first?.state === 'inflight' ? first.from : undefined;
       if (staller && staller !== pd && staller.stallingSince === undefined) {
         staller.stallingSince = now;
+        this.events.emit('stalling', staller.peer, this.stalling.ms);
       }
     }
   }
@@ -558,7 +562,7 @@ class Downloader {
     slot.state = 'verifying';
     this.schedule();
     const height = slot.height;
-    checkBlockAsync(raw, { ...this.checkOptions(height), expectedHash: slot.hash }).then(
+    this.verify(raw, { ...this.checkOptions(height), expectedHash: slot.hash }).then(
       () => this.store(slot, raw),
       (err) => {
         if (this.finished) return;
@@ -730,9 +734,11 @@ class Downloader {
 
   private blocks(): AsyncIterableIterator<DownloadedBlock> {
     if (this.iterating) throw new DownloadStateError('blocks() can be iterated once');
-    if (this.started) {
-      throw new DownloadStateError('call blocks() right after downloadBlocks, before it starts');
+    if (this.downloaded > 0) {
+      throw new DownloadStateError('call blocks() before the first block is stored');
     }
+    // Everything below the first unstored height was in the sink already.
+    this.iterNext = this.base;
     this.iterating = true;
     const next = async (): Promise<IteratorResult<DownloadedBlock>> => {
       for (;;) {

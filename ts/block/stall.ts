@@ -34,8 +34,11 @@ export class StallingTimeout {
     this.value = Math.min(this.value * 2, this.maxMs);
   }
 
-  /** The window moved: back toward the initial value by ×0.85. */
+  /**
+   * The window moved: back toward the initial value by ×0.85, truncated to a
+   * whole ms (Core truncates to whole seconds, its timeout's unit).
+   */
   progressed(): void {
-    this.value = Math.max(this.initialMs, this.value * BLOCK_STALLING_TIMEOUT_DECAY);
+    this.value = Math.max(this.initialMs, Math.floor(this.value * BLOCK_STALLING_TIMEOUT_DECAY));
   }
 }
