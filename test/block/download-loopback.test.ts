@@ -3,13 +3,16 @@
 // a mutated copy, one lacks some blocks. The downloader must finish from the
 // others and deliver every block once, in height order through blocks().
 import { afterEach, describe, expect, it } from 'vitest';
-import { checkBlock } from '../../ts/block/check.js';
+import { assembleBlock, blockSubsidy, buildTx, coinbaseTx } from '../../ts/block/build.js';
+import { BlockError, checkBlock } from '../../ts/block/check.js';
 import { downloadBlocks } from '../../ts/block/download.js';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { BlockNotFoundError, requestBlock } from '../../ts/block/request.js';
 import { MemoryBlockSink } from '../../ts/block/sink.js';
+import { headerHash } from '../../ts/chain/block.js';
 import { hashToHex } from '../../ts/chain/hash.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
+import { checkProofOfWork } from '../../ts/chain/pow.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
@@ -21,6 +24,38 @@ const COUNT = 240;
 // Some transactions from height 101, so merkle trees have more than one leaf.
 const BLOCKS = generateBlocks(REGTEST, COUNT, { txsPerBlock: 3 });
 const BY_HASH = new Map(BLOCKS.map((b) => [hashToHex(b.hash), b]));
+
+/**
+ * A block for height COUNT on BLOCKS[COUNT - 2] with a valid header and proof
+ * of work whose coinbase claims another height: invalid itself (bad-cb-height),
+ * not a mutation.
+ */
+function invalidTip() {
+  const prev = BLOCKS[COUNT - 2] as (typeof BLOCKS)[number];
+  const coinbase = buildTx(
+    coinbaseTx({
+      height: COUNT + 7,
+      outputs: [{ value: blockSubsidy(COUNT, 150), script: Buffer.from([0x51]) }],
+    }),
+  );
+  const block = assembleBlock(
+    {
+      version: 0x2000_0000,
+      prevBlock: prev.hash,
+      time: prev.header.time + 30,
+      bits: prev.header.bits,
+      nonce: 0,
+    },
+    [coinbase],
+  );
+  const limit = BigInt(`0x${REGTEST.pow.limit}`);
+  while (checkProofOfWork(headerHash(block.header), block.header.bits, limit) !== 'ok')
+    block.header.nonce++;
+  block.raw.writeUInt32LE(block.header.nonce, 76);
+  return { ...block, hash: headerHash(block.header), height: COUNT };
+}
+const INVALID = invalidTip();
+BY_HASH.set(hashToHex(INVALID.hash), INVALID);
 
 const engines: Engine[] = [];
 afterEach(async () => {
@@ -193,5 +228,28 @@ describe('block download over loopback', () => {
       name: 'BlockError',
       mutated: true,
     });
+  }, 30_000);
+
+  it('penalises the sender of an invalid block and stops with its BlockError', async () => {
+    const ports = [server('serve'), server('serve')];
+    const { engine, peers } = await client(ports.map((p) => p.port));
+    const chain = chainFor(REGTEST);
+    chain.append([...BLOCKS.slice(0, COUNT - 1).map((b) => b.header), INVALID.header]);
+    const dropped: string[] = [];
+    const dl = downloadBlocks(engine, chain, new MemoryBlockSink(), { fromHeight: COUNT - 5 });
+    dl.on('peer-dropped', (_p, reason) => dropped.push(reason));
+    const iterated: number[] = [];
+    const iterating = (async () => {
+      for await (const b of dl.blocks()) iterated.push(b.height);
+    })().catch((e: unknown) => e);
+    const err = await dl.done.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BlockError);
+    expect(err).toMatchObject({ code: 'bad-cb-height', mutated: false });
+    expect(dropped).toEqual(['invalid-block']);
+    await waitUntil('sender gone', () => peers.filter((p) => p.connected).length === 1);
+    // The iterator gives the stored blocks before the bad one, in order, then throws its error.
+    expect(await iterating).toBe(err);
+    const before = [COUNT - 5, COUNT - 4, COUNT - 3, COUNT - 2, COUNT - 1];
+    expect(iterated).toEqual(before.slice(0, iterated.length));
   }, 30_000);
 });
