@@ -59,6 +59,23 @@ export {
   checkBlockAsync,
   merkleRoot,
 } from './block/check.js';
+// Block download after headers: Core's window, stall detection, verified blocks into a sink.
+export {
+  BAD_BLOCK_SCORE,
+  BLOCK_DOWNLOAD_TIMEOUT_BASE_MS,
+  BLOCK_DOWNLOAD_TIMEOUT_PER_PEER_MS,
+  BLOCK_DOWNLOAD_WINDOW,
+  type BlockDownload,
+  type DownloadEvents,
+  type DownloadedBlock,
+  type DownloadOptions,
+  type DownloadProgress,
+  DownloadStateError,
+  type DownloadSummary,
+  type DropReason,
+  downloadBlocks,
+  MAX_BLOCKS_IN_TRANSIT_PER_PEER,
+} from './block/download.js';
 export {
   blockStream,
   type GeneratedBlock,
@@ -66,6 +83,25 @@ export {
   generateBlocks,
   genesisBlock,
 } from './block/generate.js';
+export {
+  BlockNotFoundError,
+  blockInv,
+  fetchBlock,
+  NODE_NETWORK,
+  NODE_NETWORK_LIMITED,
+  NODE_NETWORK_LIMITED_MIN_BLOCKS,
+  NODE_WITNESS,
+  type RequestBlockOptions,
+  requestBlock,
+  servesHeight,
+} from './block/request.js';
+export { type BlockSink, MemoryBlockSink } from './block/sink.js';
+export {
+  BLOCK_STALLING_TIMEOUT_DECAY,
+  BLOCK_STALLING_TIMEOUT_DEFAULT_MS,
+  BLOCK_STALLING_TIMEOUT_MAX_MS,
+  StallingTimeout,
+} from './block/stall.js';
 // Chain helpers: hashes, raw blocks and transactions, proof of work.
 export {
   blockHash,

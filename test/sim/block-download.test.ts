@@ -1,0 +1,169 @@
+// Block download on the simulated network, where its timeouts are exact: a
+// staller is dropped exactly the stalling timeout after it was found holding
+// back the window, the timeout doubles when it fires and decays as blocks
+// arrive in order, and the download finishes from the other peers.
+import { describe, expect, it } from 'vitest';
+import { checkBlock } from '../../ts/block/check.js';
+import { downloadBlocks } from '../../ts/block/download.js';
+import { generateBlocks } from '../../ts/block/generate.js';
+import { MemoryBlockSink } from '../../ts/block/sink.js';
+import { hashToHex } from '../../ts/chain/hash.js';
+import { chainFor } from '../../ts/chain/headerchain.js';
+import { networkPreset } from '../../ts/config/schema.js';
+import type { Engine } from '../../ts/engine/engine.js';
+import type { Peer } from '../../ts/engine/peer.js';
+import type { SimNetwork, SimNode } from '../../ts/sim/index.js';
+import type { InvVector } from '../../ts/wire/types.js';
+import { addressOf, engineNode, quietNetwork } from '../helpers/sim.js';
+
+const REGTEST = networkPreset('regtest');
+const COUNT = 200;
+const BLOCKS = generateBlocks(REGTEST, COUNT);
+const BY_HASH = new Map(BLOCKS.map((b) => [hashToHex(b.hash), b]));
+
+/** A serving node at height COUNT; a staller takes getdata and never answers. */
+function server(net: SimNetwork, stall: boolean): SimNode<Engine> {
+  const node = engineNode(net, {
+    network: { ...REGTEST, services: 9n },
+    startHeight: () => COUNT,
+    setup: (engine) => {
+      engine.on('getdata', (peer, payload) => {
+        if (stall) return;
+        const missing: InvVector[] = [];
+        for (const inv of payload.inventory) {
+          const block = BY_HASH.get(hashToHex(inv.hash));
+          if (block) peer.send({ command: 'block', payload: { raw: block.raw } });
+          else missing.push(inv);
+        }
+        if (missing.length > 0) peer.send({ command: 'notfound', payload: { inventory: missing } });
+      });
+    },
+  });
+  node.current.listen();
+  return node;
+}
+
+/** Checks on the simulator's turn: no thread pool, so virtual time stands still meanwhile. */
+const syncVerify = async (raw: Uint8Array, options: Parameters<typeof checkBlock>[1]) =>
+  checkBlock(raw, options);
+
+describe('block download, simulated', () => {
+  it('drops stallers exactly on their timeout, doubling it, and finishes from the rest', async () => {
+    const net = quietNetwork(31);
+    const servers = [server(net, false), server(net, true), server(net, false), server(net, true)];
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    for (const s of servers) engine.connect(addressOf(s));
+    await net.runUntil(() => peers.length === 4, { maxTimeMs: 10_000 });
+
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const sink = new MemoryBlockSink();
+    const dl = downloadBlocks(engine, chain, sink, {
+      window: 32,
+      maxInFlightPerPeer: 4,
+      verify: syncVerify,
+    });
+    const marks: Array<{ peer: number; at: number; timeoutMs: number }> = [];
+    const drops: Array<{ peer: number; at: number; reason: string; timeoutAfter: number }> = [];
+    dl.on('stalling', (peer, timeoutMs) =>
+      marks.push({ peer: peer.id, at: engine.clock.now(), timeoutMs }),
+    );
+    dl.on('peer-dropped', (peer, reason) =>
+      drops.push({
+        peer: peer.id,
+        at: engine.clock.now(),
+        reason,
+        timeoutAfter: dl.progress().stallingTimeoutMs,
+      }),
+    );
+    const heights: number[] = [];
+    const iterating = (async () => {
+      for await (const b of dl.blocks()) heights.push(b.height);
+    })();
+    let summary: Awaited<typeof dl.done> | undefined;
+    dl.done.then((s) => {
+      summary = s;
+    });
+    await net.runUntil(() => summary !== undefined, { maxTimeMs: 600_000 });
+    await iterating;
+
+    const stallerIds = [servers[1], servers[3]].map(
+      (s) => peers.find((p) => p.address.startsWith(`${s?.ip}:`))?.id,
+    );
+    expect(summary?.complete).toBe(true);
+    expect(heights).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
+    expect(sink.puts).toHaveLength(COUNT);
+    // Both stallers, and only they, were dropped, each exactly on its timeout.
+    expect(drops.map((d) => d.reason)).toEqual(['stalling', 'stalling']);
+    expect(drops.map((d) => d.peer).sort()).toEqual([...stallerIds].sort());
+    for (const drop of drops) {
+      const mark = marks.filter((m) => m.peer === drop.peer).at(-1);
+      expect(mark).toBeDefined();
+      expect(drop.at - (mark?.at as number)).toBe(mark?.timeoutMs);
+    }
+    // The first fired at the 2 s default and doubled the timeout.
+    expect(marks[0]?.timeoutMs).toBe(2_000);
+    expect(drops[0]?.timeoutAfter).toBe(4_000);
+    // Blocks arriving in order since brought it back down.
+    expect(summary?.stallingTimeoutMs).toBeLessThan(drops[1]?.timeoutAfter as number);
+    expect(summary?.stallingTimeoutMs).toBeGreaterThanOrEqual(2_000);
+  });
+
+  it('drops a peer whose oldest request goes unanswered for the download timeout (no window stall)', async () => {
+    const net = quietNetwork(32);
+    const servers = [server(net, false), server(net, true)];
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    for (const s of servers) engine.connect(addressOf(s));
+    await net.runUntil(() => peers.length === 2, { maxTimeMs: 10_000 });
+
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const sink = new MemoryBlockSink();
+    // The window holds the whole chain: nothing is ever held back by it.
+    const dl = downloadBlocks(engine, chain, sink, { verify: syncVerify });
+    const startedAt = engine.clock.now();
+    const stalls: number[] = [];
+    dl.on('stalling', (peer) => stalls.push(peer.id));
+    const drops: Array<{ at: number; reason: string }> = [];
+    dl.on('peer-dropped', (_peer, reason) => drops.push({ at: engine.clock.now(), reason }));
+    let summary: Awaited<typeof dl.done> | undefined;
+    dl.done.then((s) => {
+      summary = s;
+    });
+    await net.runUntil(() => summary !== undefined, { maxTimeMs: 3_600_000 });
+
+    expect(summary?.complete).toBe(true);
+    expect(sink.puts).toHaveLength(COUNT);
+    expect(stalls).toEqual([]);
+    // Requested at the start; once the other peer is done it alone downloads:
+    // the base timeout, 10 minutes, with nothing per other peer.
+    expect(drops).toEqual([{ at: startedAt + 600_000, reason: 'block-download-timeout' }]);
+  });
+
+  it('stop() resolves done as incomplete and ends the iterator', async () => {
+    const net = quietNetwork(33);
+    const staller = server(net, true);
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    engine.connect(addressOf(staller));
+    await net.runUntil(() => peers.length === 1, { maxTimeMs: 10_000 });
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const dl = downloadBlocks(engine, chain, new MemoryBlockSink(), { verify: syncVerify });
+    const iterator = dl.blocks();
+    const first = iterator.next();
+    await net.runFor(1_000);
+    expect(dl.progress()).toMatchObject({ height: 0, inFlight: 16, peers: 1 });
+    dl.stop();
+    expect(await first).toEqual({ done: true, value: undefined });
+    expect(await dl.done).toMatchObject({ complete: false, height: 0, dropped: [] });
+  });
+});
