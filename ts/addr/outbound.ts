@@ -467,6 +467,14 @@ export class OutboundManager {
   private wake(): void {
     if (!this.started || this.stopped || this.connectMode) return;
     const since = this.engine.clock.now() - this.lastTickAt;
+    const beats = Math.round(since / this.tickMs);
+    if (beats >= 1 && Math.abs(since - beats * this.tickMs) < 0.0005) {
+      // A beat falls right now and its tick has not run: it runs at once
+      // (a ticking loop's timer for this instant would have run after the
+      // event that freed the slot).
+      this.schedule(0);
+      return;
+    }
     const next = (Math.floor(since / this.tickMs) + 1) * this.tickMs;
     // To the microsecond: the beat stays on its grid despite rounding.
     this.schedule(Math.max(0.001, Math.round((next - since) * 1000) / 1000));
