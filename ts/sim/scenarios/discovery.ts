@@ -114,12 +114,22 @@ function standingOf(book: Book, targets: DiscoveryTargets, node: SimNode<Engine>
   return 'ok';
 }
 
+/** The attacker's addresses as `addr` entries (time 0), built once: the flood sends millions. */
+const ATTACKER_ENTRIES: TimedNetAddress[] = [];
+const ATTACKER_ADDRESSES = 60_000;
+
 /** The attacker's flood: `count` of its addresses as `addr` entries, fresh. */
 function attackerAddresses(nowMs: number, from: number, count: number): TimedNetAddress[] {
   const out: TimedNetAddress[] = [];
+  const time = Math.floor(nowMs / 1000);
   for (let j = from; j < from + count; j++) {
-    const entry = toAddrEntry(advertised(attackerIp(j % 60_000), REGTEST_PORT, nowMs));
-    if (entry) out.push(entry);
+    const k = j % ATTACKER_ADDRESSES;
+    let entry = ATTACKER_ENTRIES[k];
+    if (!entry) {
+      entry = toAddrEntry(advertised(attackerIp(k), REGTEST_PORT, 0)) as TimedNetAddress;
+      ATTACKER_ENTRIES[k] = entry;
+    }
+    out.push({ time, services: entry.services, ip: entry.ip, port: entry.port });
   }
   return out;
 }
