@@ -285,6 +285,24 @@ describe('outbound connections from the address manager', () => {
     }
   });
 
+  it('at shutdown marks its live outbound peers connected, block-relay-only ones excepted', async () => {
+    const { net } = world(112);
+    const m = managed(net, '14.1.0.1', [...DISTINCT, ...SHARED]);
+    await net.runUntil(full(m), { maxTimeMs: 5 * 60_000 });
+    await net.runFor(30 * 60_000);
+    const fullRelay = readyPeers(m, 'full-relay').map((p) => parseSeedAddress(p.address, PORT));
+    const blockRelay = readyPeers(m, 'block-relay').map((p) => parseSeedAddress(p.address, PORT));
+    const timeOf = (a: ReturnType<typeof parseSeedAddress>) => m.am().info(a)?.time as number;
+    const blockBefore = blockRelay.map(timeOf);
+    const nowS = Math.floor(m.node.current.clock.now() / 1000);
+    // Heard of 10 minutes before the start, over 30 minutes ago: stale.
+    for (const a of fullRelay) expect(nowS - timeOf(a)).toBeGreaterThan(30 * 60);
+    await settle(net, () => m.mgr().close());
+    for (const a of fullRelay) expect(nowS - timeOf(a)).toBeLessThanOrEqual(1);
+    // Their times would tell who we were connected to.
+    expect(blockRelay.map(timeOf)).toEqual(blockBefore);
+  });
+
   it('dials the saved anchors first, as block-relay-only, after a restart', async () => {
     const { net, peers } = world(104);
     const first = managed(net, '14.1.0.1', [...DISTINCT, ...SHARED]);

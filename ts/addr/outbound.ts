@@ -242,11 +242,21 @@ export class OutboundManager {
     this.tickTimer = e.clock.setTimer(0, () => this.tick());
   }
 
-  /** Stops dialling and returns the anchors to save. Connections stay up. */
+  /**
+   * Stops dialling and returns the anchors to save. Connections stay up, but
+   * their ends are no longer watched: the peers a disconnect would mark
+   * connected in the address manager (every outbound one but block-relay-only,
+   * as Core's FinalizeNode does, at shutdown too) are marked now.
+   */
   stop(): string[] {
     const anchors = this.anchors();
     if (this.stopped) return anchors;
     this.stopped = true;
+    for (const slot of this.slots.values()) {
+      if (slot.ready && slot.kind !== 'block-relay' && slot.peerAddress) {
+        this.addrman.connected(slot.peerAddress);
+      }
+    }
     const clock = this.engine.clock;
     if (this.tickTimer) clock.clearTimer(this.tickTimer);
     if (this.seedTimer) clock.clearTimer(this.seedTimer);
