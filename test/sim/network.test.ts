@@ -442,7 +442,7 @@ describe('checks in a live run', () => {
     // Node 3 stays idle: asked once, at the start; node 2 until it is up.
     const asked = [0, 0, 0, 0];
     const tipOf = (e: Engine, node: SimNode<Engine>) => {
-      asked[node.id]++;
+      asked[node.id] = (asked[node.id] ?? 0) + 1;
       return String(e.readyPeers.length > 0 || node.id === 3);
     };
     const before = net.now();
