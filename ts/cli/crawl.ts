@@ -4,7 +4,13 @@
 // stage, user agents, protocol versions.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
-import { Crawler, type CrawlResult, CrawlTally, OTHER_AGENTS } from '../crawl/crawler.js';
+import {
+  Crawler,
+  type CrawlResult,
+  CrawlTally,
+  OTHER_AGENTS,
+  OTHER_VERSIONS,
+} from '../crawl/crawler.js';
 import { resolveStarts } from '../crawl/resolve.js';
 import { Engine } from '../engine/engine.js';
 import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
@@ -252,7 +258,9 @@ export async function runCrawl(
   const seconds = (performance.now() - started) / 1000;
   const failures = top(tally.failures, 20, (k) => k);
   const agents = top(tally.userAgents, 15, (k) => (k === '' ? '(empty)' : k));
-  const versions = top(tally.versions, 10, String);
+  const versions = top(tally.versions, 10, (k) =>
+    k === OTHER_VERSIONS ? '(other versions)' : String(k),
+  );
   if (json) {
     console.log(
       toJson({
