@@ -13,7 +13,7 @@ import {
 } from '../crawl/crawler.js';
 import { resolveStarts } from '../crawl/resolve.js';
 import { Engine } from '../engine/engine.js';
-import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
+import { CliError, checkOutputPath, hostPort, intFlag, MAX_TIMER_MS, parse } from './args.js';
 import { chooseNetwork } from './network.js';
 import { formatCount, Progress, table, toJson } from './output.js';
 
@@ -168,7 +168,13 @@ export async function runCrawl(
     'mainnet',
   );
   const concurrency = intFlag(flags.concurrency as string | undefined, 'concurrency', 32, 1, 1_000);
-  const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 10_000);
+  const timeoutMs = intFlag(
+    flags['timeout-ms'] as string | undefined,
+    'timeout-ms',
+    10_000,
+    1,
+    MAX_TIMER_MS,
+  );
   const maxNodes = intFlag(flags['max-nodes'] as string | undefined, 'max-nodes', 10_000);
   const out = flags.out as string | undefined;
   const format = (flags.format as string | undefined) ?? 'jsonl';
