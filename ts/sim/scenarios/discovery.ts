@@ -170,6 +170,7 @@ export const discovery: Scenario = {
       best: 'ok',
       withinMs: SETTLE_MS,
     });
+    const booted = outboundStanding(boot.book.current as DiscoveryNode);
 
     // The attacker: listening nodes in one /16 that dial the victim and answer
     // every getaddr, and flood it with addresses in their /16 (most of which
@@ -249,10 +250,16 @@ export const discovery: Scenario = {
         settleMs,
         learnt: Math.round(learnt),
         bootMs,
+        bootOutbound: booted.fullRelay + booted.blockRelay,
+        bootNetgroups: new Set(booted.groups).size,
         attackers,
         attackAddresses: cursor,
         eclipseTriedPct: pct(tried),
+        eclipseTried: tried.held,
+        victimTried: tried.total,
         eclipseNewPct: pct(fresh),
+        eclipseNew: fresh.held,
+        victimNew: fresh.total,
         eclipseOutbound: heldOutbound,
         victimRefillMs: refillMs,
         victimOutbound: (outbound?.fullRelay ?? 0) + (outbound?.blockRelay ?? 0),
