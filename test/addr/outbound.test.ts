@@ -6,7 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { AddressError, internalHost, peerAddress } from '../../ts/addr/address.js';
 import { AddressManager } from '../../ts/addr/addrman.js';
 import { DataDir } from '../../ts/addr/datadir.js';
@@ -242,6 +242,65 @@ describe('outbound connections from the address manager', () => {
     // The gaps come from the simulation's randomness: the same seed, the same feelers.
     const again = await run();
     expect(again.m.feelers).toEqual(m.feelers);
+  });
+
+  it('does not tick while every slot is full: it wakes for feelers and on the beat after a loss', async () => {
+    const { net, peers } = world(111);
+    const m = managed(net, '14.1.0.1', [...DISTINCT, ...SHARED, ...DEAD]);
+    await net.runUntil(full(m), { maxTimeMs: 5 * 60_000 });
+    const ticks: number[] = [];
+    const proto = OutboundManager.prototype as unknown as { tick: () => void };
+    const tick = proto.tick;
+    const spy = vi.spyOn(proto, 'tick').mockImplementation(function (this: unknown) {
+      ticks.push(net.now());
+      tick.call(this);
+    });
+    try {
+      const from = net.now();
+      const feelersBefore = m.feelers.length;
+      await net.runFor(30 * 60_000);
+      const feelers = m.feelers.length - feelersBefore;
+      // Ticking all along would be 3,600 ticks; parked, a few per feeler
+      // (the one that dials it, the one after it ends) and per lost peer.
+      expect(feelers).toBeGreaterThanOrEqual(5);
+      expect(ticks.length).toBeLessThanOrEqual(4 * feelers + 2 * m.lost.length + 4);
+      // Still on the 500 ms beat of the loop.
+      for (const at of ticks) expect((at - from) % TICK === 0 || at % TICK === 0).toBe(true);
+      expect(m.mgr().counts()['full-relay'].ready).toBe(8);
+
+      // A loss wakes it: the replacement is dialled on the next beat.
+      const victim = readyPeers(m, 'full-relay')[0]?.address as string;
+      const remote = peers.get(victim.split(':')[0] as string) as SimNode<Engine>;
+      await settle(net, () => remote.current.close());
+      await net.runUntil(() => m.lost.some((l) => l.address === victim && l.ready), {
+        maxTimeMs: 60_000,
+      });
+      const lostAt = m.lost.find((l) => l.address === victim)?.at as number;
+      await net.runUntil(full(m), { maxTimeMs: 60_000 });
+      const next = m.dials.find((d) => d.at > lostAt);
+      expect((next?.at as number) % TICK).toBe(0);
+      expect((next?.at as number) - lostAt).toBeLessThanOrEqual(TICK);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('at shutdown marks its live outbound peers connected, block-relay-only ones excepted', async () => {
+    const { net } = world(112);
+    const m = managed(net, '14.1.0.1', [...DISTINCT, ...SHARED]);
+    await net.runUntil(full(m), { maxTimeMs: 5 * 60_000 });
+    await net.runFor(30 * 60_000);
+    const fullRelay = readyPeers(m, 'full-relay').map((p) => parseSeedAddress(p.address, PORT));
+    const blockRelay = readyPeers(m, 'block-relay').map((p) => parseSeedAddress(p.address, PORT));
+    const timeOf = (a: ReturnType<typeof parseSeedAddress>) => m.am().info(a)?.time as number;
+    const blockBefore = blockRelay.map(timeOf);
+    const nowS = Math.floor(m.node.current.clock.now() / 1000);
+    // Heard of 10 minutes before the start, over 30 minutes ago: stale.
+    for (const a of fullRelay) expect(nowS - timeOf(a)).toBeGreaterThan(30 * 60);
+    await settle(net, () => m.mgr().close());
+    for (const a of fullRelay) expect(nowS - timeOf(a)).toBeLessThanOrEqual(1);
+    // Their times would tell who we were connected to.
+    expect(blockRelay.map(timeOf)).toEqual(blockBefore);
   });
 
   it('dials the saved anchors first, as block-relay-only, after a restart', async () => {

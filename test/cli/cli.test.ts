@@ -192,6 +192,15 @@ describe('bad flags', () => {
     [['node'], /--listen is required/],
     [['node', '--listen', '127.0.0.1:0', '--headers', 'a', '--generate', '5'], /not both/],
     [['demo', '--nodes', 'zero'], /--nodes must be an integer/],
+    // Past 2^31 - 1 a Node.js timer fires at once: refused, not a zero timeout.
+    [
+      ['sync', '--connect', '127.0.0.1:1', '--timeout-ms', '2147483648'],
+      /--timeout-ms must be an integer from 1 to 2147483647, got "2147483648"/,
+    ],
+    [
+      ['crawl', '--seed', '127.0.0.1:1', '--timeout-ms', '3000000000'],
+      /--timeout-ms must be an integer from 1 to 2147483647/,
+    ],
     [['demo', '--wat'], /Unknown option '--wat'/],
     [['bench', '--only', 'everything'], /--only must be one of/],
   ])('peerwire %j fails with a clear message', async (args, message) => {

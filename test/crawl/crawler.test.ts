@@ -10,6 +10,10 @@ import {
   type CrawlStats,
   CrawlTally,
   failureLabel,
+  MAX_AGENT_KEYS,
+  MAX_VERSION_KEYS,
+  OTHER_AGENTS,
+  OTHER_VERSIONS,
 } from '../../ts/crawl/crawler.js';
 import type { Engine } from '../../ts/engine/engine.js';
 import { runAddrBookNode } from '../../ts/sim/apps/addr-book-node.js';
@@ -402,3 +406,32 @@ async function crawlThousand(net: SimNetwork) {
   const stats = await settle(net, () => c.crawler().run([at(seed)]));
   return { listening, results: c.results, stats };
 }
+
+describe('CrawlTally', () => {
+  it('bounds its user agents and protocol versions, whatever the peers claim', () => {
+    const tally = new CrawlTally();
+    const n = MAX_VERSION_KEYS + MAX_AGENT_KEYS + 500;
+    for (let i = 0; i < n; i++) {
+      tally.add({
+        address: `10.0.0.1:${i + 1}`,
+        network: 'ipv4',
+        source: 'seed',
+        dialled: true,
+        reachable: true,
+        protocolVersion: 70_016 + (i % (MAX_VERSION_KEYS + 700)),
+        userAgent: `/agent:${i}/`,
+      } as CrawlResult);
+    }
+    expect(tally.reachable).toBe(n);
+    expect(tally.versions.size).toBe(MAX_VERSION_KEYS + 1);
+    expect(tally.userAgents.size).toBe(MAX_AGENT_KEYS + 1);
+    // Every node counted once; known versions still counted by name after the cap.
+    const sum = (m: Map<unknown, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+    expect(sum(tally.versions)).toBe(n);
+    expect(sum(tally.userAgents)).toBe(n);
+    expect(tally.versions.get(70_016)).toBe(2);
+    // Versions cycle through MAX + 700 values: the 700 past the cap, once each.
+    expect(tally.versions.get(OTHER_VERSIONS)).toBe(700);
+    expect(tally.userAgents.get(OTHER_AGENTS)).toBe(n - MAX_AGENT_KEYS);
+  });
+});

@@ -2,6 +2,7 @@
 // is checked deterministically, without sockets or real time.
 import { describe, expect, it } from 'vitest';
 import { networkPreset } from '../../ts/config/schema.js';
+import { hostOf } from '../../ts/engine/bans.js';
 import { ManualClock } from '../../ts/engine/clock.js';
 import { Engine, type EngineOptions } from '../../ts/engine/engine.js';
 import { PeerGoneError, RequestTimeoutError } from '../../ts/engine/errors.js';
@@ -315,6 +316,29 @@ describe('engine slots and bans', () => {
     t.engine.connect('10.0.0.1:1');
     t.engine.connect('10.0.0.2:1');
     expect(() => t.engine.connect('10.0.0.3:1')).toThrow(/all 2 outbound slots/);
+  });
+
+  it('hasPeerOnHost tracks every peer either way until its disconnect, by normalized host', () => {
+    const t = setup();
+    handshakeOutbound(t, '10.0.0.1:18444');
+    t.transport.inbound(40, '10.0.0.2:5000');
+    t.transport.inbound(41, '10.0.0.2:5001');
+    t.transport.inbound(42, '[2001:db8::1]:5000');
+    const hosts = () =>
+      ['10.0.0.1', '10.0.0.2', '10.0.0.3', '2001:db8::1', '2001:db8:0::1'].filter((h) =>
+        t.engine.hasPeerOnHost(h),
+      );
+    expect(hosts()).toEqual(['10.0.0.1', '10.0.0.2', '2001:db8::1']);
+    // Two peers on one host: gone only when both are.
+    t.transport.drop(40, 'reset', 'test');
+    expect(t.engine.hasPeerOnHost('10.0.0.2')).toBe(true);
+    t.transport.drop(41, 'reset', 'test');
+    t.transport.drop(42, 'reset', 'test');
+    expect(hosts()).toEqual(['10.0.0.1']);
+    // The answer is the scan's, whatever happened.
+    for (const h of ['10.0.0.1', '10.0.0.2', '2001:db8::1']) {
+      expect(t.engine.hasPeerOnHost(h)).toBe(t.engine.peers.some((p) => hostOf(p.address) === h));
+    }
   });
 
   it('politely rejects an inbound peer over capacity after the handshake', () => {

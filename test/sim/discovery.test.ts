@@ -27,6 +27,11 @@ describe('discovery scenario', () => {
     expect(m.eclipseTriedPct).toBeLessThan(50);
     expect(m.attackAddresses).toBeGreaterThan(100_000);
     expect(m.bootMs).toBeGreaterThan(0);
+    expect(m.bootNetgroups).toBe(m.bootOutbound);
+    expect(m.bootOutbound).toBe(5);
+    // Addresses of one /16 heard from one /16 share one new bucket: 64 slots at most.
+    expect(m.eclipseNew).toBeLessThanOrEqual(64);
+    expect(m.eclipseTried).toBeLessThanOrEqual(m.victimTried as number);
     // Relay ran, and the Engine-level invariants were exercised.
     expect(report.checks['engine-no-event-after-disconnect']).toBeGreaterThan(0);
   }, 120_000);

@@ -416,6 +416,43 @@ describe('checks in a live run', () => {
     expect(error).toBeInstanceOf(InvariantViolation);
     expect((error as Error).message).toMatch(/liveness violated .*node 2 \(crashed\)/);
   });
+
+  it('trackActivity names the nodes that ran code; expectConvergence asks only them again', async () => {
+    const net = quietNetwork(44);
+    const nodes = [0, 1, 2, 3].map(() =>
+      engineNode(net, {
+        setup: (e, ctx) => {
+          e.listen();
+          if (ctx.node === 1) e.connect('10.0.0.1:18444');
+        },
+      }),
+    );
+    const activity = net.trackActivity();
+    await net.runFor(1_000);
+    // Nodes 0 and 1 handshook; 2 and 3 ran nothing.
+    expect(activity.take()).toEqual([0, 1]);
+    expect(activity.take()).toEqual([]);
+    net.crash(3);
+    expect(activity.take()).toEqual([3]);
+    net.restart(3);
+    expect(activity.take()).toEqual([3]);
+    activity.stop();
+    nodes[2]?.current.connect('10.0.0.1:18444');
+
+    // Node 3 stays idle: asked once, at the start; node 2 until it is up.
+    const asked = [0, 0, 0, 0];
+    const tipOf = (e: Engine, node: SimNode<Engine>) => {
+      asked[node.id] = (asked[node.id] ?? 0) + 1;
+      return String(e.readyPeers.length > 0 || node.id === 3);
+    };
+    const before = net.now();
+    await expectConvergence(net, { tipOf, best: 'true', withinMs: 10_000 });
+    expect(net.now()).toBeGreaterThan(before);
+    expect(asked[3]).toBe(1);
+    expect(asked[2]).toBeGreaterThan(1);
+    // A stopped tracker collects nothing more.
+    expect(activity.take()).toEqual([]);
+  });
 });
 
 describe('crashes drawn by the fault profile', () => {

@@ -8,6 +8,10 @@
 //   already connected; one new connection per tick (Core sleeps 500 ms a loop).
 //   Only the Engine's reachable networks are drawn: IPv4 and IPv6, and Tor, I2P
 //   or CJDNS when it has a SOCKS5 proxy for them.
+//   A tick with nothing to do (every slot full, no feeler due) is not repeated:
+//   the loop parks until a slot frees or the next feeler is due, then resumes
+//   on its 500 ms beat, so a node whose slots are full costs nothing between
+//   feelers (what matters on a simulated network of a thousand nodes).
 // - A feeler every ~2 minutes (exponential gaps) once those are full: it tests a
 //   tried-table collision's occupant or a new-table address, and is dropped as
 //   soon as its handshake completes; success moves the address to tried.
@@ -145,8 +149,23 @@ export class OutboundManager {
   private readonly reachable: readonly PeerNetwork[];
   private readonly events = new Emitter<OutboundEvents>();
   private readonly slots = new Map<string, Slot>();
+  /** Hosts of the slots that hold an address (eligible() without a scan). */
+  private readonly slotHosts = new Map<string, number>();
+  /** Netgroups of the slots that are not feelers: the one-per-netgroup rule. */
+  private readonly slotGroups = new Map<string, number>();
+  /** Slots by kind (counts() and the tick without a scan). */
+  private readonly kindCounts: Record<ConnectionKind, { pending: number; ready: number }> = {
+    'full-relay': { pending: 0, ready: 0 },
+    'block-relay': { pending: 0, ready: 0 },
+    feeler: { pending: 0, ready: 0 },
+    manual: { pending: 0, ready: 0 },
+  };
   private readonly unsubscribe: (() => void)[] = [];
   private tickTimer?: TimerHandle;
+  /** When (the Engine's clock) the pending tick is due. */
+  private tickDueAt = 0;
+  /** When the last tick ran: the beat the loop keeps, parked or not. */
+  private lastTickAt = 0;
   private seedTimer?: TimerHandle;
   private started = false;
   private stopped = false;
@@ -207,6 +226,7 @@ export class OutboundManager {
     this.started = true;
     const e = this.engine;
     this.startedAt = e.clock.now();
+    this.lastTickAt = this.startedAt;
     this.ensureOutboundLimit();
     this.unsubscribe.push(
       e.on('connected', (peer) => this.onConnected(peer)),
@@ -220,14 +240,25 @@ export class OutboundManager {
     if (this.connectMode) return;
     this.nextFeelerAt = this.startedAt + this.feelerGap();
     this.scheduleSeeding();
+    this.tickDueAt = this.startedAt;
     this.tickTimer = e.clock.setTimer(0, () => this.tick());
   }
 
-  /** Stops dialling and returns the anchors to save. Connections stay up. */
+  /**
+   * Stops dialling and returns the anchors to save. Connections stay up, but
+   * their ends are no longer watched: the peers a disconnect would mark
+   * connected in the address manager (every outbound one but block-relay-only,
+   * as Core's FinalizeNode does, at shutdown too) are marked now.
+   */
   stop(): string[] {
     const anchors = this.anchors();
     if (this.stopped) return anchors;
     this.stopped = true;
+    for (const slot of this.slots.values()) {
+      if (slot.ready && slot.kind !== 'block-relay' && slot.peerAddress) {
+        this.addrman.connected(slot.peerAddress);
+      }
+    }
     const clock = this.engine.clock;
     if (this.tickTimer) clock.clearTimer(this.tickTimer);
     if (this.seedTimer) clock.clearTimer(this.seedTimer);
@@ -253,17 +284,13 @@ export class OutboundManager {
 
   /** Managed connections by kind: dialling and ready ones. */
   counts(): Record<ConnectionKind, { pending: number; ready: number }> {
-    const out = {
-      'full-relay': { pending: 0, ready: 0 },
-      'block-relay': { pending: 0, ready: 0 },
-      feeler: { pending: 0, ready: 0 },
-      manual: { pending: 0, ready: 0 },
+    const c = this.kindCounts;
+    return {
+      'full-relay': { ...c['full-relay'] },
+      'block-relay': { ...c['block-relay'] },
+      feeler: { ...c.feeler },
+      manual: { ...c.manual },
     };
-    for (const s of this.slots.values()) {
-      if (s.ready) out[s.kind].ready++;
-      else out[s.kind].pending++;
-    }
-    return out;
   }
 
   /** The kind of a managed outbound peer (undefined for inbound or unmanaged ones). */
@@ -288,27 +315,94 @@ export class OutboundManager {
     const slot = this.slots.get(address);
     if (slot?.kind === 'manual') {
       if (slot.retry) this.engine.clock.clearTimer(slot.retry);
-      this.slots.delete(address);
+      this.removeSlot(slot);
       this.engine.forget(address, 'removed');
     }
     return true;
   }
 
+  // ---- slots --------------------------------------------------------------------
+
+  private slotTotal(kind: ConnectionKind): number {
+    const c = this.kindCounts[kind];
+    return c.pending + c.ready;
+  }
+
+  private addSlot(slot: Slot): void {
+    const old = this.slots.get(slot.address);
+    if (old) this.removeSlot(old);
+    this.slots.set(slot.address, slot);
+    const c = this.kindCounts[slot.kind];
+    if (slot.ready) c.ready++;
+    else c.pending++;
+    if (slot.peerAddress) bump(this.slotHosts, hostOf(slot.address), 1);
+    if (slot.kind !== 'feeler' && slot.group !== undefined) bump(this.slotGroups, slot.group, 1);
+  }
+
+  /** Frees a slot; a loop parked because every slot was full goes on at its next beat. */
+  private removeSlot(slot: Slot): void {
+    if (this.slots.get(slot.address) !== slot) return;
+    this.slots.delete(slot.address);
+    const c = this.kindCounts[slot.kind];
+    if (slot.ready) c.ready--;
+    else c.pending--;
+    if (slot.peerAddress) bump(this.slotHosts, hostOf(slot.address), -1);
+    if (slot.kind !== 'feeler' && slot.group !== undefined) bump(this.slotGroups, slot.group, -1);
+    if (slot.kind !== 'manual') this.wake();
+  }
+
+  private setReady(slot: Slot, ready: boolean): void {
+    if (slot.ready === ready) return;
+    slot.ready = ready;
+    if (this.slots.get(slot.address) !== slot) return;
+    const c = this.kindCounts[slot.kind];
+    c.ready += ready ? 1 : -1;
+    c.pending += ready ? -1 : 1;
+  }
+
+  /** A manual slot's netgroup, learnt once its host name resolved. */
+  private setGroup(slot: Slot, group: string): void {
+    if (this.slots.get(slot.address) === slot && slot.kind !== 'feeler') {
+      if (slot.group !== undefined) bump(this.slotGroups, slot.group, -1);
+      bump(this.slotGroups, group, 1);
+    }
+    slot.group = group;
+  }
+
   // ---- the connection loop ----------------------------------------------------
 
   private tick(): void {
+    this.tickTimer = undefined;
     if (this.stopped) return;
-    this.tickTimer = this.engine.clock.setTimer(this.tickMs, () => this.tick());
-    this.maybeAddFixedSeeds();
-    let full = 0;
-    let block = 0;
-    let feelers = 0;
-    for (const s of this.slots.values()) {
-      if (s.kind === 'full-relay') full++;
-      else if (s.kind === 'block-relay') block++;
-      else if (s.kind === 'feeler') feelers++;
+    const now = this.engine.clock.now();
+    this.lastTickAt = now;
+    const full = this.slotTotal('full-relay');
+    const block = this.slotTotal('block-relay');
+    const feelers = this.slotTotal('feeler');
+    const anchor = this.anchorQueue.length > 0 && block < this.blockRelay;
+    const feelerDue = this.feelerIntervalMs > 0 && now >= this.nextFeelerAt && feelers === 0;
+    const fixedSeedsWaiting = this.fixedSeedsPending && this.addrman.size() === 0;
+    if (
+      anchor ||
+      full < this.fullRelay ||
+      block < this.blockRelay ||
+      feelerDue ||
+      fixedSeedsWaiting
+    ) {
+      this.schedule(this.tickMs);
+    } else {
+      // Nothing to do until a slot frees (removeSlot wakes the loop) or the
+      // next feeler is due: park till the first beat at or after it.
+      // (The address manager never shrinks to empty, so fixed seeds cannot
+      // become due while parked.)
+      if (this.feelerIntervalMs > 0 && feelers === 0) {
+        const beats = Math.max(1, Math.ceil((this.nextFeelerAt - now) / this.tickMs));
+        this.schedule(beats * this.tickMs);
+      }
+      return;
     }
-    if (this.anchorQueue.length > 0 && block < this.blockRelay) {
+    this.maybeAddFixedSeeds();
+    if (anchor) {
       const anchor = this.anchorQueue.pop() as string;
       let address: PeerAddress | undefined;
       try {
@@ -320,10 +414,9 @@ export class OutboundManager {
       return;
     }
     let kind: ConnectionKind;
-    const now = this.engine.clock.now();
     if (full < this.fullRelay) kind = 'full-relay';
     else if (block < this.blockRelay) kind = 'block-relay';
-    else if (this.feelerIntervalMs > 0 && now >= this.nextFeelerAt && feelers === 0) {
+    else if (feelerDue) {
       this.nextFeelerAt = now + this.feelerGap();
       kind = 'feeler';
     } else return;
@@ -366,17 +459,49 @@ export class OutboundManager {
     }
   }
 
+  /** Sets the tick `delayMs` after now, unless one is due sooner. */
+  private schedule(delayMs: number): void {
+    const clock = this.engine.clock;
+    const due = clock.now() + delayMs;
+    if (this.tickTimer) {
+      if (this.tickDueAt <= due) return;
+      clock.clearTimer(this.tickTimer);
+    }
+    this.tickDueAt = due;
+    this.tickTimer = clock.setTimer(delayMs, () => this.tick());
+  }
+
+  /**
+   * A slot freed: a parked loop goes on at its next 500 ms beat after now
+   * (where its tick would have run had it kept ticking). A running loop's
+   * tick is already there.
+   */
+  private wake(): void {
+    if (!this.started || this.stopped || this.connectMode) return;
+    const since = this.engine.clock.now() - this.lastTickAt;
+    const beats = Math.round(since / this.tickMs);
+    if (beats >= 1 && Math.abs(since - beats * this.tickMs) < 0.0005) {
+      // A beat falls right now and its tick has not run: it runs at once
+      // (a ticking loop's timer for this instant would have run after the
+      // event that freed the slot).
+      this.schedule(0);
+      return;
+    }
+    const next = (Math.floor(since / this.tickMs) + 1) * this.tickMs;
+    // To the microsecond: the beat stays on its grid despite rounding.
+    this.schedule(Math.max(0.001, Math.round((next - since) * 1000) / 1000));
+  }
+
   /** Whether a connection, either way, is up to `a`'s host. */
   private connectedTo(a: PeerAddress): boolean {
-    const host = hostOf(formatAddress(a));
-    return this.engine.peers.some((peer) => hostOf(peer.address) === host);
+    return this.engine.hasPeerOnHost(hostOf(formatAddress(a)));
   }
 
   /**
    * Whether `a` may be dialled: on a reachable network (Tor, I2P and CJDNS
    * need their proxy), not banned, not connected or being dialled, and in a
    * netgroup no other outbound connection holds (feelers are short-lived and
-   * exempt, as in Core).
+   * exempt, as in Core). Lookups, not scans: it runs for every candidate.
    */
   private eligible(a: PeerAddress, feeler: boolean): boolean {
     if (!this.reachable.includes(a.network as PeerNetwork)) return false;
@@ -384,15 +509,10 @@ export class OutboundManager {
     const host = hostOf(text);
     if (this.slots.has(text)) return false;
     if (this.engine.isBanned(host)) return false;
-    for (const peer of this.engine.peers) if (hostOf(peer.address) === host) return false;
-    for (const s of this.slots.values())
-      if (s.peerAddress && hostOf(s.address) === host) return false;
+    if (this.engine.hasPeerOnHost(host)) return false;
+    if (this.slotHosts.has(host)) return false;
     if (feeler) return true;
-    const group = netGroupKey(a, this.addrman.allowLocal);
-    for (const s of this.slots.values()) {
-      if (s.kind !== 'feeler' && s.group === group) return false;
-    }
-    return true;
+    return !this.slotGroups.has(netGroupKey(a, this.addrman.allowLocal));
   }
 
   private dial(a: PeerAddress, kind: ConnectionKind, collision = false): void {
@@ -414,7 +534,7 @@ export class OutboundManager {
       // Banned, already a target, or out of slots: try another next tick.
       return;
     }
-    this.slots.set(address, slot);
+    this.addSlot(slot);
     this.events.emit('dial', { address, kind });
   }
 
@@ -433,7 +553,7 @@ export class OutboundManager {
         slot.group = netGroupKey(peerAddress, this.addrman.allowLocal);
       }
     }
-    this.slots.set(address, slot);
+    this.addSlot(slot);
     try {
       this.engine.connect(address, { persistent: true });
     } catch {
@@ -448,7 +568,7 @@ export class OutboundManager {
     if (this.stopped) return;
     slot.retry = this.engine.clock.setTimer(this.manualRetryMs, () => {
       slot.retry = undefined;
-      if (this.slots.get(slot.address) === slot) this.slots.delete(slot.address);
+      this.removeSlot(slot);
       this.dialManual(slot.address);
     });
   }
@@ -459,9 +579,9 @@ export class OutboundManager {
 
   /** Failures count only with two outbound connections up: being offline is not the peers' fault. */
   private countFailures(): boolean {
-    let groups = 0;
-    for (const s of this.slots.values()) if (s.kind !== 'feeler' && s.ready) groups++;
-    return groups >= Math.min(this.fullRelay + this.blockRelay - 1, 2);
+    const c = this.kindCounts;
+    const ready = c['full-relay'].ready + c['block-relay'].ready + c.manual.ready;
+    return ready >= Math.min(this.fullRelay + this.blockRelay - 1, 2);
   }
 
   private ensureOutboundLimit(): void {
@@ -533,9 +653,7 @@ export class OutboundManager {
   }
 
   private readyFullRelay(): number {
-    let n = 0;
-    for (const s of this.slots.values()) if (s.kind === 'full-relay' && s.ready) n++;
-    return n;
+    return this.kindCounts['full-relay'].ready;
   }
 
   // ---- engine events ------------------------------------------------------------
@@ -556,7 +674,7 @@ export class OutboundManager {
       try {
         const resolved = parseSeedAddress(peer.address, 0);
         if (resolved.network === 'ipv4' || resolved.network === 'ipv6') {
-          slot.group = netGroupKey(resolved, this.addrman.allowLocal);
+          this.setGroup(slot, netGroupKey(resolved, this.addrman.allowLocal));
         }
       } catch (err) {
         if (!(err instanceof AddressError)) throw err;
@@ -567,7 +685,7 @@ export class OutboundManager {
   private onHandshake(peer: Peer): void {
     const slot = this.slotOf(peer);
     if (!slot) return;
-    slot.ready = true;
+    this.setReady(slot, true);
     const a = slot.peerAddress;
     if (a) {
       // What the peer says of itself beats what gossip said; then it moves to tried.
@@ -575,7 +693,7 @@ export class OutboundManager {
       this.addrman.good(a);
     }
     if (slot.kind === 'feeler') {
-      this.slots.delete(slot.address);
+      this.removeSlot(slot);
       this.engine.forget(slot.address, 'feeler');
       this.events.emit('feeler', {
         address: slot.address,
@@ -597,10 +715,10 @@ export class OutboundManager {
     const wasReady = slot.ready;
     if (slot.kind === 'manual') {
       // The Engine redials it (persistent); a new connection gets a new id.
-      slot.ready = false;
+      this.setReady(slot, false);
       slot.peerId = undefined;
     } else {
-      this.slots.delete(slot.address);
+      this.removeSlot(slot);
     }
     this.reportLoss(slot, info.reason, wasReady);
   }
@@ -628,7 +746,7 @@ export class OutboundManager {
       return;
     }
     // Only dials that never connected get here with their slot still held.
-    this.slots.delete(info.address);
+    this.removeSlot(slot);
     if (slot.peerAddress) this.addrman.attempt(slot.peerAddress, this.countFailures());
     this.reportLoss(slot, info.error, false);
   }
@@ -641,7 +759,7 @@ export class OutboundManager {
         if (!slot.retry) this.retryManual(slot);
         continue;
       }
-      this.slots.delete(slot.address);
+      this.removeSlot(slot);
       this.events.emit('lost', {
         address: slot.address,
         kind: slot.kind,
@@ -650,6 +768,12 @@ export class OutboundManager {
       });
     }
   }
+}
+
+function bump(counts: Map<string, number>, key: string, by: number): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n > 0) counts.set(key, n);
+  else counts.delete(key);
 }
 
 function checkCount(name: string, n: number): number {

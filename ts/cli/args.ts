@@ -37,6 +37,12 @@ export function helpHint(usage: string): string {
 }
 
 /** An integer flag within [min, max]. */
+/**
+ * The longest delay a Node.js timer takes (2^31 − 1 ms, about 24.8 days): a
+ * longer one fires at once, so flags that become timers stop there.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export function intFlag(
   value: string | undefined,
   name: string,

@@ -4,10 +4,24 @@
 // stage, user agents, protocol versions.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { type SeedResolver, systemSeedResolver } from '../addr/seeds.js';
-import { Crawler, type CrawlResult, CrawlTally, OTHER_AGENTS } from '../crawl/crawler.js';
+import {
+  Crawler,
+  type CrawlResult,
+  CrawlTally,
+  OTHER_AGENTS,
+  OTHER_VERSIONS,
+} from '../crawl/crawler.js';
 import { resolveStarts } from '../crawl/resolve.js';
 import { Engine } from '../engine/engine.js';
-import { CliError, checkOutputPath, connectForm, hostPort, intFlag, parse } from './args.js';
+import {
+  CliError,
+  checkOutputPath,
+  connectForm,
+  hostPort,
+  intFlag,
+  MAX_TIMER_MS,
+  parse,
+} from './args.js';
 import { chooseNetwork } from './network.js';
 import { formatCount, Progress, table, toJson } from './output.js';
 import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } from './proxy.js';
@@ -175,7 +189,13 @@ export async function runCrawl(
     'mainnet',
   );
   const concurrency = intFlag(flags.concurrency as string | undefined, 'concurrency', 32, 1, 1_000);
-  const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 10_000);
+  const timeoutMs = intFlag(
+    flags['timeout-ms'] as string | undefined,
+    'timeout-ms',
+    10_000,
+    1,
+    MAX_TIMER_MS,
+  );
   const maxNodes = intFlag(flags['max-nodes'] as string | undefined, 'max-nodes', 10_000);
   const out = flags.out as string | undefined;
   const format = (flags.format as string | undefined) ?? 'jsonl';
@@ -266,7 +286,9 @@ export async function runCrawl(
   const seconds = (performance.now() - started) / 1000;
   const failures = top(tally.failures, 20, (k) => k);
   const agents = top(tally.userAgents, 15, (k) => (k === '' ? '(empty)' : k));
-  const versions = top(tally.versions, 10, String);
+  const versions = top(tally.versions, 10, (k) =>
+    k === OTHER_VERSIONS ? '(other versions)' : String(k),
+  );
   if (json) {
     console.log(
       toJson({

@@ -171,10 +171,19 @@ export class SeedNodes {
     if (count > 1) this.release(peer.target as string, 'seednode-done');
   }
 
-  /** Disconnects; the 'disconnected' handler reports it. */
+  /**
+   * Lets the seed node go. A connection to it ends with a 'disconnected' that
+   * reports it; a dial still under way is dropped without one (forgotten, the
+   * Engine drops its connection if it completes), so it is reported here.
+   */
   private release(address: string, reason: string): void {
-    if (!this.pending.has(address)) return;
+    const entry = this.pending.get(address);
+    if (!entry) return;
+    const connected = this.engine.peers.some((p) => !p.inbound && p.target === address);
     this.engine.forget(address, reason);
+    if (connected) return;
+    this.finish(address);
+    this.on.done?.({ address, addresses: entry.addresses, reason });
   }
 
   private finish(address: string): void {

@@ -7,7 +7,7 @@ import { chainFor, HeaderError } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
-import { CliError, checkOutputPath, hostPort, intFlag, parse } from './args.js';
+import { CliError, checkOutputPath, hostPort, intFlag, MAX_TIMER_MS, parse } from './args.js';
 import { type SyncOutcome, syncFromPeer, watchUnconnectingHeaders } from './headers-service.js';
 import { chooseNetwork, describeDisconnect } from './network.js';
 import { Progress, table, toJson } from './output.js';
@@ -58,7 +58,13 @@ export async function runSync(argv: string[]): Promise<number> {
     flags['network-config'] as string | undefined,
     'mainnet',
   );
-  const timeoutMs = intFlag(flags['timeout-ms'] as string | undefined, 'timeout-ms', 30_000);
+  const timeoutMs = intFlag(
+    flags['timeout-ms'] as string | undefined,
+    'timeout-ms',
+    30_000,
+    1,
+    MAX_TIMER_MS,
+  );
   checkOutputPath(flags.out as string | undefined, 'out');
   const json = flags.json === true;
   const progress = new Progress(!json);

@@ -160,8 +160,11 @@ export interface CrawlStats {
 }
 
 /** Distinct user agents tallied by name before the rest go under OTHER_AGENTS. */
-const MAX_AGENT_KEYS = 1_000;
+export const MAX_AGENT_KEYS = 1_000;
 export const OTHER_AGENTS = '(others)';
+/** Distinct protocol versions tallied before the rest go under OTHER_VERSIONS. */
+export const MAX_VERSION_KEYS = 1_000;
+export const OTHER_VERSIONS = '(others)';
 
 /** Tallies of results for a summary; bounded whatever the peers send. */
 export class CrawlTally {
@@ -172,7 +175,8 @@ export class CrawlTally {
   /** Unreachable nodes by "reason (stage)", and reachable ones that failed later the same way. */
   readonly failures = new Map<string, number>();
   readonly userAgents = new Map<string, number>();
-  readonly versions = new Map<number, number>();
+  /** Protocol versions (a peer may claim any 32-bit number: bounded as the agents are). */
+  readonly versions = new Map<number | typeof OTHER_VERSIONS, number>();
   /** Not-dialled addresses by network. */
   readonly undialledNetworks = new Map<string, number>();
 
@@ -194,7 +198,15 @@ export class CrawlTally {
       this.userAgents,
       this.userAgents.has(agent) || this.userAgents.size < MAX_AGENT_KEYS ? agent : OTHER_AGENTS,
     );
-    if (r.protocolVersion !== undefined) bump(this.versions, r.protocolVersion);
+    const version = r.protocolVersion;
+    if (version !== undefined) {
+      bump(
+        this.versions,
+        this.versions.has(version) || this.versions.size < MAX_VERSION_KEYS
+          ? version
+          : OTHER_VERSIONS,
+      );
+    }
   }
 }
 

@@ -139,6 +139,8 @@ export class Engine implements PeerHost {
   private readonly tracker: RequestTracker;
   private readonly banList: BanList;
   private readonly peersById = new Map<PeerId, Peer>();
+  /** Peers per host (as `hostOf` reads their address): `hasPeerOnHost` without a scan. */
+  private readonly peersPerHost = new Map<string, number>();
   private readonly targets = new Map<string, OutboundTarget>();
   private readonly dialing = new Map<PeerId, OutboundTarget>();
   private readonly ourNonces = new Set<bigint>();
@@ -262,6 +264,14 @@ export class Engine implements PeerHost {
   /** Connected peers (including those still handshaking). */
   get peers(): Peer[] {
     return [...this.peersById.values()];
+  }
+
+  /**
+   * Whether a peer in `peers` (either direction, handshaking or closing
+   * included) is on `host` (normalized as `hostOf` does), without a scan.
+   */
+  hasPeerOnHost(host: string): boolean {
+    return this.peersPerHost.has(host);
   }
 
   /** Peers that completed the handshake. */
@@ -463,6 +473,8 @@ export class Engine implements PeerHost {
       ? new Peer(this, id, target.address, inbound, now, target.proxy.address)
       : new Peer(this, id, remote, inbound, now);
     this.peersById.set(id, peer);
+    const host = hostOf(peer.address);
+    this.peersPerHost.set(host, (this.peersPerHost.get(host) ?? 0) + 1);
     if (inbound) {
       const ban = this.banList.find(hostOf(remote), now);
       if (ban) {
@@ -515,6 +527,10 @@ export class Engine implements PeerHost {
     const reason = code === 'requested' ? detail : code;
     this.cleanup(peer, reason);
     this.peersById.delete(id);
+    const host = hostOf(peer.address);
+    const left = (this.peersPerHost.get(host) ?? 1) - 1;
+    if (left > 0) this.peersPerHost.set(host, left);
+    else this.peersPerHost.delete(host);
     this.events.emit('disconnected', peer, { reason, detail, local });
     const target = peer.state.target ? this.targets.get(peer.state.target) : undefined;
     if (target && target.peerId === id) {

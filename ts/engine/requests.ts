@@ -222,11 +222,22 @@ export class RequestTracker {
   /** Every request still waiting, per peer in tracking order: for checks, read-only. */
   outstanding(): OutstandingRequest[] {
     const out: OutstandingRequest[] = [];
+    const put = (p: Pending) =>
+      out.push({ peer: p.peer, command: p.command, sentAt: p.sentAt, deadline: p.deadline });
+    // Checked after every simulated step: no allocation beyond the answer
+    // unless getdata items wait (several items share one request).
     for (const state of this.byPeer.values()) {
-      const all = new Set([...state.pings, ...state.headers, ...state.addrs]);
-      for (const waits of state.items.values()) for (const w of waits) all.add(w.pending);
-      for (const p of all) {
-        out.push({ peer: p.peer, command: p.command, sentAt: p.sentAt, deadline: p.deadline });
+      for (const p of state.pings) put(p);
+      for (const p of state.headers) put(p);
+      for (const p of state.addrs) put(p);
+      if (state.items.size === 0) continue;
+      const seen = new Set<Pending>();
+      for (const waits of state.items.values()) {
+        for (const w of waits) {
+          if (seen.has(w.pending)) continue;
+          seen.add(w.pending);
+          put(w.pending);
+        }
       }
     }
     return out;

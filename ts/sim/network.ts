@@ -162,7 +162,13 @@ export class SimNode<T> {
 
 /** Rounds of dispatch at one instant before the run is declared stuck. */
 const MAX_ROUNDS_PER_INSTANT = 10_000;
-/** Virtual time between checks of every node (touched nodes are checked every step). */
+/**
+ * Virtual time between checks of every node. A node that ran code (a timer, a
+ * batch of events) is checked in full after that step; between its steps its
+ * Engine does not change, so the periodic check looks only at what time alone
+ * can break (a request past its deadline) unless code outside the steps (the
+ * scenario's, between runs) may have changed it.
+ */
 const FULL_CHECK_EVERY_MS = 1_000;
 /** runUntil's default budget of virtual time for a condition. */
 const DEFAULT_MAX_TIME_MS = 60 * 60_000;
@@ -206,6 +212,15 @@ export class SimNetwork {
   /** Nodes that ran a timer or handled a batch in this step. */
   private readonly touched = new Set<number>();
   private lastFullCheck = 0;
+  /**
+   * Per node: the earliest deadline (its clock) of the requests its Engine had
+   * pending when last checked in full, or +Infinity.
+   */
+  private readonly earliestDeadline: number[] = [];
+  /** Code outside the steps ran (between runs): the next check looks at every node in full. */
+  private checkAll = true;
+  /** Sets that collect the ids of nodes that ran code (trackActivity). */
+  private readonly activity = new Set<Set<number>>();
   private pendingError: { error: unknown } | undefined;
 
   constructor(options: SimNetworkOptions) {
@@ -305,12 +320,16 @@ export class SimNetwork {
    * the microtasks they queue. Returns false when nothing was left to run.
    */
   async step(): Promise<boolean> {
+    this.checkAll = true;
     return this.stepWithin(Number.POSITIVE_INFINITY);
   }
 
-  /** A step that does not move virtual time past `limit`. */
-  private async stepWithin(limit: number): Promise<boolean> {
-    if (this.checks && !this.anyReady()) {
+  /**
+   * A step that does not move virtual time past `limit`. `ready` is
+   * anyReady() now (callers that just asked pass it on: it scans every node).
+   */
+  private async stepWithin(limit: number, ready = this.anyReady()): Promise<boolean> {
+    if (this.checks && !ready) {
       // Quiet stretches still get their periodic check, on time: a request
       // whose timer never fires is caught within FULL_CHECK_EVERY_MS.
       const checkAt = this.nextCheckAt();
@@ -322,7 +341,7 @@ export class SimNetwork {
         return true;
       }
     }
-    const moved = this.anyReady() ? true : this.advance(limit);
+    const moved = ready ? true : this.advance(limit);
     const dispatched = await this.settle();
     this.afterStep();
     return moved || dispatched;
@@ -333,16 +352,19 @@ export class SimNetwork {
     until: number | (() => boolean),
     options: { maxTimeMs?: number } = {},
   ): Promise<number> {
+    // The caller may have changed any node since the last step.
+    this.checkAll = true;
     if (typeof until === 'number') {
       if (!(until >= this.now() && Number.isFinite(until))) {
         throw new RangeError(`cannot run back to ${until} ms: it is ${this.now()} ms`);
       }
       for (;;) {
-        if (!this.anyReady()) {
+        const ready = this.anyReady();
+        if (!ready) {
           const next = Math.min(this.nextAt() ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
           if (next > until) break;
         }
-        await this.stepWithin(until);
+        await this.stepWithin(until, ready);
       }
       this.world.advanceTo(until);
       this.takeNotices();
@@ -355,7 +377,8 @@ export class SimNetwork {
     }
     const deadline = this.now() + budget;
     while (!until()) {
-      if (!this.anyReady()) {
+      const ready = this.anyReady();
+      if (!ready) {
         const next = this.nextAt();
         if (next === null) {
           throw new SimTimeoutError(
@@ -370,7 +393,7 @@ export class SimNetwork {
           throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
         }
       }
-      await this.stepWithin(deadline);
+      await this.stepWithin(deadline, ready);
     }
     this.fullCheck();
     return this.now();
@@ -407,6 +430,26 @@ export class SimNetwork {
     return this.world.traceHash();
   }
 
+  /**
+   * Starts collecting the ids of nodes that run code (a timer, a batch of
+   * events), start, restart or crash, until `stop`: what a node's own state
+   * can have changed by. `take` returns those since the last take, ascending.
+   */
+  trackActivity(): { take(): number[]; stop(): void } {
+    const ids = new Set<number>();
+    this.activity.add(ids);
+    return {
+      take: () => {
+        const out = [...ids].sort((a, b) => a - b);
+        ids.clear();
+        return out;
+      },
+      stop: () => {
+        this.activity.delete(ids);
+      },
+    };
+  }
+
   /** The world's counters (faults, disconnects, its checks) and this side's checks. */
   counters(): Record<string, number> {
     const all = { ...(this.world.counters() as Record<string, number>) };
@@ -418,7 +461,14 @@ export class SimNetwork {
 
   // ---- internals ----------------------------------------------------------
 
+  /** Node `id` ran code (or started, or crashed) in this step. */
+  private touch(id: number): void {
+    this.touched.add(id);
+    for (const ids of this.activity) ids.add(id);
+  }
+
   private start<T>(node: SimNode<T>): void {
+    this.touch(node.id);
     const seed = this.world.randomU32(`node:${node.id}:${node.generation}`);
     node.clock = new SimClock(this.world, node.id, this.timers, seed);
     node.transport = new SimTransport(this.world, node.id, this.invariants);
@@ -433,6 +483,7 @@ export class SimNetwork {
 
   private onCrashed(node: SimNode<unknown>): void {
     if (node.transport.crashed) return;
+    this.touch(node.id);
     node.clock.stop();
     node.transport.kill();
     node.value = undefined;
@@ -530,7 +581,7 @@ export class SimNetwork {
       entry;
       entry = this.timers.popDue(due, seqLimit)
     ) {
-      this.touched.add(entry.owner.node);
+      this.touch(entry.owner.node);
       try {
         entry.fn();
       } catch (error) {
@@ -545,6 +596,8 @@ export class SimNetwork {
     let any = false;
     for (let round = 0; ; round++) {
       const dispatched = this.dispatchReady();
+      // After a round that ran nothing, the queue is as the last drain left it: empty.
+      if (!dispatched && round > 0) return any;
       await drainMicrotasks();
       if (!dispatched) return any;
       any = true;
@@ -567,7 +620,7 @@ export class SimNetwork {
       const batch = this.world.poll(id);
       if (batch === null) continue;
       any = true;
-      this.touched.add(id);
+      this.touch(id);
       const error = node.transport.dispatch(batch);
       this.world.release(id);
       if (error !== undefined) this.pendingError ??= { error };
@@ -586,6 +639,10 @@ export class SimNetwork {
       this.fullCheck();
       return;
     }
+    if (this.checkAll) {
+      this.checkNodes();
+      return;
+    }
     for (const id of [...this.touched].sort((a, b) => a - b)) this.checkEngineOf(id);
     // Slots fill only as connections arrive: the transport's counts (a native
     // call per peer) are checked on the nodes where one did, and only there.
@@ -593,13 +650,32 @@ export class SimNetwork {
     this.touched.clear();
   }
 
-  /** Every node's invariants, and the world's. */
+  /** The periodic check of every node, and the world's. */
   private fullCheck(): void {
-    this.touched.clear();
-    if (!this.checks) return;
+    if (!this.checks) {
+      this.touched.clear();
+      return;
+    }
     this.lastFullCheck = this.now();
+    this.checkNodes();
+  }
+
+  /**
+   * Every node's invariants, and the world's: in full for the nodes that ran
+   * code since their last check (or all after code outside the steps); for
+   * the others, whose Engines have not changed since, the one thing time
+   * alone can break: a request still pending past its deadline.
+   */
+  private checkNodes(): void {
     for (const id of this.invariants.takeAdmitted()) this.checkSlotsOf(id);
-    for (const node of this.nodeList) this.checkEngineOf(node.id);
+    const all = this.checkAll;
+    this.checkAll = false;
+    for (const node of this.nodeList) {
+      const id = node.id;
+      if (all || this.touched.has(id)) this.checkEngineOf(id);
+      else this.checkDeadlinesOf(id);
+    }
+    this.touched.clear();
     const violations = this.world.violations();
     if (violations.length > 0) {
       throw new InvariantViolation(
@@ -618,7 +694,17 @@ export class SimNetwork {
 
   private checkEngineOf(id: number): void {
     const engine = this.engineOf(id);
-    if (engine) this.invariants.checkEngine(id, engine);
+    this.earliestDeadline[id] = engine
+      ? this.invariants.checkEngine(id, engine)
+      : Number.POSITIVE_INFINITY;
+  }
+
+  /** An Engine unchanged since its last check: only its earliest deadline can have passed. */
+  private checkDeadlinesOf(id: number): void {
+    const earliest = this.earliestDeadline[id] ?? Number.POSITIVE_INFINITY;
+    if (earliest === Number.POSITIVE_INFINITY) return;
+    const engine = this.engineOf(id);
+    if (engine) this.invariants.checkDeadline(id, engine, earliest);
   }
 
   private checkSlotsOf(id: number): void {
