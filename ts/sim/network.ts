@@ -170,6 +170,12 @@ const MAX_ROUNDS_PER_INSTANT = 10_000;
  * scenario's, between runs) may have changed it.
  */
 const FULL_CHECK_EVERY_MS = 1_000;
+/**
+ * Virtual time between checks of every node in full, whatever ran: a backstop
+ * for code that changes one node's Engine from another's step (a promise
+ * chain that spans nodes), cheap at once a minute.
+ */
+const FULL_SWEEP_EVERY_MS = 60_000;
 /** runUntil's default budget of virtual time for a condition. */
 const DEFAULT_MAX_TIME_MS = 60 * 60_000;
 
@@ -212,6 +218,7 @@ export class SimNetwork {
   /** Nodes that ran a timer or handled a batch in this step. */
   private readonly touched = new Set<number>();
   private lastFullCheck = 0;
+  private lastSweep = 0;
   /**
    * Per node: the earliest deadline (its clock) of the requests its Engine had
    * pending when last checked in full, or +Infinity.
@@ -657,6 +664,7 @@ export class SimNetwork {
       return;
     }
     this.lastFullCheck = this.now();
+    if (this.lastFullCheck - this.lastSweep >= FULL_SWEEP_EVERY_MS) this.checkAll = true;
     this.checkNodes();
   }
 
@@ -670,6 +678,7 @@ export class SimNetwork {
     for (const id of this.invariants.takeAdmitted()) this.checkSlotsOf(id);
     const all = this.checkAll;
     this.checkAll = false;
+    if (all) this.lastSweep = this.now();
     for (const node of this.nodeList) {
       const id = node.id;
       if (all || this.touched.has(id)) this.checkEngineOf(id);
