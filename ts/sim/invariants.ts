@@ -326,6 +326,10 @@ export async function expectConvergence<T>(
       if (converged(node)) behind.delete(id);
       else behind.add(id);
     }
+    if (behind.size > 0) return false;
+    // It looks done: every node is asked once more, so that the answer never
+    // rests on a tip that changed without its node running code.
+    for (const node of nodes) if (!converged(node)) behind.add(node.id);
     return behind.size === 0;
   };
   try {
