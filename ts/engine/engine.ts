@@ -579,6 +579,10 @@ export class Engine implements PeerHost {
   // ---- inbound messages ---------------------------------------------------
 
   private onFrame(id: PeerId, command: string, payload: Buffer): void {
+    // Once closing, what peers sent is not acted on (the addon discards what
+    // arrives after the close; this is what was already queued): a backlog of
+    // requests must not hold a shutdown up while it is answered into closing sockets.
+    if (this.closing) return;
     const peer = this.peersById.get(id);
     if (!peer?.active) return;
     peer.state.lastRecvMs = this.clock.now();

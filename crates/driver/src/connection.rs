@@ -133,6 +133,9 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
     // across thousands of peers is what their resident memory would be.
     let mut read_size = FIRST_READ;
     loop {
+        if link.is_closing() {
+            return drain_until_eof(link, stream).await;
+        }
         wait_for_budget(shared, link, decoder.buffered()).await;
         if let Err(e) = stream.readable().await {
             return DisconnectReason::Io(e.to_string());
@@ -161,6 +164,7 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             Ok(_) => {}
             Err(e) => return DisconnectReason::Io(e.to_string()),
         }
+        let filled = matches!(read, Ok(n) if n == size);
         // Parse everything complete before reading more, a bounded slice per wake
         // so one busy peer cannot starve the rest.
         loop {
@@ -232,6 +236,43 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             .store(decoder.buffered(), Ordering::Relaxed);
         link.read_capacity
             .store(decoder.capacity(), Ordering::Relaxed);
+        if filled {
+            // More is probably waiting. Readiness futures take no part in
+            // tokio's cooperative budget, so a peer that sends faster than we
+            // parse would otherwise keep this task, and the runtime's only
+            // worker, from ever yielding to the other connections.
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Reads and discards what a closing peer still sends, without parsing it, until
+/// its FIN: the writer is finishing its flush (bounded by the flush timeout) and
+/// ends the connection. Draining keeps unread input from turning our close into a
+/// reset; skipping the decoder keeps a flooding peer from costing a checksum per
+/// frame while everything shuts down.
+async fn drain_until_eof(link: &PeerLink, stream: &TcpStream) -> DisconnectReason {
+    // Small, as thousands of peers may be closing at once; a few reads per turn.
+    let mut scratch = vec![0u8; FIRST_READ];
+    let mut reads = 0u32;
+    loop {
+        if let Err(e) = stream.readable().await {
+            return DisconnectReason::Io(e.to_string());
+        }
+        match stream.try_read(&mut scratch) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Ok(0) => {
+                link.peer_eof.notify_one();
+                std::future::pending::<()>().await;
+            }
+            Ok(_) => {
+                reads += 1;
+                if reads.is_multiple_of(16) {
+                    tokio::task::yield_now().await;
+                }
+            }
+            Err(e) => return DisconnectReason::Io(e.to_string()),
+        }
     }
 }
 

@@ -176,3 +176,64 @@ fn dropped_messages_count_against_the_receive_budget() {
     let drained = server.driver.drain().len();
     assert!(drained < 20_000);
 }
+
+#[test]
+fn peers_flooding_through_the_shutdown_do_not_hold_it_up() {
+    // Once closing, a reader discards what its peer sends; it must still let
+    // the writer finish (here: at the flush timeout, as the flooders never send
+    // FIN). Readiness futures are outside tokio's cooperative budget, so a
+    // reader that never yields would keep the only worker to itself for as
+    // long as its peer keeps sending.
+    use std::io::Write;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mut config = peerwire_driver::DriverConfig::new(MAGIC);
+    config.flush_timeout = Duration::from_millis(300);
+    let mut server = Harness::with_config(config);
+    let (_, addr) = server.driver.listen("127.0.0.1:0").unwrap();
+    let frame = peerwire_core::encode_frame(MAGIC, &Command::new("junk").unwrap(), &[1; 4_000]);
+    let flood: std::sync::Arc<Vec<u8>> = std::sync::Arc::new(
+        frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame.len() * 256)
+            .collect(),
+    );
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let mut flooders = Vec::new();
+    for _ in 0..4 {
+        let mut raw = std::net::TcpStream::connect(addr).unwrap();
+        let (stop, flood) = (stop.clone(), flood.clone());
+        flooders.push(std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) && raw.write_all(&flood).is_ok() {}
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while accepted(&server) < 4 {
+        assert!(Instant::now() < deadline, "the flooders were not accepted");
+        std::thread::sleep(Duration::from_millis(10));
+        server.seen.extend(server.driver.drain());
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    server.driver.close();
+    server.wait_for("closed while the peers still flood", |e| {
+        matches!(e, Event::Closed)
+    });
+    let took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    server.driver.finish();
+    for flooder in flooders {
+        flooder.join().unwrap();
+    }
+    // A liveness bound many times the flush timeout, not a speed assertion.
+    assert!(took < Duration::from_secs(8), "close took {took:?}");
+}
+
+fn accepted(harness: &Harness) -> usize {
+    harness
+        .seen
+        .iter()
+        .filter(|e| matches!(e, Event::Accepted { .. }))
+        .count()
+}
