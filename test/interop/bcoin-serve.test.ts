@@ -59,4 +59,42 @@ describe('bcoin syncs blocks from peerwire node', () => {
     expect(events(started.lines, 'disconnected')).toEqual([]);
     expect(events(started.lines, 'handshake').length).toBe(handshakes);
   }, 120_000);
+
+  it('follows new tips the node mines and announces while connected', async () => {
+    const started = await startCli(
+      [
+        'node',
+        '--listen',
+        '127.0.0.1:0',
+        '--generate',
+        '100',
+        '--generate-interval-ms',
+        '300',
+        '--json',
+      ],
+      /"event":"listening"/,
+    );
+    node = started.child;
+    const listening = JSON.parse(started.match.input) as { address: string; height: number };
+    bcoin = await startBcoin({ only: listening.address });
+    bcoin.node.startSync();
+    const chain = bcoin.node.chain;
+    // Blocks mined after bcoin caught up reach it by announcement (inv), not by its first sync.
+    await waitUntil('bcoin past the start height', () => chain.height >= listening.height, 60_000);
+    const target = chain.height + 3;
+    await waitUntil(`bcoin at ${target}`, () => chain.height >= target, 60_000);
+    const mined = events(started.lines, 'block') as unknown as {
+      height: number;
+      hash: string;
+      announced: number;
+    }[];
+    // Each block mined since bcoin connected was announced to it.
+    expect(mined.filter((b) => b.announced === 1).length).toBeGreaterThanOrEqual(3);
+    const ours = mined.find((b) => b.height === chain.height);
+    expect(ours).toBeDefined();
+    const theirs = Buffer.from(chain.tip.hash, 'hex').reverse().toString('hex');
+    // Its tip is one of ours (ours may have moved on meanwhile).
+    expect(mined.map((b) => b.hash)).toContain(theirs);
+    expect(events(started.lines, 'disconnected')).toEqual([]);
+  }, 120_000);
 });

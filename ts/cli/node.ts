@@ -459,8 +459,12 @@ export async function runNode(argv: string[]): Promise<number> {
       mining = blocks
         .generate(1)
         .then((previousTip) => {
-          log('block', { height: chain.height, hash: hashToHex(chain.tipHash) });
-          blockService.announce(previousTip);
+          const told = blockService.announce(previousTip);
+          log('block', {
+            height: chain.height,
+            hash: hashToHex(chain.tipHash),
+            announced: told.headers + told.inv,
+          });
           if (!stopping) mineLater();
         })
         .catch((err: Error) => log('generate-failed', { error: err.message }));

@@ -71,10 +71,13 @@ export interface BlockServiceEvents {
 }
 
 export interface BlockService {
-  /** Tells peers about the chain's new tip; `previousTip` is the tip before the change. */
-  announce(previousTip: ChainEntry): void;
-  /** Items waiting to be answered for `peer` (tests, logs). */
-  pendingOf(peer: Peer): number;
+  /**
+   * Tells peers about the chain's new tip; `previousTip` is the tip before the
+   * change. Returns how many peers got headers and how many an inv.
+   */
+  announce(previousTip: ChainEntry): { headers: number; inv: number };
+  /** getdata items waiting to be answered for `peer`, and whether it is paused on its send queue. */
+  queueOf(peer: Peer): { pending: number; paused: boolean };
 }
 
 const hexKey = (hash: Uint8Array) => Buffer.from(hash).toString('hex');
@@ -240,9 +243,10 @@ export function serveBlocks(
   });
   engine.on('disconnected', (peer) => peers.delete(peer));
 
-  const announce = (previousTip: ChainEntry): void => {
+  const announce = (previousTip: ChainEntry): { headers: number; inv: number } => {
+    const told = { headers: 0, inv: 0 };
     const tip = chain.tip;
-    if (tip === previousTip) return;
+    if (tip === previousTip) return told;
     // The new best-chain blocks: those after the previous tip's last ancestor
     // on the best chain (the previous tip itself unless the chain reorganised).
     let fork = previousTip;
@@ -264,15 +268,24 @@ export function serveBlocks(
         for (let h = from; h <= tip.height; h++) headers.push(chain.headerAt(h) as BlockHeader);
         peer.send({ command: 'headers', payload: { headers } });
         s.knownHeight = tip.height;
+        told.headers++;
       } else {
         // Core: falling back to inv, it announces the tip alone.
         peer.send({
           command: 'inv',
           payload: { inventory: [{ type: INV_TYPE.block, hash: tip.hash }] },
         });
+        told.inv++;
       }
     }
+    return told;
   };
 
-  return { announce, pendingOf: (peer) => peers.get(peer)?.pending ?? 0 };
+  return {
+    announce,
+    queueOf: (peer) => {
+      const s = peers.get(peer);
+      return { pending: s?.pending ?? 0, paused: s?.paused ?? false };
+    },
+  };
 }
