@@ -147,6 +147,37 @@ describe('getdata', () => {
     expect(peer.connected).toBe(true);
   });
 
+  it('a held block that cannot be read or parsed is notfound, and serving goes on', async () => {
+    const memory = new MemoryBlocks(10);
+    await memory.put(hashAt(1), rawAt(1));
+    const broken = Buffer.alloc(32, 0xee);
+    const garbage = Buffer.alloc(32, 0xdd);
+    const source: BlockSource = {
+      has: (h) => memory.has(h) || Buffer.from(h).equals(broken) || Buffer.from(h).equals(garbage),
+      get: (h) => {
+        if (Buffer.from(h).equals(broken)) throw new Error('disk on fire');
+        if (Buffer.from(h).equals(garbage)) return Buffer.alloc(100, 1);
+        return memory.get(h);
+      },
+      put: async () => true,
+      count: 3,
+    };
+    const s = await server(source);
+    const { peer, got } = await client(s.port);
+    const items = [
+      { type: INV_TYPE.witnessBlock, hash: broken },
+      { type: INV_TYPE.block, hash: garbage },
+      witnessBlock(1),
+    ];
+    peer.send({ command: 'getdata', payload: { inventory: items } });
+    await waitUntil('two answers', () => got.length >= 2);
+    expect(got.map((m) => m.command)).toEqual(['notfound', 'block']);
+    expect(hexes((got[0] as Extract<Message, { command: 'notfound' }>).payload.inventory)).toEqual(
+      hexes(items.slice(0, 2)),
+    );
+    expect(peer.connected).toBe(true);
+  });
+
   it('a peer asking for 50,000 blocks that does not read costs its send queue, not 50,000 blocks', async () => {
     // 200 KB "blocks" (the service does not parse witness blocks), so that the
     // kernel's socket buffers hold only a few of them.

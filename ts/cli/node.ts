@@ -305,7 +305,10 @@ export async function runNode(argv: string[]): Promise<number> {
   // would put headers it has no blocks for on it. A headers-only node follows.
   const servesBlocks = (services & (NODE_NETWORK | NODE_NETWORK_LIMITED)) !== 0n;
   serveHeaders(engine, chain, { follow: !servesBlocks });
-  const blockService = serveBlocks(engine, chain, blocks.source);
+  const blockService = serveBlocks(engine, chain, blocks.source, {
+    unreadable: (hash, err) =>
+      log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
+  });
 
   let addrman: AddressManager;
   let anchors: string[] = [];

@@ -68,6 +68,8 @@ export interface BlockServiceEvents {
   served?: (peer: Peer, hash: Uint8Array, witness: boolean) => void;
   /** A notfound was sent with this many items. */
   notfound?: (peer: Peer, items: number) => void;
+  /** A held block could not be read or parsed (it was answered with notfound). */
+  unreadable?: (hash: Uint8Array, error: unknown) => void;
 }
 
 export interface BlockService {
@@ -131,6 +133,21 @@ export function serveBlocks(
     }
   };
 
+  /**
+   * The block to send for an item: as stored, or without witness data. A
+   * block that cannot be read (the store dropped it as corrupt, an I/O error,
+   * the store closing at shutdown) or parsed is not served: it is notfound.
+   */
+  const read = async (hash: Uint8Array, witness: boolean): Promise<Uint8Array | undefined> => {
+    try {
+      const raw = await source.get(hash);
+      return raw && !witness ? stripWitness(raw) : raw;
+    } catch (err) {
+      events.unreadable?.(hash, err);
+      return undefined;
+    }
+  };
+
   /** Answers the peer's pending items until none are left or its queue is full. */
   const pump = async (peer: Peer, s: ServedPeer): Promise<void> => {
     if (s.running) return;
@@ -147,7 +164,7 @@ export function serveBlocks(
           continue;
         }
         const hash = Buffer.from(item.hash);
-        const raw = source.has(hash) ? await source.get(hash) : undefined;
+        const raw = source.has(hash) ? await read(hash, witness) : undefined;
         if (!peer.active) return;
         if (!raw) {
           missing.push({ type: item.type, hash });
@@ -156,10 +173,7 @@ export function serveBlocks(
           continue;
         }
         sendNotFound(peer, missing);
-        const sent = peer.send({
-          command: 'block',
-          payload: { raw: witness ? raw : stripWitness(raw) },
-        });
+        const sent = peer.send({ command: 'block', payload: { raw } });
         if (sent === 'full') {
           // Not queued: the same item is tried again once the queue drains.
           s.paused = true;
