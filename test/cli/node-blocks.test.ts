@@ -152,6 +152,14 @@ describe('services follow the blocks held', () => {
   });
 });
 
+describe('--generate without --datadir', () => {
+  it('is bounded in memory: past the bound it asks for --datadir', async () => {
+    const r = await runCli(['node', '--listen', '127.0.0.1:0', '--generate', '50000']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/more than 50000 blocks in memory: give --datadir DIR/);
+  });
+});
+
 describe('a data directory is reopened', () => {
   it('after a clean stop: the same chain, not generated again, served whole', async () => {
     const dir = fresh();
