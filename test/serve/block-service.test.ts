@@ -87,6 +87,20 @@ async function handshake(s: Server, socket: Socket, nonce: bigint): Promise<Peer
 
 const block = (h: number): InvVector => ({ type: INV_TYPE.block, hash: hashAt(h) });
 const witnessBlock = (h: number): InvVector => ({ type: INV_TYPE.witnessBlock, hash: hashAt(h) });
+/** A block message's bytes (throws for anything else). */
+function rawOf(m: Message | undefined): Uint8Array {
+  if (m?.command !== 'block') throw new Error(`expected a block, got ${m?.command}`);
+  return m.payload.raw;
+}
+
+/** An inv or notfound message's items (throws for anything else). */
+function invOf(m: Message | undefined): InvVector[] {
+  if (m?.command !== 'inv' && m?.command !== 'notfound') {
+    throw new Error(`expected inv or notfound, got ${m?.command}`);
+  }
+  return m.payload.inventory;
+}
+
 const hexes = (items: readonly InvVector[]) =>
   items.map((i) => `${i.type}:${Buffer.from(i.hash).toString('hex')}`);
 
@@ -115,7 +129,7 @@ describe('getdata', () => {
         ],
       },
     });
-    await waitUntil('five answers', () => got.length >= 5);
+    await waitUntil('six answers', () => got.length >= 6);
     expect(got.map((m) => m.command)).toEqual([
       'block',
       'block',
@@ -124,26 +138,19 @@ describe('getdata', () => {
       'block',
       'notfound',
     ]);
-    const [plain, witness, missing, genesis, tip, last] = got as Extract<
-      Message,
-      { command: 'block' } | { command: 'notfound' }
-    >[];
+    const [plain, witness, missing, genesis, tip, last] = got;
     // MSG_BLOCK: the same block (header, txids) without its witness data.
-    const plainRaw = (plain?.payload as { raw: Uint8Array }).raw;
+    const plainRaw = rawOf(plain);
     expect(blockHash(plainRaw)).toEqual(hashAt(1));
     expect(plainRaw.length).toBeLessThan(rawAt(1).length);
     expect(blockTxids(plainRaw)).toEqual(blockTxids(rawAt(1)));
     expect(blockWtxids(plainRaw)).toEqual(blockTxids(rawAt(1)));
     // MSG_WITNESS_BLOCK: the block as stored.
-    expect(Buffer.from((witness?.payload as { raw: Uint8Array }).raw)).toEqual(rawAt(2));
-    expect(hexes((missing?.payload as { inventory: InvVector[] }).inventory)).toEqual(
-      hexes([unknown, tx, filtered, compact]),
-    );
-    expect(Buffer.from((genesis?.payload as { raw: Uint8Array }).raw)).toEqual(GENESIS);
-    expect(Buffer.from((tip?.payload as { raw: Uint8Array }).raw)).toEqual(rawAt(HEIGHT));
-    expect(hexes((last?.payload as { inventory: InvVector[] }).inventory)).toEqual(
-      hexes([unknownWitness]),
-    );
+    expect(Buffer.from(rawOf(witness))).toEqual(rawAt(2));
+    expect(hexes(invOf(missing))).toEqual(hexes([unknown, tx, filtered, compact]));
+    expect(Buffer.from(rawOf(genesis))).toEqual(GENESIS);
+    expect(Buffer.from(rawOf(tip))).toEqual(rawAt(HEIGHT));
+    expect(hexes(invOf(last))).toEqual(hexes([unknownWitness]));
     expect(peer.connected).toBe(true);
   });
 
