@@ -34,6 +34,9 @@ const P2WSH_OP_TRUE = Buffer.concat([
   Buffer.from('4ae81572f06e1b88fd5ced7a1a000945432e83e1551e6f721ee9c00b8cc33260', 'hex'),
 ]);
 
+/** The largest blockBytes: MAX_BLOCK_WEIGHT / 4, within the weight limit however it is made. */
+export const MAX_FILL_BYTES = 1_000_000;
+
 /** Seconds between generated blocks. */
 const SPACING_SECONDS = 30;
 
@@ -72,6 +75,15 @@ export interface GenerateOptions {
   witnessCommitment?: boolean;
   /** Blocks between subsidy halvings: regtest's 150 by default. */
   halvingInterval?: number;
+  /**
+   * Fill every block that has a matured coinbase to spend (from height 101)
+   * with as many transactions of txsPerBlock's shape as keep it within this
+   * many serialized bytes, witness data included; txsPerBlock is then ignored
+   * for those blocks. At most 1,000,000 (MAX_BLOCK_WEIGHT / 4), so the block
+   * is within the weight limit whatever its share of witness data. Blocks
+   * 1..100 stay coinbase-only. Default: unset (txsPerBlock decides).
+   */
+  blockBytes?: number;
   /**
    * Continue a chain rather than start at genesis: the first block is at
    * `height + 1` on top of `hash` (wire order). Blocks depend only on their
@@ -128,6 +140,41 @@ function spends(matured: BuiltTx | undefined, count: number, lock: Uint8Array): 
   return txs;
 }
 
+/** A block's serialized size with these transactions after a coinbase of `coinbaseBytes`. */
+function blockSize(coinbaseBytes: number, others: readonly BuiltTx[]): number {
+  const count = others.length + 1;
+  const varint = count < 0xfd ? 1 : count <= 0xffff ? 3 : 5;
+  return others.reduce((n, t) => n + t.raw.length, 80 + varint + coinbaseBytes);
+}
+
+/**
+ * The spends (see spends()) of the most transactions that keep the block
+ * within `bytes`, given a coinbase of `coinbaseBytes` (its size does not
+ * depend on them: the commitment is a fixed-size output). Estimated from the
+ * sizes of a two-transaction probe, then checked by building.
+ */
+function fill(
+  matured: BuiltTx | undefined,
+  bytes: number,
+  lock: Uint8Array,
+  coinbaseBytes: number,
+): BuiltTx[] {
+  if (!matured) return [];
+  const probe = spends(matured, 2, lock);
+  if (blockSize(coinbaseBytes, probe) > bytes) return [];
+  const output = 8 + 1 + lock.length;
+  const spend = (probe[1] as BuiltTx).raw.length;
+  const fixed = blockSize(coinbaseBytes, probe) - 2 * output - spend;
+  // Varints of the counts may grow by 2 bytes each past 252.
+  let count = Math.max(2, Math.floor((bytes - fixed - 4 + spend) / (output + spend)));
+  for (;;) {
+    const txs = spends(matured, count, lock);
+    const over = blockSize(coinbaseBytes, txs) - bytes;
+    if (over <= 0 || count === 2) return txs;
+    count = Math.max(2, count - Math.ceil(over / (output + spend)));
+  }
+}
+
 /**
  * Endless real blocks after the network's genesis: heights 1, 2, …, thirty
  * seconds apart from 1 April 2012 (or the genesis time if later), at the
@@ -150,6 +197,13 @@ export function* blockStream(
   // BIP 9 signalling for segwit (bit 1), for nodes that activate it that way.
   const version = segwitHeight > 0 ? 0x2000_0002 : 0x2000_0000;
   const perBlock = options.txsPerBlock ?? 0;
+  const fillBytes = options.blockBytes;
+  if (
+    fillBytes !== undefined &&
+    !(Number.isInteger(fillBytes) && fillBytes > 0 && fillBytes <= MAX_FILL_BYTES)
+  ) {
+    throw new RangeError(`blockBytes must be an integer from 1 to ${MAX_FILL_BYTES}`);
+  }
   const halving = options.halvingInterval ?? 150;
   const tag = Buffer.from(options.seed ?? 'peerwire', 'utf8').subarray(0, 64);
   const startTime = Math.max(genesis.time, BIP16_TIME);
@@ -160,17 +214,23 @@ export function* blockStream(
     const segwit = height >= segwitHeight;
     const lock = segwit ? P2WSH_OP_TRUE : OP_TRUE;
     const matured = coinbases.length === COINBASE_MATURITY ? coinbases.shift() : undefined;
-    const others = spends(matured, perBlock, lock);
+    const coinbaseOf = (others: readonly BuiltTx[], commit: boolean) =>
+      buildTx(
+        coinbaseTx({
+          height,
+          outputs: [{ value: blockSubsidy(height, halving), script: lock }],
+          tag,
+          commitment: commit ? witnessCommitment(others) : undefined,
+        }),
+      );
+    // Filled blocks spend P2WSH coins once segwit applies, so they carry a commitment.
+    const others =
+      fillBytes === undefined
+        ? spends(matured, perBlock, lock)
+        : fill(matured, fillBytes, lock, coinbaseOf([], segwit).raw.length);
     const withWitness = others.some((t) => !t.txid.equals(t.wtxid));
     const commit = segwit && ((options.witnessCommitment ?? true) || withWitness);
-    const coinbase = buildTx(
-      coinbaseTx({
-        height,
-        outputs: [{ value: blockSubsidy(height, halving), script: lock }],
-        tag,
-        commitment: commit ? witnessCommitment(others) : undefined,
-      }),
-    );
+    const coinbase = coinbaseOf(others, commit);
     coinbases.push(coinbase);
     const block = assembleBlock(
       {
