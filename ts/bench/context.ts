@@ -22,6 +22,14 @@ export interface Sizes {
   syncHeaders: number;
   /** The generated chain to sync (set by the bench before sync runs). */
   headersFile?: string;
+  /** Filled blocks to download (after the 100 coinbase-only ones). */
+  blocksFull: number;
+  /** Their size: filled to at most this many bytes (generate.ts, blockBytes). */
+  blockBytes: number;
+  /** Serving nodes. */
+  blockPeers: number;
+  /** One data directory per serving node (set by the bench before blocks runs). */
+  blocksDirs?: string[];
 }
 
 export type Measurement = Record<string, number>;

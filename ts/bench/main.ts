@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { CliError, checkOutputPath, intFlag, parse } from '../cli/args.js';
 import { table, toJson } from '../cli/output.js';
+import { ensureBlocksDirs } from './blocksdir.js';
 import { ensureChainFile } from './chainfile.js';
 import type { Measurement, Sizes } from './context.js';
 import type { Impl } from './nets.js';
@@ -56,6 +57,9 @@ export const FULL: Sizes = {
   pingWarmup: 2_000,
   peers: 10_000,
   syncHeaders: 900_000,
+  blocksFull: 300,
+  blockBytes: 1_000_000,
+  blockPeers: 4,
 };
 
 export const QUICK: Sizes = {
@@ -68,6 +72,9 @@ export const QUICK: Sizes = {
   pingWarmup: 50,
   peers: 50,
   syncHeaders: 4_000,
+  blocksFull: 8,
+  blockBytes: 50_000,
+  blockPeers: 4,
 };
 
 export interface Spread {
@@ -186,6 +193,18 @@ export async function runBench(argv: string[]): Promise<number> {
     const { path, generated } = ensureChainFile(sizes.syncHeaders);
     sizes.headersFile = path;
     process.stderr.write(` ${generated ? 'generated' : 'cached'} ${path}\n`);
+  }
+  if (chosen.some((n) => n.startsWith('blocks'))) {
+    process.stderr.write(
+      `bench blocks: preparing ${sizes.blocksFull} blocks of ~${sizes.blockBytes.toLocaleString('en-US')} bytes for ${sizes.blockPeers} nodes…`,
+    );
+    const { dirs, generated } = await ensureBlocksDirs(
+      sizes.blocksFull,
+      sizes.blockBytes,
+      sizes.blockPeers,
+    );
+    sizes.blocksDirs = dirs;
+    process.stderr.write(` ${generated ? 'generated' : 'cached'} ${dirs[0]}…\n`);
   }
 
   // Interrupted: take the runs under way down too, then go.

@@ -8,6 +8,7 @@
 // can arrive in the same batch as the event announcing its connection.
 import { checksumsComputed } from '../native/transport.js';
 import { baselineChecksums } from './baseline.js';
+import { blocksWorkload } from './blocks.js';
 import {
   type Metric,
   now,
@@ -300,4 +301,6 @@ export const WORKLOADS: Record<string, Workload> = {
   ping,
   peers,
   sync: syncWorkload,
+  blocks: blocksWorkload('count'),
+  'blocks-store': blocksWorkload('store'),
 };

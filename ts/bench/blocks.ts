@@ -1,0 +1,492 @@
+// Block download from four local nodes: a generated regtest chain whose
+// blocks from height 101 are filled with real transactions to ~1 MB each
+// (blocksdir.ts), served by four `peerwire node --datadir` children, each
+// holding the whole chain. The other side runs the four nodes for both
+// implementations; what is measured is the downloading side, from its first
+// request to its last block verified, after the handshakes and (for peerwire)
+// a headers sync that are not timed. Only the filled blocks are downloaded.
+//
+// peerwire: an Engine, downloadBlocks (Core's window, 16 blocks in flight per
+// peer) with checkBlockAsync (native CheckBlock: merkle root, witness
+// commitment, weight, each transaction's context-free checks) into a sink:
+// either one that counts (nothing written) or a BlockStore in a fresh
+// temporary directory (each block and its index record fsync'd before it
+// counts as stored: fsync is in the measured path).
+//
+// Plain Node: `net` with the baseline framing, a hand-written version
+// handshake, getdata for MSG_WITNESS_BLOCK, 16 in flight per node, and a
+// JavaScript check of each block with crypto.hash: its header's hash is the
+// one asked for, its merkle root (txids of the transactions without witness
+// data) and its witness commitment (wtxids). Not the rest of CheckBlock
+// (sizes, per-transaction checks, sigops, BIP 34). Its store variant appends
+// the verified blocks to one file and fdatasyncs each batch of them before
+// they count, as the BlockStore groups its fsyncs.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { hash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { downloadBlocks } from '../block/download.js';
+import type { BlockSink } from '../block/sink.js';
+import { chainFor } from '../chain/headerchain.js';
+import { syncFromPeer } from '../cli/headers-service.js';
+import { networkPreset } from '../config/schema.js';
+import { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
+import { BlockStore } from '../store/blocks/store.js';
+import { FIRST_FULL_HEIGHT } from './blocksdir.js';
+import { type Context, type Measurement, now, type Workload, withNet } from './context.js';
+
+const cliMain = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The headers file's preamble (headersfile.ts): its headers start at height 1. */
+const PREAMBLE = 48;
+/** Core's MAX_BLOCKS_IN_TRANSIT_PER_PEER, for the plain-Node side too. */
+const IN_FLIGHT = 16;
+const MSG_WITNESS_BLOCK = 0x4000_0002;
+
+export type BlockSinkKind = 'count' | 'store';
+
+function dirsOf(ctx: Context): string[] {
+  const dirs = ctx.sizes.blocksDirs;
+  if (!dirs?.length)
+    throw new Error('the blocks workload needs its data directories (sizes.blocksDirs)');
+  return dirs;
+}
+
+const fullBlocks = (ctx: Context) => ctx.sizes.blocksFull;
+const tipHeight = (ctx: Context) => FIRST_FULL_HEIGHT - 1 + fullBlocks(ctx);
+
+function measured(blocks: number, bytes: number, peers: number, t0: bigint): Measurement {
+  const seconds = Number(now() - t0) / 1e9;
+  return {
+    blocks,
+    bytes,
+    peers,
+    seconds,
+    perSecond: blocks / seconds,
+    mbPerSecond: bytes / 1e6 / seconds,
+  };
+}
+
+// ---------------------------------------------------------------- serving side
+
+interface RunningNode {
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Starts `peerwire node --datadir dir` and resolves once it listens. */
+async function startNode(dir: string): Promise<RunningNode> {
+  const node: ChildProcess = spawn(
+    process.execPath,
+    [cliMain, 'node', '--listen', '127.0.0.1:0', '--datadir', dir, '--json'],
+    // stderr piped, not inherited: a node outliving this worker must not hold the bench's stderr open.
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  node.stderr?.on('data', (d) => process.stderr.write(d));
+  // However this worker ends (the bench may SIGTERM it), the node goes with it.
+  const killNode = () => node.kill('SIGKILL');
+  process.once('exit', killNode);
+  const exited = new Promise<never>((_, reject) =>
+    node.once('exit', (code, signal) =>
+      reject(new Error(`peerwire node --datadir ${dir} exited (${signal ?? code})`)),
+    ),
+  );
+  exited.catch(() => {});
+  const stop = async () => {
+    if (node.exitCode === null && node.signalCode === null) {
+      node.kill('SIGTERM');
+      await exited.catch(() => {});
+    }
+    process.off('exit', killNode);
+  };
+  try {
+    const lines = createInterface({ input: node.stdout as NodeJS.ReadableStream });
+    const port = await Promise.race([
+      new Promise<number>((resolve) =>
+        lines.on('line', (line) => {
+          const event = JSON.parse(line) as { event: string; address?: string };
+          if (event.event === 'listening') resolve(Number(event.address?.split(':').at(-1)));
+        }),
+      ),
+      exited,
+    ]);
+    return { port, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Runs one node per data directory until the measuring side is done. */
+async function serveWithNodes(ctx: Context): Promise<void> {
+  const nodes: RunningNode[] = [];
+  try {
+    for (const node of await Promise.allSettled(dirsOf(ctx).map(startNode))) {
+      if (node.status === 'fulfilled') nodes.push(node.value);
+    }
+    if (nodes.length !== dirsOf(ctx).length) throw new Error('a serving node did not start');
+    ctx.ch.send({ ports: nodes.map((n) => n.port) });
+    await ctx.ch.next();
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+// ---------------------------------------------------------------- peerwire
+
+/** Counts what it is given and keeps nothing. */
+class CountingSink implements BlockSink {
+  blocks = 0;
+  bytes = 0;
+  has(): boolean {
+    return false;
+  }
+  async put(_hash: Uint8Array, raw: Uint8Array): Promise<void> {
+    this.blocks++;
+    this.bytes += raw.length;
+  }
+}
+
+async function downloadWithEngine(ctx: Context, kind: BlockSinkKind): Promise<Measurement> {
+  const network = networkPreset('regtest');
+  const chain = chainFor(network);
+  const engine = new Engine({ network: 'regtest', startHeight: () => chain.height });
+  const storeDir = kind === 'store' ? mkdtempSync(join(tmpdir(), 'peerwire-bench-blocks-')) : '';
+  let store: BlockStore | undefined;
+  try {
+    const { ports } = (await ctx.ch.next()) as unknown as { ports: number[] };
+    // Installed before the first dial.
+    const handshaken = new Promise<Peer[]>((resolve, reject) => {
+      const peers: Peer[] = [];
+      engine.on('handshake', (peer) => {
+        peers.push(peer);
+        if (peers.length === ports.length) resolve(peers);
+      });
+      engine.once('failed', (f) => reject(new Error(`cannot reach a node: ${f.error}`)));
+    });
+    for (const port of ports) engine.connect(`127.0.0.1:${port}`);
+    const peers = await handshaken;
+    const outcome = await syncFromPeer(peers[0] as Peer, chain);
+    if (outcome !== 'synced' || chain.height !== tipHeight(ctx)) {
+      throw new Error(
+        `the headers sync ended ${outcome} at ${chain.height}, not ${tipHeight(ctx)}`,
+      );
+    }
+    let sink: BlockSink = new CountingSink();
+    if (kind === 'store') {
+      const opened = await BlockStore.open(storeDir, { magic: network.magic });
+      store = opened;
+      sink = {
+        has: (hash) => opened.has(hash),
+        put: async (hash, raw) => {
+          await opened.put(hash, raw);
+        },
+      };
+    }
+    const t0 = now();
+    const download = downloadBlocks(engine, chain, sink, {
+      fromHeight: FIRST_FULL_HEIGHT,
+      progressIntervalMs: 3_600_000,
+    });
+    const summary = await download.done;
+    if (!summary.complete || summary.downloaded !== fullBlocks(ctx)) {
+      throw new Error(`downloaded ${summary.downloaded} of ${fullBlocks(ctx)} blocks`);
+    }
+    if (summary.dropped.length > 0) {
+      throw new Error(`peers were dropped: ${JSON.stringify(summary.dropped)}`);
+    }
+    return measured(summary.downloaded, summary.bytes, peers.length, t0);
+  } finally {
+    ctx.ch.send({ stop: true });
+    await Promise.race([engine.close(), new Promise((r) => setTimeout(r, 5_000).unref())]);
+    await store?.close();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- plain Node
+
+const sha256d = (b: Uint8Array): Buffer => hash('sha256', hash('sha256', b, 'buffer'), 'buffer');
+
+function varint(b: Buffer, at: number): [value: number, next: number] {
+  const first = b[at] as number;
+  if (first < 0xfd) return [first, at + 1];
+  if (first === 0xfd) return [b.readUInt16LE(at + 1), at + 3];
+  if (first === 0xfe) return [b.readUInt32LE(at + 1), at + 5];
+  return [Number(b.readBigUInt64LE(at + 1)), at + 9];
+}
+
+function merkle(leaves: Buffer[]): Buffer {
+  let level = leaves;
+  while (level.length > 1) {
+    const next: Buffer[] = new Array(Math.ceil(level.length / 2));
+    for (let i = 0; i < level.length; i += 2) {
+      const left = level[i] as Buffer;
+      next[i >> 1] = sha256d(Buffer.concat([left, level[i + 1] ?? left]));
+    }
+    level = next;
+  }
+  return level[0] ?? Buffer.alloc(32);
+}
+
+const COMMITMENT = Buffer.from('6a24aa21a9ed', 'hex');
+
+/**
+ * Checks a raw block against its header in JavaScript: merkle root of the
+ * txids and, when some transaction has witness data, the coinbase's witness
+ * commitment. Throws on a mismatch or bytes that do not parse.
+ */
+export function checkBlockPlain(raw: Buffer): void {
+  let [count, at] = varint(raw, 80);
+  const txids: Buffer[] = new Array(count);
+  const wtxids: Buffer[] = new Array(count);
+  let commitment: Buffer | undefined;
+  let nonce: Buffer | undefined;
+  let witnessSeen = false;
+  for (let t = 0; t < count; t++) {
+    const start = at;
+    const segwit = raw[at + 4] === 0 && raw[at + 5] === 1;
+    at += segwit ? 6 : 4;
+    const bodyStart = at;
+    let inputs: number;
+    [inputs, at] = varint(raw, at);
+    for (let i = 0; i < inputs; i++) {
+      let len: number;
+      [len, at] = varint(raw, at + 36);
+      at += len + 4;
+    }
+    let outputs: number;
+    [outputs, at] = varint(raw, at);
+    for (let o = 0; o < outputs; o++) {
+      let len: number;
+      [len, at] = varint(raw, at + 8);
+      if (t === 0 && len >= 38 && raw.subarray(at, at + 6).equals(COMMITMENT)) {
+        commitment = raw.subarray(at + 6, at + 38);
+      }
+      at += len;
+    }
+    const bodyEnd = at;
+    if (segwit) {
+      witnessSeen = true;
+      for (let i = 0; i < inputs; i++) {
+        let items: number;
+        [items, at] = varint(raw, at);
+        for (let k = 0; k < items; k++) {
+          let len: number;
+          [len, at] = varint(raw, at);
+          if (t === 0 && i === 0 && k === 0 && len === 32) nonce = raw.subarray(at, at + 32);
+          at += len;
+        }
+      }
+    }
+    at += 4;
+    if (at > raw.length) throw new Error('malformed block: a transaction runs past its end');
+    const whole = raw.subarray(start, at);
+    wtxids[t] = sha256d(whole);
+    txids[t] = segwit
+      ? sha256d(
+          Buffer.concat([
+            raw.subarray(start, start + 4),
+            raw.subarray(bodyStart, bodyEnd),
+            raw.subarray(at - 4, at),
+          ]),
+        )
+      : (wtxids[t] as Buffer);
+  }
+  if (at !== raw.length) throw new Error('malformed block: bytes after its last transaction');
+  if (!merkle(txids).equals(raw.subarray(36, 68))) throw new Error('bad-txnmrklroot');
+  if (witnessSeen) {
+    if (!commitment || !nonce) throw new Error('unexpected-witness');
+    wtxids[0] = Buffer.alloc(32);
+    if (!sha256d(Buffer.concat([merkle(wtxids), nonce])).equals(commitment)) {
+      throw new Error('bad-witness-merkle-match');
+    }
+  }
+}
+
+/** A version message from the plain-Node side (protocol 70016, no services, relay off). */
+function versionPayload(height: number): Buffer {
+  const p = Buffer.alloc(4 + 8 + 8 + 26 + 26 + 8 + 1 + 4 + 1);
+  let at = p.writeInt32LE(70016, 0);
+  at = p.writeBigUInt64LE(0n, at);
+  at = p.writeBigInt64LE(BigInt(Math.floor(Date.now() / 1000)), at);
+  at += 52; // addr_recv and addr_from: services, IPv6, port, all zero
+  at = p.writeBigUInt64LE(BigInt(Math.floor(Math.random() * 2 ** 52)), at);
+  at = p.writeUInt8(0, at); // user agent ""
+  p.writeInt32LE(height, at);
+  return p;
+}
+
+/** Appends blocks to one file; each batch is fdatasync'd before its blocks count. */
+class PlainFileSink {
+  private queue: Array<{ raw: Buffer; done: () => void }> = [];
+  private writing = false;
+  constructor(private readonly file: FileHandle) {}
+  put(raw: Buffer): Promise<void> {
+    return new Promise((done) => {
+      this.queue.push({ raw, done });
+      if (!this.writing) void this.flush();
+    });
+  }
+  private async flush(): Promise<void> {
+    this.writing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0);
+      await this.file.writev(batch.map((b) => b.raw));
+      await this.file.datasync();
+      for (const b of batch) b.done();
+    }
+    this.writing = false;
+  }
+}
+
+async function downloadPlain(ctx: Context, kind: BlockSinkKind): Promise<Measurement> {
+  // The chain's hashes from a node's headers file, as a headers sync would have left them.
+  const file = readFileSync(join(dirsOf(ctx)[0] as string, 'headers.dat'));
+  const first = FIRST_FULL_HEIGHT;
+  const last = tipHeight(ctx);
+  const heightOf = new Map<string, number>();
+  for (let h = first; h <= last; h++) {
+    const at = PREAMBLE + (h - 1) * 80;
+    heightOf.set(sha256d(file.subarray(at, at + 80)).toString('latin1'), h);
+  }
+  if (heightOf.size !== last - first + 1) throw new Error('the headers file is short');
+  const storeDir = kind === 'store' ? mkdtempSync(join(tmpdir(), 'peerwire-bench-blocks-')) : '';
+  const out = kind === 'store' ? await open(join(storeDir, 'blocks.dat'), 'a') : undefined;
+  const sink = out ? new PlainFileSink(out) : undefined;
+  try {
+    return await withNet(ctx, async (net) => {
+      const inFlight = new Map<number, number>();
+      const ready: number[] = [];
+      const wanted: Buffer[] = [];
+      for (let h = first; h <= last; h++) {
+        const at = PREAMBLE + (h - 1) * 80;
+        wanted.push(sha256d(file.subarray(at, at + 80)));
+      }
+      let next = 0;
+      let received = 0;
+      let bytes = 0;
+      let stored = 0;
+      let handshakes = 0;
+      let allReady: () => void = () => {};
+      const handshaken = new Promise<void>((r) => {
+        allReady = r;
+      });
+      let finish: () => void = () => {};
+      let fail: (err: Error) => void = () => {};
+      const done = new Promise<void>((resolve, reject) => {
+        finish = resolve;
+        fail = reject;
+      });
+      done.catch(() => {});
+      const request = (conn: number) => {
+        const room = IN_FLIGHT - (inFlight.get(conn) ?? 0);
+        const n = Math.min(room, wanted.length - next);
+        if (n <= 0) return;
+        const p = Buffer.alloc(1 + n * 36);
+        p[0] = n;
+        for (let i = 0; i < n; i++) {
+          p.writeUInt32LE(MSG_WITNESS_BLOCK, 1 + i * 36);
+          (wanted[next + i] as Buffer).copy(p, 5 + i * 36);
+        }
+        next += n;
+        inFlight.set(conn, (inFlight.get(conn) ?? 0) + n);
+        void net.send(conn, 'getdata', p);
+      };
+      let peers = 0;
+      // Installed before the first connection.
+      net.onFrame((conn, command, payload) => {
+        if (command === 'version') {
+          void net.send(conn, 'verack', Buffer.alloc(0));
+        } else if (command === 'verack') {
+          ready.push(conn);
+          if (++handshakes === peers) allReady();
+        } else if (command === 'ping') {
+          void net.send(conn, 'pong', payload);
+        } else if (command === 'notfound') {
+          fail(new Error(`node ${conn} answered notfound`));
+        } else if (command === 'block') {
+          try {
+            const height = heightOf.get(sha256d(payload.subarray(0, 80)).toString('latin1'));
+            if (height === undefined) throw new Error('a block that was not asked for');
+            checkBlockPlain(payload);
+          } catch (err) {
+            fail(err as Error);
+            return;
+          }
+          received++;
+          bytes += payload.length;
+          inFlight.set(conn, (inFlight.get(conn) ?? 1) - 1);
+          request(conn);
+          const counted = () => {
+            if (++stored === wanted.length) finish();
+          };
+          if (sink) sink.put(payload).then(counted, fail);
+          else counted();
+        }
+      });
+      let closedIsFailure = false;
+      net.onClosed((conn, reason) => {
+        if (closedIsFailure && stored < wanted.length) {
+          fail(new Error(`node ${conn} disconnected: ${reason}`));
+        }
+      });
+      const { ports } = (await ctx.ch.next()) as unknown as { ports: number[] };
+      peers = ports.length;
+      closedIsFailure = true;
+      for (const port of ports) {
+        const [conn] = (await net.connect(port, 1)) as [number];
+        void net.send(conn, 'version', versionPayload(0));
+      }
+      try {
+        await Promise.race([handshaken, done]);
+        const t0 = now();
+        for (const conn of ready) request(conn);
+        await done;
+        if (received !== wanted.length) throw new Error(`received ${received} blocks`);
+        return measured(received, bytes, ready.length, t0);
+      } finally {
+        ctx.ch.send({ stop: true });
+      }
+    });
+  } finally {
+    await out?.close();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  }
+}
+
+export function blocksWorkload(kind: BlockSinkKind): Workload {
+  const where =
+    kind === 'count'
+      ? 'into a sink that counts'
+      : 'into a block store (fsync before a block counts)';
+  return {
+    describe: `~1 MB generated blocks downloaded from four local nodes, verified, ${where}`,
+    metrics: [
+      {
+        metric: 'blocks downloaded',
+        unit: 'blocks/s',
+        key: 'perSecond',
+        higherIsBetter: true,
+        target: '-',
+      },
+      {
+        metric: 'bytes downloaded',
+        unit: 'MB/s',
+        key: 'mbPerSecond',
+        higherIsBetter: true,
+        target: '-',
+      },
+      { metric: 'total', unit: 's', key: 'seconds', higherIsBetter: false, target: '-' },
+    ],
+    // The ceiling is the single-stream framing one: as many 1 MB payloads over one connection.
+    ceiling: (s) => ['stream', 'large', String(s.blocksFull)],
+    parent: (ctx) =>
+      ctx.impl === 'peerwire' ? downloadWithEngine(ctx, kind) : downloadPlain(ctx, kind),
+    child: serveWithNodes,
+  };
+}
