@@ -39,6 +39,7 @@ import type { Peer } from '../engine/peer.js';
 import { BlockStore } from '../store/blocks/store.js';
 import { FIRST_FULL_HEIGHT } from './blocksdir.js';
 import { type Context, type Measurement, now, type Workload, withNet } from './context.js';
+import { PlainCheckPool } from './plaincheck.js';
 
 const cliMain = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** The headers file's preamble (headersfile.ts): its headers start at height 1. */
@@ -46,6 +47,8 @@ const PREAMBLE = 48;
 /** Core's MAX_BLOCKS_IN_TRANSIT_PER_PEER, for the plain-Node side too. */
 const IN_FLIGHT = 16;
 const MSG_WITNESS_BLOCK = 0x4000_0002;
+/** Threads checking blocks on the plain-Node side: libuv's default pool, which peerwire's checks use. */
+const CHECK_THREADS = 4;
 
 export type BlockSinkKind = 'count' | 'store';
 
@@ -212,102 +215,6 @@ async function downloadWithEngine(ctx: Context, kind: BlockSinkKind): Promise<Me
 
 const sha256d = (b: Uint8Array): Buffer => hash('sha256', hash('sha256', b, 'buffer'), 'buffer');
 
-function varint(b: Buffer, at: number): [value: number, next: number] {
-  const first = b[at] as number;
-  if (first < 0xfd) return [first, at + 1];
-  if (first === 0xfd) return [b.readUInt16LE(at + 1), at + 3];
-  if (first === 0xfe) return [b.readUInt32LE(at + 1), at + 5];
-  return [Number(b.readBigUInt64LE(at + 1)), at + 9];
-}
-
-function merkle(leaves: Buffer[]): Buffer {
-  let level = leaves;
-  while (level.length > 1) {
-    const next: Buffer[] = new Array(Math.ceil(level.length / 2));
-    for (let i = 0; i < level.length; i += 2) {
-      const left = level[i] as Buffer;
-      next[i >> 1] = sha256d(Buffer.concat([left, level[i + 1] ?? left]));
-    }
-    level = next;
-  }
-  return level[0] ?? Buffer.alloc(32);
-}
-
-const COMMITMENT = Buffer.from('6a24aa21a9ed', 'hex');
-
-/**
- * Checks a raw block against its header in JavaScript: merkle root of the
- * txids and, when some transaction has witness data, the coinbase's witness
- * commitment. Throws on a mismatch or bytes that do not parse.
- */
-export function checkBlockPlain(raw: Buffer): void {
-  let [count, at] = varint(raw, 80);
-  const txids: Buffer[] = new Array(count);
-  const wtxids: Buffer[] = new Array(count);
-  let commitment: Buffer | undefined;
-  let nonce: Buffer | undefined;
-  let witnessSeen = false;
-  for (let t = 0; t < count; t++) {
-    const start = at;
-    const segwit = raw[at + 4] === 0 && raw[at + 5] === 1;
-    at += segwit ? 6 : 4;
-    const bodyStart = at;
-    let inputs: number;
-    [inputs, at] = varint(raw, at);
-    for (let i = 0; i < inputs; i++) {
-      let len: number;
-      [len, at] = varint(raw, at + 36);
-      at += len + 4;
-    }
-    let outputs: number;
-    [outputs, at] = varint(raw, at);
-    for (let o = 0; o < outputs; o++) {
-      let len: number;
-      [len, at] = varint(raw, at + 8);
-      if (t === 0 && len >= 38 && raw.subarray(at, at + 6).equals(COMMITMENT)) {
-        commitment = raw.subarray(at + 6, at + 38);
-      }
-      at += len;
-    }
-    const bodyEnd = at;
-    if (segwit) {
-      witnessSeen = true;
-      for (let i = 0; i < inputs; i++) {
-        let items: number;
-        [items, at] = varint(raw, at);
-        for (let k = 0; k < items; k++) {
-          let len: number;
-          [len, at] = varint(raw, at);
-          if (t === 0 && i === 0 && k === 0 && len === 32) nonce = raw.subarray(at, at + 32);
-          at += len;
-        }
-      }
-    }
-    at += 4;
-    if (at > raw.length) throw new Error('malformed block: a transaction runs past its end');
-    const whole = raw.subarray(start, at);
-    wtxids[t] = sha256d(whole);
-    txids[t] = segwit
-      ? sha256d(
-          Buffer.concat([
-            raw.subarray(start, start + 4),
-            raw.subarray(bodyStart, bodyEnd),
-            raw.subarray(at - 4, at),
-          ]),
-        )
-      : (wtxids[t] as Buffer);
-  }
-  if (at !== raw.length) throw new Error('malformed block: bytes after its last transaction');
-  if (!merkle(txids).equals(raw.subarray(36, 68))) throw new Error('bad-txnmrklroot');
-  if (witnessSeen) {
-    if (!commitment || !nonce) throw new Error('unexpected-witness');
-    wtxids[0] = Buffer.alloc(32);
-    if (!sha256d(Buffer.concat([merkle(wtxids), nonce])).equals(commitment)) {
-      throw new Error('bad-witness-merkle-match');
-    }
-  }
-}
-
 /** A version message from the plain-Node side (protocol 70016, no services, relay off). */
 function versionPayload(height: number): Buffer {
   const p = Buffer.alloc(4 + 8 + 8 + 26 + 26 + 8 + 1 + 4 + 1);
@@ -358,7 +265,9 @@ async function downloadPlain(ctx: Context, kind: BlockSinkKind): Promise<Measure
   const storeDir = kind === 'store' ? mkdtempSync(join(tmpdir(), 'peerwire-bench-blocks-')) : '';
   const out = kind === 'store' ? await open(join(storeDir, 'blocks.dat'), 'a') : undefined;
   const sink = out ? new PlainFileSink(out) : undefined;
+  const pool = new PlainCheckPool(CHECK_THREADS);
   try {
+    await pool.ready;
     return await withNet(ctx, async (net) => {
       const inFlight = new Map<number, number>();
       const ready: number[] = [];
@@ -410,23 +319,21 @@ async function downloadPlain(ctx: Context, kind: BlockSinkKind): Promise<Measure
         } else if (command === 'notfound') {
           fail(new Error(`node ${conn} answered notfound`));
         } else if (command === 'block') {
-          try {
-            const height = heightOf.get(sha256d(payload.subarray(0, 80)).toString('latin1'));
-            if (height === undefined) throw new Error('a block that was not asked for');
-            checkBlockPlain(payload);
-          } catch (err) {
-            fail(err as Error);
+          const height = heightOf.get(sha256d(payload.subarray(0, 80)).toString('latin1'));
+          if (height === undefined) {
+            fail(new Error('a block that was not asked for'));
             return;
           }
           received++;
           bytes += payload.length;
           inFlight.set(conn, (inFlight.get(conn) ?? 1) - 1);
           request(conn);
-          const counted = () => {
-            if (++stored === wanted.length) finish();
-          };
-          if (sink) sink.put(payload).then(counted, fail);
-          else counted();
+          pool
+            .check(payload)
+            .then(() => sink?.put(payload))
+            .then(() => {
+              if (++stored === wanted.length) finish();
+            }, fail);
         }
       });
       let closedIsFailure = false;
@@ -447,13 +354,14 @@ async function downloadPlain(ctx: Context, kind: BlockSinkKind): Promise<Measure
         const t0 = now();
         for (const conn of ready) request(conn);
         await done;
-        if (received !== wanted.length) throw new Error(`received ${received} blocks`);
+        if (received !== stored) throw new Error(`received ${received} blocks, stored ${stored}`);
         return measured(received, bytes, ready.length, t0);
       } finally {
         ctx.ch.send({ stop: true });
       }
     });
   } finally {
+    await pool.close();
     await out?.close();
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   }
