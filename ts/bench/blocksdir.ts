@@ -63,6 +63,19 @@ async function writeChain(dir: string, full: number, bytes: number): Promise<voi
   }
 }
 
+/**
+ * Moves a finished `partial` to `dir`; when another process (a parallel test)
+ * got there first, keeps its copy and drops ours.
+ */
+function settle(partial: string, dir: string): void {
+  try {
+    renameSync(partial, dir);
+  } catch (err) {
+    if (!existsSync(dir)) throw err;
+    rmSync(partial, { recursive: true, force: true });
+  }
+}
+
 /** The cached data directories for `nodes` nodes, generated first if missing. */
 export async function ensureBlocksDirs(
   full: number,
@@ -82,7 +95,7 @@ export async function ensureBlocksDirs(
     const partial = `${dirs[0]}.${process.pid}.partial`;
     rmSync(partial, { recursive: true, force: true });
     await writeChain(partial, full, bytes);
-    renameSync(partial, dirs[0] as string);
+    settle(partial, dirs[0] as string);
     source = dirs[0] as string;
   }
   for (const d of dirs) {
@@ -92,7 +105,7 @@ export async function ensureBlocksDirs(
     mkdirSync(partial);
     cpSync(join(source, 'blocks'), join(partial, 'blocks'), { recursive: true });
     cpSync(join(source, 'headers.dat'), join(partial, 'headers.dat'));
-    renameSync(partial, d);
+    settle(partial, d);
   }
   return { dirs, height, generated: true };
 }
