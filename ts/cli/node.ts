@@ -305,10 +305,16 @@ export async function runNode(argv: string[]): Promise<number> {
   // following peers' headers would put headers it has no blocks for on it.
   // A headers-only node follows.
   serveHeaders(engine, chain, { follow: servicesFor(holding) === 0n });
-  const blockService = serveBlocks(engine, chain, blocks.source, {
-    unreadable: (hash, err) =>
-      log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
-  });
+  const blockService = serveBlocks(
+    engine,
+    chain,
+    blocks.source,
+    {
+      unreadable: (hash, err) =>
+        log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
+    },
+    { limited: (services & NODE_NETWORK) === 0n && (services & NODE_NETWORK_LIMITED) !== 0n },
+  );
 
   let addrman: AddressManager;
   let anchors: string[] = [];
