@@ -118,6 +118,13 @@ describe('services follow the blocks held', () => {
     const dir = await storeFrom(HEIGHT - 289);
     const node = await startNode(['--headers', headersFile(), '--datadir', dir]);
     expect(node.listening.services).toBe('0x408');
+    const peer = await dial(node.listening.address);
+    const recent = BLOCKS[HEIGHT - 290] as (typeof BLOCKS)[number];
+    expect(Buffer.from(await requestBlock(peer, recent.hash))).toEqual(recent.raw);
+    // Deeper than 288 + 2 below the tip: as Core, no block and the connection ends.
+    const deep = BLOCKS[HEIGHT - 295] as (typeof BLOCKS)[number];
+    await expect(requestBlock(peer, deep.hash)).rejects.toThrow();
+    expect(peer.connected).toBe(false);
   });
 
   it('--services claiming what the blocks cannot back is a usage error', async () => {

@@ -136,8 +136,8 @@ export class NodeBlocks {
     let puts: Promise<unknown>[] = [];
     let headers: BlockHeader[] = [];
     let made = 0;
+    if (count <= 0) return before;
     for (const block of this.stream()) {
-      if (made === count) break;
       made++;
       puts.push(this.source.put(block.hash, block.raw));
       headers.push(block.header);
@@ -148,6 +148,7 @@ export class NodeBlocks {
         puts = [];
         headers = [];
       }
+      if (made === count) break;
     }
     return before;
   }

@@ -301,14 +301,20 @@ export async function runNode(argv: string[]): Promise<number> {
   });
 
   const engine = new Engine({ network, proxy, startHeight: () => chain.height });
-  // A node that serves blocks serves its own chain: following peers' headers
-  // would put headers it has no blocks for on it. A headers-only node follows.
-  const servesBlocks = (services & (NODE_NETWORK | NODE_NETWORK_LIMITED)) !== 0n;
-  serveHeaders(engine, chain, { follow: !servesBlocks });
-  const blockService = serveBlocks(engine, chain, blocks.source, {
-    unreadable: (hash, err) =>
-      log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
-  });
+  // A node that holds blocks serves its own chain (whatever --services says):
+  // following peers' headers would put headers it has no blocks for on it.
+  // A headers-only node follows.
+  serveHeaders(engine, chain, { follow: servicesFor(holding) === 0n });
+  const blockService = serveBlocks(
+    engine,
+    chain,
+    blocks.source,
+    {
+      unreadable: (hash, err) =>
+        log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
+    },
+    { limited: (services & NODE_NETWORK) === 0n && (services & NODE_NETWORK_LIMITED) !== 0n },
+  );
 
   let addrman: AddressManager;
   let anchors: string[] = [];

@@ -20,11 +20,14 @@
 //   it was cut at 500, the last one is remembered (Core's hashContinue): once
 //   the peer asks for that block, an `inv` of our tip follows it, so the peer
 //   sends the next getblocks. bcoin syncs this way.
+// - NODE_NETWORK_LIMITED only (option `limited`): a block more than 290
+//   below the tip is not served and the peer is disconnected, as Core does.
 // - announcements: `announce(previousTip)` after the tip moves. A peer that
 //   sent sendheaders gets the new headers (up to 8, when the first connects to
 //   a header it is known to have); any other peer, or when that does not
 //   hold, an `inv` of the tip, unless the peer is known to have it.
 
+import { NODE_NETWORK_LIMITED_MIN_BLOCKS } from '../block/request.js';
 import { stripWitness } from '../block/strip.js';
 import type { ChainEntry, HeaderChain } from '../chain/headerchain.js';
 import { MAX_HEADERS_PER_MESSAGE } from '../chain/headerchain.js';
@@ -63,6 +66,16 @@ interface ServedPeer {
   knownHeight: number;
 }
 
+export interface BlockServiceOptions {
+  /**
+   * The node advertises NODE_NETWORK_LIMITED without NODE_NETWORK: as Core,
+   * a request for a block more than 288 + 2 below the tip disconnects the
+   * peer (never serving those keeps the prune height private, and the peer
+   * stops waiting for a block it should not have asked for).
+   */
+  limited?: boolean;
+}
+
 export interface BlockServiceEvents {
   /** A block was sent (for logs and tests). */
   served?: (peer: Peer, hash: Uint8Array, witness: boolean) => void;
@@ -89,6 +102,7 @@ export function serveBlocks(
   chain: HeaderChain,
   source: BlockSource,
   events: BlockServiceEvents = {},
+  options: BlockServiceOptions = {},
 ): BlockService {
   const peers = new Map<Peer, ServedPeer>();
   const stateOf = (peer: Peer): ServedPeer => {
@@ -148,6 +162,12 @@ export function serveBlocks(
     }
   };
 
+  /** Core's NODE_NETWORK_LIMITED rule: deeper than 288 + 2 below the tip. */
+  const tooDeep = (hash: Uint8Array): boolean => {
+    const height = chain.heightOf(hash);
+    return height !== undefined && chain.height - height > NODE_NETWORK_LIMITED_MIN_BLOCKS + 2;
+  };
+
   /** Answers the peer's pending items until none are left or its queue is full. */
   const pump = async (peer: Peer, s: ServedPeer): Promise<void> => {
     if (s.running) return;
@@ -164,6 +184,11 @@ export function serveBlocks(
           continue;
         }
         const hash = Buffer.from(item.hash);
+        if (options.limited && tooDeep(hash)) {
+          sendNotFound(peer, missing);
+          peer.disconnect('below-limited-threshold');
+          return;
+        }
         const raw = source.has(hash) ? await read(hash, witness) : undefined;
         if (!peer.active) return;
         if (!raw) {
