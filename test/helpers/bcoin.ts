@@ -9,6 +9,8 @@ interface BcoinNode {
   open(): Promise<void>;
   connect(): Promise<void>;
   close(): Promise<void>;
+  /** Starts block sync from its outbound peers (getblocks/inv, or getheaders with checkpoints). */
+  startSync(): void;
   /** bcoin 1.0.2 keeps hashes as wire-order hex strings. */
   chain: { height: number; tip: { hash: string } };
   pool: {

@@ -72,6 +72,14 @@ export interface GenerateOptions {
   witnessCommitment?: boolean;
   /** Blocks between subsidy halvings: regtest's 150 by default. */
   halvingInterval?: number;
+  /**
+   * Continue a chain rather than start at genesis: the first block is at
+   * `height + 1` on top of `hash` (wire order). Blocks depend only on their
+   * height, parent and options, so continuing a generated chain from its tip
+   * gives the blocks generating it whole would have (with txsPerBlock 0; with
+   * transactions, spends start once 100 coinbases of this stream matured).
+   */
+  after?: { height: number; hash: Uint8Array };
 }
 
 /** A generated block and its height. */
@@ -147,8 +155,8 @@ export function* blockStream(
   const startTime = Math.max(genesis.time, BIP16_TIME);
   // The last COINBASE_MATURITY coinbases: the oldest matures next.
   const coinbases: BuiltTx[] = [];
-  let prev = headerHash(genesis);
-  for (let height = 1; ; height++) {
+  let prev: Uint8Array = options.after ? Buffer.from(options.after.hash) : headerHash(genesis);
+  for (let height = (options.after?.height ?? 0) + 1; ; height++) {
     const segwit = height >= segwitHeight;
     const lock = segwit ? P2WSH_OP_TRUE : OP_TRUE;
     const matured = coinbases.length === COINBASE_MATURITY ? coinbases.shift() : undefined;

@@ -2,20 +2,21 @@
 // answers pings, finds and keeps outbound peers (address manager, address
 // relay, outbound manager), keeps what it learnt in a data directory, and logs
 // peer events until SIGINT or SIGTERM.
+import { join } from 'node:path';
 import { AddressError, type PeerAddress, type PeerNetwork } from '../addr/address.js';
 import { AddressManager } from '../addr/addrman.js';
 import type { DataDir } from '../addr/datadir.js';
 import { OUTBOUND_DEFAULTS, OutboundManager } from '../addr/outbound.js';
 import { AddressRelay } from '../addr/relay.js';
 import { parseSeedAddress } from '../addr/seeds.js';
-import { generateHeaders } from '../chain/generate.js';
+import { NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_WITNESS } from '../block/request.js';
 import { hashToHex } from '../chain/hash.js';
-import { chainFor, type HeaderChain } from '../chain/headerchain.js';
-import { readHeadersFile } from '../chain/headersfile.js';
 import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { isReachable } from '../engine/proxy.js';
+import { serveBlocks } from '../serve/block-service.js';
+import { servicesFor, unhonoured } from '../serve/block-source.js';
 import {
   addressForm,
   CliError,
@@ -27,6 +28,7 @@ import {
 } from './args.js';
 import { serveHeaders } from './headers-service.js';
 import { chooseNetwork, describeDisconnect, requireGenesisHeader } from './network.js';
+import { MEMORY_MAX_BLOCKS, NodeBlocks } from './node-blocks.js';
 import { openDataDir, SeedNodes } from './node-peers.js';
 import { logLine } from './output.js';
 import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } from './proxy.js';
@@ -35,7 +37,7 @@ import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } 
 const SAVE_INTERVAL_MS = 15 * 60_000;
 
 export const NODE_USAGE = `Usage: peerwire node --listen HOST:PORT [--network NAME | --network-config FILE]
-                     [--headers FILE | --generate N] [--datadir DIR]
+                     [--headers FILE | --generate N] [--generate-interval-ms MS] [--datadir DIR]
                      [--connect HOST:PORT]... [--addnode HOST:PORT]... [--seednode HOST:PORT]...
                      [--outbound N] [--block-relay N] [--external HOST:PORT]
                      ${PROXY_SYNOPSIS}
@@ -43,8 +45,19 @@ export const NODE_USAGE = `Usage: peerwire node --listen HOST:PORT [--network NA
                      [--allow-local-addresses] [--json]
 
 Runs a node that accepts peers, serves block headers (getheaders/headers with
-locators), answers pings, finds peers and keeps outbound connections to them,
-and logs peer events, until SIGINT or SIGTERM, when it shuts down gracefully.
+locators) and the blocks it holds (getdata for MSG_BLOCK, without witness data,
+and MSG_WITNESS_BLOCK; getblocks/inv; notfound for anything else), announces
+new tips (headers to peers that sent sendheaders, else inv), answers pings,
+finds peers and keeps outbound connections to them, and logs peer events,
+until SIGINT or SIGTERM, when it shuts down gracefully.
+
+It advertises the services it can honour: NODE_NETWORK|NODE_WITNESS (9) when
+it holds every block from genesis to its tip, NODE_NETWORK_LIMITED|NODE_WITNESS
+(1032) when it holds at least the last 288, none of them when it holds only
+headers (--headers without the blocks). The genesis block is always held where
+the network's genesis is Bitcoin's (mainnet, testnet3, signet, regtest). A
+node that holds blocks serves its own chain; a headers-only one takes peers'
+headers that extend it.
 
 Peers are found as Bitcoin Core finds them: addresses learnt from getaddr/addr
 go into an address manager, from which N full-relay and M block-relay-only
@@ -58,12 +71,24 @@ Options:
                           the log says which)
   --network NAME          mainnet, testnet3, testnet4, signet or regtest (default regtest)
   --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
-  --headers FILE          serve the headers in FILE (written by peerwire sync --out)
-  --generate N            serve N generated headers (networks without retargeting, e.g. regtest)
-  --datadir DIR           keep known addresses (peers.dat), bans (banlist.dat) and anchors
-                          (anchors.dat) in DIR: loaded at start, saved every 15 minutes
-                          and at shutdown; created if missing; a corrupt file is logged,
-                          moved to FILE.bad and replaced
+  --headers FILE          serve the headers in FILE (written by peerwire sync --out), and
+                          the blocks of it that --datadir holds
+  --generate N            make the chain N blocks high with real generated blocks (coinbase-
+                          only, valid merkle roots and BIP 34 heights; networks without
+                          retargeting, e.g. regtest); a chain reopened from --datadir that
+                          is already N high is served as it is. Without --datadir blocks
+                          are kept in memory, at most ${MEMORY_MAX_BLOCKS}
+  --generate-interval-ms MS
+                          mine one more block on the tip every MS milliseconds and announce
+                          it to peers (with or without --generate; in memory it stops at
+                          the same bound)
+  --datadir DIR           keep blocks (DIR/blocks: blk?????.dat and an index, crash-safe),
+                          the chain's headers (DIR/headers.dat, saved with the addresses
+                          and at shutdown; blocks stored after it are found again at
+                          start), known addresses (peers.dat), bans (banlist.dat) and
+                          anchors (anchors.dat) in DIR: loaded at start, saved every 15
+                          minutes and at shutdown; created if missing; a corrupt file is
+                          logged, moved to FILE.bad and replaced
   --connect HOST:PORT     connect only to this peer (repeatable): no automatic outbound
   --addnode HOST:PORT     keep a connection to this peer besides the automatic ones (repeatable)
   --seednode HOST:PORT    connect to learn addresses (getaddr), then disconnect (repeatable)
@@ -72,9 +97,11 @@ Options:
   --external HOST:PORT    our address, announced to peers (routable ones only, unless
                           --allow-local-addresses; an .onion one needs --onion or --proxy)
 ${PROXY_HELP}
-  --services N            service bits to announce (default: the network's, 0 on regtest);
-                          nodes keep and relay only addresses with NODE_NETWORK (1) or
-                          NODE_NETWORK_LIMITED (1024)
+  --services N            service bits to announce instead (default: what the node holds
+                          can honour, see above, plus the network's other bits); claiming
+                          NODE_NETWORK (1), NODE_NETWORK_LIMITED (1024) or NODE_WITNESS (8)
+                          without the blocks behind them is a usage error. Nodes keep and
+                          relay only addresses with NODE_NETWORK or NODE_NETWORK_LIMITED
   --allow-local-addresses regtest only: keep loopback and private addresses (127/8, 10/8,
                           192.168/16, ...) in the address manager, each its own netgroup,
                           for test networks on one machine (off by default, as in Core)
@@ -90,6 +117,7 @@ export async function runNode(argv: string[]): Promise<number> {
       'network-config': { type: 'string' },
       headers: { type: 'string' },
       generate: { type: 'string' },
+      'generate-interval-ms': { type: 'string' },
       datadir: { type: 'string' },
       connect: { type: 'string', multiple: true },
       addnode: { type: 'string', multiple: true },
@@ -118,8 +146,7 @@ export async function runNode(argv: string[]): Promise<number> {
     flags['network-config'] as string | undefined,
     'regtest',
   );
-  const services = servicesFlag(flags.services as string | undefined, chosen.services);
-  const network = services === chosen.services ? chosen : { ...chosen, services };
+  const claimed = flags.services === undefined ? undefined : servicesFlag(flags.services as string);
   const proxy = proxyFlags(flags);
   const peersFlag = (name: string) =>
     ((flags[name] as string[] | undefined) ?? []).map((v) => {
@@ -152,6 +179,7 @@ export async function runNode(argv: string[]): Promise<number> {
     1_000,
   );
   const allowLocal = flags['allow-local-addresses'] === true;
+  let network = chosen;
   if (allowLocal && network.name !== 'regtest') {
     throw new CliError(
       `--allow-local-addresses is for regtest test networks, not "${network.name}"`,
@@ -190,7 +218,14 @@ export async function runNode(argv: string[]): Promise<number> {
   };
 
   const generate = intFlag(flags.generate as string | undefined, 'generate', 0, 0);
-  if (generate > 0) {
+  const interval =
+    flags['generate-interval-ms'] === undefined
+      ? undefined
+      : intFlag(flags['generate-interval-ms'] as string, 'generate-interval-ms', 0, 1);
+  if (generate > 0 || interval !== undefined) {
+    if (flags.headers) {
+      throw new CliError('--generate-interval-ms mines on generated chains: not with --headers', 2);
+    }
     requireGenesisHeader(network);
     if (network.pow.retarget) {
       throw new CliError(
@@ -201,20 +236,6 @@ export async function runNode(argv: string[]): Promise<number> {
     }
   }
   if (flags.headers) checkInputFile(flags.headers as string, 'headers');
-  let chain: HeaderChain;
-  try {
-    if (flags.headers) {
-      chain = readHeadersFile(flags.headers as string, network);
-    } else {
-      chain = chainFor(network);
-      if (generate > 0) chain.append(generateHeaders(network, generate));
-    }
-  } catch (err) {
-    if (err instanceof CliError) throw err;
-    const message = (err as Error).message;
-    const path = flags.headers as string | undefined;
-    throw new CliError(path && !message.includes(path) ? `--headers ${path}: ${message}` : message);
-  }
 
   // Checked before any listening: a data directory we cannot write is a usage error.
   let datadir: DataDir | undefined;
@@ -231,8 +252,69 @@ export async function runNode(argv: string[]): Promise<number> {
     });
   }
 
+  let blocks: NodeBlocks;
+  try {
+    blocks = await NodeBlocks.open({
+      network,
+      generate,
+      ...(datadir ? { datadir: datadir.dir } : {}),
+      ...(flags.headers ? { headersFile: flags.headers as string } : {}),
+      onProblem: (problem) =>
+        log('datadir-problem', {
+          file: problem.path,
+          problem: problem.code,
+          detail: problem.message,
+        }),
+    });
+  } catch (err) {
+    if (err instanceof CliError) throw err;
+    const message = (err as Error).message;
+    const path = flags.headers as string | undefined;
+    throw new CliError(path && !message.includes(path) ? `--headers ${path}: ${message}` : message);
+  }
+  const chain = blocks.chain;
+  const holding = blocks.holding();
+  // The block-serving bits say what the node holds; the network's other bits stay.
+  const BLOCK_BITS = NODE_NETWORK | NODE_NETWORK_LIMITED | NODE_WITNESS;
+  let services = (chosen.services & ~BLOCK_BITS) | servicesFor(holding);
+  if (claimed !== undefined) {
+    const cannot = unhonoured(claimed, holding);
+    if (cannot.length > 0) {
+      await blocks.close();
+      throw new CliError(
+        `--services ${flags.services}: this node holds ${holding.fromTip} of the ` +
+          `${chain.height + 1} blocks up to its tip, so it cannot honour ${cannot.join('; ')}`,
+        2,
+      );
+    }
+    services = claimed;
+  }
+  network = { ...chosen, services };
+  log('blocks', {
+    dir: datadir ? join(datadir.dir, 'blocks') : undefined,
+    height: chain.height,
+    held: holding.fromTip,
+    reopened: blocks.reopenedHeight > 0 ? blocks.reopenedHeight : undefined,
+    generated:
+      chain.height > blocks.reopenedHeight ? chain.height - blocks.reopenedHeight : undefined,
+    services: `0x${services.toString(16)}`,
+  });
+
   const engine = new Engine({ network, proxy, startHeight: () => chain.height });
-  serveHeaders(engine, chain);
+  // A node that holds blocks serves its own chain (whatever --services says):
+  // following peers' headers would put headers it has no blocks for on it.
+  // A headers-only node follows.
+  serveHeaders(engine, chain, { follow: servicesFor(holding) === 0n });
+  const blockService = serveBlocks(
+    engine,
+    chain,
+    blocks.source,
+    {
+      unreadable: (hash, err) =>
+        log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
+    },
+    { limited: (services & NODE_NETWORK) === 0n && (services & NODE_NETWORK_LIMITED) !== 0n },
+  );
 
   let addrman: AddressManager;
   let anchors: string[] = [];
@@ -342,6 +424,7 @@ export async function runNode(argv: string[]): Promise<number> {
     bound = engine.listen(listen.host, listen.port);
   } catch (err) {
     await engine.close();
+    await blocks.close();
     // The addon's message already says "cannot listen on ADDRESS: why".
     const message = (err as Error).message;
     throw new CliError(
@@ -363,9 +446,40 @@ export async function runNode(argv: string[]): Promise<number> {
     reachable: engine.reachableNetworks().join(','),
     height: chain.height,
     tip: hashToHex(chain.tipHash),
+    services: `0x${services.toString(16)}`,
   });
   outbound.start();
   seeds.start();
+
+  // --generate-interval-ms: one more block on the tip every MS, announced to peers.
+  let mineTimer: TimerHandle | undefined;
+  let mining = Promise.resolve();
+  const mineLater = () => {
+    if (interval === undefined) return;
+    mineTimer = engine.clock.setTimer(interval, () => {
+      mineTimer = undefined;
+      if (!blocks.canGrow) {
+        log('generate-stopped', {
+          height: chain.height,
+          why: `${MEMORY_MAX_BLOCKS} blocks are kept in memory at most; give --datadir`,
+        });
+        return;
+      }
+      mining = blocks
+        .generate(1)
+        .then((previousTip) => {
+          const told = blockService.announce(previousTip);
+          log('block', {
+            height: chain.height,
+            hash: hashToHex(chain.tipHash),
+            announced: told.headers + told.inv,
+          });
+          if (!stopping) mineLater();
+        })
+        .catch((err: Error) => log('generate-failed', { error: err.message }));
+    });
+  };
+  mineLater();
 
   // Saves run one after another: a periodic save still writing at shutdown must
   // not finish after (and over) the final one.
@@ -377,6 +491,7 @@ export async function runNode(argv: string[]): Promise<number> {
   const saveNow = async (anchorsToSave?: string[]): Promise<boolean> => {
     if (!datadir) return true;
     try {
+      await blocks.save();
       await datadir.saveAll({
         addrman,
         engine,
@@ -406,19 +521,21 @@ export async function runNode(argv: string[]): Promise<number> {
   log('shutdown', { signal: await stopSignal });
   stopping = true;
   if (saveTimer) engine.clock.clearTimer(saveTimer);
+  if (mineTimer) engine.clock.clearTimer(mineTimer);
+  await mining;
   seeds.stop();
   // Anchors are the block-relay-only peers up now: taken before the close ends them.
   const anchorsNow = outbound.stop();
   relay.detach();
   await engine.close();
   const saved = await save(anchorsNow);
+  await blocks.close();
   log('stopped');
   return saved ? 0 : 1;
 }
 
 /** --services: decimal or 0x hex, within 64 bits. */
-function servicesFlag(value: string | undefined, fallback: bigint): bigint {
-  if (value === undefined) return fallback;
+function servicesFlag(value: string): bigint {
   let n: bigint | undefined;
   try {
     if (/^(0x[0-9a-f]+|\d+)$/i.test(value.trim())) n = BigInt(value.trim());
