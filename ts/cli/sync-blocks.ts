@@ -1,0 +1,351 @@
+// `peerwire sync --blocks --datadir DIR`: after the headers, the blocks of the
+// best header chain, from every connected peer at once (ts/block/download.ts:
+// Core's moving window, 16 in flight per peer, stall and download timeouts),
+// each verified against its header and stored in DIR/blocks (a BlockStore).
+//
+// The data directory:
+//   DIR/headers.dat   the best header chain, rewritten atomically (a checked
+//                     "PWST"/"hdrs" file around the `sync --out` layout) once
+//                     the headers are synced and again when the blocks end
+//   DIR/blocks/       the block store: a block is counted as stored only once
+//                     it and its index record are fsync'd
+// A rerun with the same DIR loads the headers, syncs what is new, and asks the
+// store which blocks it holds: those are not downloaded again. After a kill -9
+// the store reopens consistent (it repairs a torn tail) and the download
+// resumes from what it holds.
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { BlockError } from '../block/check.js';
+import { type DownloadProgress, downloadBlocks } from '../block/download.js';
+import type { BlockSink } from '../block/sink.js';
+import { hashToHex, hexToHash } from '../chain/hash.js';
+import { chainFor, type HeaderChain } from '../chain/headerchain.js';
+import { decodeHeaders, encodeHeaders } from '../chain/headersfile.js';
+import type { Network } from '../config/schema.js';
+import type { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
+import {
+  readFileChecked,
+  removeStaleTemps,
+  StoreError,
+  writeFileAtomic,
+} from '../store/atomic-file.js';
+import { BlockStore } from '../store/blocks/store.js';
+import { CliError } from './args.js';
+import { formatCount, logLine, type Progress } from './output.js';
+
+export const HEADERS_FILE = 'headers.dat';
+export const BLOCKS_DIR = 'blocks';
+/** The kind of the checked file that holds the headers. */
+const HEADERS_KIND = 'hdrs';
+
+export interface Datadir {
+  dir: string;
+  /** The headers it held (just genesis for a new one). */
+  chain: HeaderChain;
+  store: BlockStore;
+}
+
+/**
+ * Checks, before any network work, that `dir` is (or can be made) a writable
+ * directory; creates it. Bad usage (exit 2) otherwise.
+ */
+export function prepareDatadir(dir: string): string {
+  const full = resolve(dir);
+  const bad = (why: string) => new CliError(`--datadir ${dir}: ${why}`, 2);
+  const stat = statOrUndefined(full);
+  if (stat && !stat.isDirectory()) throw bad('is not a directory');
+  if (!stat) {
+    // Its parent must exist: one mkdir, not a recursive one (which, on Node 20,
+    // spins for ever under /proc).
+    const parent = statOrUndefined(dirname(full));
+    if (!parent?.isDirectory()) throw bad(`directory ${dirname(full)} does not exist`);
+    try {
+      mkdirSync(full);
+    } catch (err) {
+      throw bad(`cannot be created (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    }
+  }
+  try {
+    accessSync(full, constants.W_OK | constants.X_OK);
+  } catch {
+    throw bad('is not writable');
+  }
+  return full;
+}
+
+/**
+ * Opens the headers and the block store of `dir` for `network`. A directory
+ * that holds another network's data is bad usage (exit 2); a damaged headers
+ * file or a store the file system refuses is a failure (exit 1).
+ */
+export async function openDatadir(dir: string, network: Network): Promise<Datadir> {
+  const path = join(dir, HEADERS_FILE);
+  await removeStaleTemps(path);
+  let chain: HeaderChain;
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readFileChecked(path, HEADERS_KIND);
+  } catch (err) {
+    if (!(err instanceof StoreError)) throw err;
+    if (err.code !== 'missing') {
+      throw new CliError(`--datadir ${dir}: ${err.message}`, err.code === 'wrong-kind' ? 2 : 1);
+    }
+  }
+  if (bytes === undefined) {
+    chain = chainFor(network);
+  } else {
+    // The layout of encodeHeaders: "PWHDRS01", the magic (4), the genesis hash (32).
+    const magic = bytes.subarray(8, 12).toString('hex');
+    if (
+      bytes.length >= 44 &&
+      (magic !== network.magic || !bytes.subarray(12, 44).equals(hexToHash(network.genesisHash)))
+    ) {
+      throw new CliError(
+        `--datadir ${dir} holds another network's headers (magic ${magic}), not ${network.name}'s`,
+        2,
+      );
+    }
+    try {
+      chain = decodeHeaders(bytes, network, path);
+    } catch (err) {
+      throw new CliError(`--datadir ${dir}: ${(err as Error).message}`);
+    }
+  }
+  let store: BlockStore;
+  try {
+    store = await BlockStore.open(join(dir, BLOCKS_DIR), { magic: network.magic });
+  } catch (err) {
+    const wrong = err instanceof StoreError && err.code === 'wrong-kind';
+    throw new CliError(
+      `--datadir ${dir}: ${wrong ? `holds another network's blocks, not ${network.name}'s: ` : ''}${(err as Error).message}`,
+      wrong ? 2 : 1,
+    );
+  }
+  return { dir, chain, store };
+}
+
+/** Writes the best header chain to DIR/headers.dat, atomically and durably. */
+export async function saveHeaders(dir: string, chain: HeaderChain): Promise<void> {
+  try {
+    await writeFileAtomic(join(dir, HEADERS_FILE), HEADERS_KIND, encodeHeaders(chain));
+  } catch (err) {
+    throw new CliError(`--datadir ${dir}: ${(err as Error).message}`);
+  }
+}
+
+export interface BlockSyncOptions {
+  /** How a peer is named in the summary (its --connect address). */
+  labelOf: (peer: Peer) => string;
+  /** With no peer left for this long, the download stops (rerun to resume). */
+  noPeersTimeoutMs: number;
+  /** The bar on a terminal; undefined for --json. */
+  progress?: Progress;
+  /** Log lines on stderr when it is not a terminal (and not --json). */
+  log: boolean;
+}
+
+export interface BlockSyncResult {
+  /** Every block of the best header chain up to `target` is stored. */
+  complete: boolean;
+  /** Why not, when not. */
+  error?: string;
+  /** The header chain's height the download aimed at, and its tip. */
+  target: { height: number; hash: string };
+  /** The top of the contiguous stored prefix. */
+  height: number;
+  /** Blocks of the chain the store held before this run. */
+  alreadyStored: number;
+  /** Blocks downloaded, verified and stored by this run. */
+  downloaded: number;
+  /** Blocks of the chain (height 1 to target) now stored. */
+  stored: number;
+  bytes: number;
+  seconds: number;
+  /** Blocks received from each peer (its label), most first. */
+  peers: Array<{ peer: string; blocks: number; bytes: number }>;
+  /** Times a peer was found holding back the window. */
+  stalls: number;
+  /** Peers the download disconnected, and why. */
+  dropped: Array<{ peer: string; reason: string; detail: string }>;
+  store: { blocks: number; bytes: number; files: number; recovered: number; problems: number };
+}
+
+/**
+ * Downloads the blocks of `chain`'s best chain from `engine`'s ready peers
+ * into `store`. Never throws for the download's own failures (an invalid
+ * block, no peers left, a store that refuses): the result says why it is not
+ * complete.
+ */
+export async function syncBlocks(
+  engine: Engine,
+  chain: HeaderChain,
+  store: BlockStore,
+  options: BlockSyncOptions,
+): Promise<BlockSyncResult> {
+  const target = chain.height;
+  let alreadyStored = 0;
+  for (let h = 1; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) alreadyStored++;
+  const sink: BlockSink = {
+    has: (hash) => store.has(hash),
+    put: async (hash, raw) => {
+      await store.put(hash, raw);
+    },
+  };
+  const started = performance.now();
+  const perPeer = new Map<string, { blocks: number; bytes: number }>();
+  const offBlock = engine.on('block', (peer, payload) => {
+    const label = options.labelOf(peer);
+    const row = perPeer.get(label) ?? { blocks: 0, bytes: 0 };
+    row.blocks++;
+    row.bytes += payload.raw.length;
+    perPeer.set(label, row);
+  });
+  const dl = downloadBlocks(engine, chain, sink, { progressIntervalMs: 250 });
+  let stalls = 0;
+  const dropped: BlockSyncResult['dropped'] = [];
+  dl.on('stalling', () => stalls++);
+  dl.on('peer-dropped', (peer, reason, detail) =>
+    dropped.push({ peer: options.labelOf(peer), reason, detail }),
+  );
+
+  let lastLogged = -1;
+  const show = (p: DownloadProgress) => {
+    const done = alreadyStored + p.downloaded;
+    const remaining = target - done;
+    const eta = p.blocksPerSecond > 0 ? remaining / p.blocksPerSecond : undefined;
+    const peers = engine.readyPeers.length;
+    options.progress?.update(
+      'blocks',
+      done,
+      target,
+      `${p.blocksPerSecond.toFixed(1)} blk/s ${(p.bytesPerSecond / 1e6).toFixed(2)} MB/s ` +
+        `${peers} peer${peers === 1 ? '' : 's'} ETA ${eta === undefined ? '?' : formatSeconds(eta)}`,
+    );
+    if (options.log && done !== lastLogged) {
+      lastLogged = done;
+      process.stderr.write(
+        `${logLine('blocks', {
+          stored: done,
+          target,
+          height: p.height,
+          downloaded: p.downloaded,
+          bytes: p.bytes,
+          peers,
+          inFlight: p.inFlight,
+        })}\n`,
+      );
+    }
+  };
+  dl.on('progress', show);
+
+  // Nobody left to download from: stop once that has lasted a while.
+  let error: string | undefined;
+  let alone: number | undefined;
+  const tick = setInterval(() => {
+    show(dl.progress());
+    if (engine.readyPeers.length > 0) {
+      alone = undefined;
+      return;
+    }
+    alone ??= performance.now();
+    if (performance.now() - alone >= options.noPeersTimeoutMs) {
+      error = `no peer left to download from (waited ${options.noPeersTimeoutMs / 1000} s)`;
+      dl.stop();
+    }
+  }, 1_000);
+  const interrupt = (signal: string) => () => {
+    error = `interrupted by ${signal}`;
+    dl.stop();
+  };
+  const onInt = interrupt('SIGINT');
+  const onTerm = interrupt('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+
+  let summary: Awaited<typeof dl.done> | undefined;
+  try {
+    summary = await dl.done;
+  } catch (err) {
+    error =
+      err instanceof BlockError
+        ? `invalid block: ${err.message}`
+        : err instanceof StoreError
+          ? `block store: ${err.message}`
+          : (err as Error).message;
+  } finally {
+    clearInterval(tick);
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
+    offBlock();
+  }
+  const p = summary ?? dl.progress();
+  show(p);
+  options.progress?.done();
+  let stored = 0;
+  for (let h = 1; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) stored++;
+  const complete = summary?.complete === true && stored === target;
+  const stats = store.stats();
+  return {
+    complete,
+    ...(complete ? {} : { error: error ?? 'stopped before the last block' }),
+    target: { height: target, hash: hashToHex(chain.hashAt(target) as Buffer) },
+    height: p.height,
+    alreadyStored,
+    downloaded: p.downloaded,
+    stored,
+    bytes: p.bytes,
+    seconds: (performance.now() - started) / 1000,
+    peers: [...perPeer]
+      .map(([peer, r]) => ({ peer, ...r }))
+      .sort((a, b) => b.blocks - a.blocks || a.peer.localeCompare(b.peer)),
+    stalls,
+    dropped,
+    store: {
+      ...stats,
+      recovered: store.report.recovered,
+      problems: store.report.problems.length,
+    },
+  };
+}
+
+/** The block phase's lines for people. */
+export function describeBlocks(r: BlockSyncResult): string[] {
+  const mb = (r.bytes / 1e6).toFixed(2);
+  const lines = [
+    `blocks: ${formatCount(r.stored)}/${formatCount(r.target.height)} stored ` +
+      `(${formatCount(r.downloaded)} downloaded, ${mb} MB in ${r.seconds.toFixed(2)} s; ` +
+      `${formatCount(r.alreadyStored)} were stored already)`,
+  ];
+  if (r.peers.length > 0) {
+    lines.push(`from ${r.peers.map((p) => `${p.peer} (${formatCount(p.blocks)})`).join(', ')}`);
+  }
+  if (r.stalls > 0 || r.dropped.length > 0) {
+    lines.push(
+      `${r.stalls} stall${r.stalls === 1 ? '' : 's'}; dropped: ${
+        r.dropped.map((d) => `${d.peer} (${d.reason})`).join(', ') || 'none'
+      }`,
+    );
+  }
+  if (r.store.recovered > 0 || r.store.problems > 0) {
+    lines.push(
+      `the store repaired ${r.store.problems} problem(s) on opening, ${r.store.recovered} block(s) recovered`,
+    );
+  }
+  return lines;
+}
+
+function formatSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  if (s < 60) return `${Math.ceil(s)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+function statOrUndefined(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
