@@ -160,6 +160,7 @@ export interface BlockSyncResult {
   downloaded: number;
   /** Blocks of the chain (height 1 to target) now stored. */
   stored: number;
+  /** Bytes of the blocks this run stored. */
   bytes: number;
   seconds: number;
   /** Blocks received from each peer (its label), most first. */
@@ -186,10 +187,20 @@ export async function syncBlocks(
   const target = chain.height;
   let alreadyStored = 0;
   for (let h = 1; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) alreadyStored++;
+  // Puts still being written when the download stops are waited for, so the
+  // summary counts every block the store will hold.
+  const writing = new Set<Promise<unknown>>();
+  let bytesStored = 0;
   const sink: BlockSink = {
     has: (hash) => store.has(hash),
     put: async (hash, raw) => {
-      await store.put(hash, raw);
+      const put = store.put(hash, raw);
+      writing.add(put);
+      try {
+        if (await put) bytesStored += raw.length;
+      } finally {
+        writing.delete(put);
+      }
     },
   };
   const started = performance.now();
@@ -279,6 +290,7 @@ export async function syncBlocks(
     process.off('SIGTERM', onTerm);
     offBlock();
   }
+  await Promise.allSettled([...writing]);
   const p = summary ?? dl.progress();
   show(p);
   options.progress?.done();
@@ -292,9 +304,9 @@ export async function syncBlocks(
     target: { height: target, hash: hashToHex(chain.hashAt(target) as Buffer) },
     height: p.height,
     alreadyStored,
-    downloaded: p.downloaded,
+    downloaded: stored - alreadyStored,
     stored,
-    bytes: p.bytes,
+    bytes: bytesStored,
     seconds: (performance.now() - started) / 1000,
     peers: [...perPeer]
       .map(([peer, r]) => ({ peer, ...r }))
