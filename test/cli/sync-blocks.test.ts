@@ -9,16 +9,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { assembleBlock, blockSubsidy, buildTx, coinbaseTx } from '../../ts/block/build.js';
 import { checkBlock } from '../../ts/block/check.js';
 import { generateBlocks } from '../../ts/block/generate.js';
+import { headerHash } from '../../ts/chain/block.js';
 import { hashToHex } from '../../ts/chain/hash.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
+import { checkProofOfWork } from '../../ts/chain/pow.js';
 import { serveHeaders } from '../../ts/cli/headers-service.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { BlockStore } from '../../ts/store/blocks/store.js';
-import type { InvVector } from '../../ts/wire/types.js';
+import type { BlockHeader, InvVector } from '../../ts/wire/types.js';
 import { exitOf, ROOT, runCli } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -63,16 +66,47 @@ function openGate(): void {
   gate.paceMs = 0;
 }
 
+/**
+ * A block for height COUNT on BLOCKS[COUNT - 2] with a valid header and proof
+ * of work whose coinbase claims another height: invalid itself (bad-cb-height).
+ */
+function invalidTip() {
+  const prev = BLOCKS[COUNT - 2] as (typeof BLOCKS)[number];
+  const coinbase = buildTx(
+    coinbaseTx({
+      height: COUNT + 7,
+      outputs: [{ value: blockSubsidy(COUNT, 150), script: Buffer.from([0x51]) }],
+    }),
+  );
+  const block = assembleBlock(
+    {
+      version: 0x2000_0000,
+      prevBlock: prev.hash,
+      time: prev.header.time + 30,
+      bits: prev.header.bits,
+      nonce: 0,
+    },
+    [coinbase],
+  );
+  const limit = BigInt(`0x${REGTEST.pow.limit}`);
+  while (checkProofOfWork(headerHash(block.header), block.header.bits, limit) !== 'ok')
+    block.header.nonce++;
+  block.raw.writeUInt32LE(block.header.nonce, 76);
+  return { ...block, hash: headerHash(block.header), height: COUNT };
+}
+const INVALID = invalidTip();
+BY_HASH.set(hashToHex(INVALID.hash), INVALID);
+
 /** A NODE_NETWORK | NODE_WITNESS Engine serving the chain's headers and blocks. */
-function server(): Server {
+function server(blocks: ReadonlyArray<{ header: BlockHeader }> = BLOCKS): Server {
   const chain = chainFor(REGTEST);
-  chain.append(BLOCKS.map((b) => b.header));
+  chain.append(blocks.map((b) => b.header));
   const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => COUNT });
   engines.push(e);
   serveHeaders(e, chain, { follow: false });
   const sent: string[] = [];
   let queue = Promise.resolve();
-  const send = (peer: Peer, block: (typeof BLOCKS)[number]) => {
+  const send = (peer: Peer, block: { hash: Buffer; raw: Buffer }) => {
     if (gate.served >= gate.limit || !peer.active) return;
     gate.served++;
     sent.push(hashToHex(block.hash));
@@ -265,6 +299,33 @@ describe('peerwire sync --blocks', () => {
     for (const b of BLOCKS.slice(0, height)) expect(again.has(hashToHex(b.hash))).toBe(false);
     await expectWholeChain(datadir);
   }, 90_000);
+
+  it('stops at an invalid block with exit code 1, keeping the blocks stored before it', async () => {
+    openGate();
+    const chain = [...BLOCKS.slice(0, COUNT - 1), INVALID];
+    const servers = [server(chain), server(chain)];
+    const datadir = tempDir();
+    const run = await runCli(syncArgs(servers, datadir, ['--json']));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/blocks stopped at \d+\/240 stored: invalid block: .*bad-cb-height/);
+    expect(run.stderr).not.toMatch(/rerun/);
+    const result = JSON.parse(run.stdout);
+    expect(result.blocks).toMatchObject({
+      complete: false,
+      invalid: true,
+      target: { height: COUNT },
+    });
+    expect(result.blocks.error).toMatch(/bad-cb-height/);
+    expect(result.blocks.stored).toBeLessThan(COUNT);
+    expect(result.blocks.dropped).toEqual([expect.objectContaining({ reason: 'invalid-block' })]);
+    const store = await BlockStore.open(join(datadir, 'blocks'), { magic: REGTEST.magic });
+    try {
+      expect(store.stats().blocks).toBe(result.blocks.stored);
+      expect(store.has(INVALID.hash)).toBe(false);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
 
   it('refuses a datadir of another network and bad flags, with exit code 2', async () => {
     const datadir = tempDir();

@@ -150,6 +150,8 @@ export interface BlockSyncResult {
   complete: boolean;
   /** Why not, when not. */
   error?: string;
+  /** It stopped at a block that failed its check (the sender was penalised). */
+  invalid?: boolean;
   /** The header chain's height the download aimed at, and its tip. */
   target: { height: number; hash: string };
   /** The top of the contiguous stored prefix. */
@@ -252,6 +254,7 @@ export async function syncBlocks(
 
   // Nobody left to download from: stop once that has lasted a while.
   let error: string | undefined;
+  let invalid = false;
   let alone: number | undefined;
   const tick = setInterval(() => {
     show(dl.progress());
@@ -278,6 +281,7 @@ export async function syncBlocks(
   try {
     summary = await dl.done;
   } catch (err) {
+    invalid = err instanceof BlockError;
     error =
       err instanceof BlockError
         ? `invalid block: ${err.message}`
@@ -301,6 +305,7 @@ export async function syncBlocks(
   return {
     complete,
     ...(complete ? {} : { error: error ?? 'stopped before the last block' }),
+    ...(invalid ? { invalid } : {}),
     target: { height: target, hash: hashToHex(chain.hashAt(target) as Buffer) },
     height: p.height,
     alreadyStored,

@@ -209,9 +209,10 @@ export async function runSync(argv: string[]): Promise<number> {
   }
   if (!synced) throw new CliError('no peer could be synced from');
   if (blocks && !blocks.complete) {
+    // A rerun resumes; but not past an invalid block, which the same peers send again.
+    const resume = blocks.invalid ? '' : '; rerun with the same --datadir to resume';
     throw new CliError(
-      `blocks stopped at ${blocks.stored}/${blocks.target.height} stored: ${blocks.error}; ` +
-        'rerun with the same --datadir to resume',
+      `blocks stopped at ${blocks.stored}/${blocks.target.height} stored: ${blocks.error}${resume}`,
     );
   }
   return 0;
