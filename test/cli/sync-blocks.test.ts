@@ -5,7 +5,7 @@
 // verified and stored once, a rerun downloads nothing, and a sync killed with
 // SIGKILL mid-download resumes without losing or repeating a stored block.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -377,5 +377,27 @@ describe('peerwire sync --blocks', () => {
     expect(other.stderr).toMatch(
       /holds another network's headers \(magic fabfb5da\), not testnet4's/,
     );
+
+    // A datadir in use by a live process (this one) is refused; the lock of a
+    // process that is gone was taken over above (the kill -9 tests).
+    writeFileSync(join(datadir, '.lock'), `${process.pid}\n`);
+    const locked = await runCli(syncArgs(servers, datadir));
+    expect(locked.code).toBe(1);
+    expect(locked.stderr).toMatch(new RegExp(`is in use by process ${process.pid}`));
+    rmSync(join(datadir, '.lock'));
+
+    // Damaged headers are synced again from genesis; the blocks stay.
+    const headers = join(datadir, 'headers.dat');
+    const bytes = readFileSync(headers);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] as number) ^ 0xff;
+    writeFileSync(headers, bytes);
+    const repaired = await runCli(syncArgs(servers, datadir, ['--json']));
+    expect(repaired.code).toBe(0);
+    expect(repaired.stderr).toMatch(/syncing the headers from genesis/);
+    expect(JSON.parse(repaired.stdout).blocks).toMatchObject({
+      complete: true,
+      alreadyStored: COUNT,
+      downloaded: 0,
+    });
   }, 60_000);
 });

@@ -9,11 +9,23 @@
 //                     the headers are synced and again when the blocks end
 //   DIR/blocks/       the block store: a block is counted as stored only once
 //                     it and its index record are fsync'd
+//   DIR/.lock         the pid of the sync using DIR: a second one is refused;
+//                     a lock whose process is gone (kill -9) is taken over
 // A rerun with the same DIR loads the headers, syncs what is new, and asks the
 // store which blocks it holds: those are not downloaded again. After a kill -9
 // the store reopens consistent (it repairs a torn tail) and the download
 // resumes from what it holds.
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { BlockError } from '../block/check.js';
 import { type DownloadProgress, downloadBlocks } from '../block/download.js';
@@ -36,6 +48,7 @@ import { formatCount, logLine, type Progress } from './output.js';
 
 export const HEADERS_FILE = 'headers.dat';
 export const BLOCKS_DIR = 'blocks';
+export const LOCK_FILE = '.lock';
 /** The kind of the checked file that holds the headers. */
 const HEADERS_KIND = 'hdrs';
 
@@ -44,6 +57,61 @@ export interface Datadir {
   /** The headers it held (just genesis for a new one). */
   chain: HeaderChain;
   store: BlockStore;
+  /** Closes the store and gives up the lock. */
+  close(): Promise<void>;
+}
+
+/**
+ * Takes DIR/.lock for this process; returns its release. A lock held by a
+ * live process is a failure (exit 1); one left by a process that is gone is
+ * taken over.
+ */
+export function lockDatadir(dir: string): () => void {
+  const path = join(dir, LOCK_FILE);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const fd = openSync(path, 'wx', 0o600);
+      writeSync(fd, `${process.pid}\n`);
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(path);
+        } catch {
+          // Gone already: nothing to release.
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
+      }
+    }
+    const pid = Number.parseInt(readOrEmpty(path), 10);
+    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+      throw new CliError(`--datadir ${dir} is in use by process ${pid} (${path})`);
+    }
+    try {
+      unlinkSync(path); // stale: its process is gone
+    } catch {
+      // Removed by someone else meanwhile: the next attempt says who holds it.
+    }
+  }
+}
+
+function readOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**
@@ -80,6 +148,31 @@ export function prepareDatadir(dir: string): string {
  * file or a store the file system refuses is a failure (exit 1).
  */
 export async function openDatadir(dir: string, network: Network): Promise<Datadir> {
+  const release = lockDatadir(dir);
+  try {
+    const { chain, store } = await openLocked(dir, network);
+    return {
+      dir,
+      chain,
+      store,
+      close: async () => {
+        try {
+          await store.close();
+        } finally {
+          release();
+        }
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+async function openLocked(
+  dir: string,
+  network: Network,
+): Promise<{ chain: HeaderChain; store: BlockStore }> {
   const path = join(dir, HEADERS_FILE);
   await removeStaleTemps(path);
   let chain: HeaderChain;
@@ -88,7 +181,10 @@ export async function openDatadir(dir: string, network: Network): Promise<Datadi
     bytes = await readFileChecked(path, HEADERS_KIND);
   } catch (err) {
     if (!(err instanceof StoreError)) throw err;
-    if (err.code !== 'missing') {
+    if (err.code === 'corrupt' || err.code === 'truncated') {
+      // Headers can be synced again; the blocks stay where they are.
+      process.stderr.write(`peerwire sync: ${err.message}; syncing the headers from genesis\n`);
+    } else if (err.code !== 'missing') {
       throw new CliError(`--datadir ${dir}: ${err.message}`, err.code === 'wrong-kind' ? 2 : 1);
     }
   }
@@ -122,7 +218,7 @@ export async function openDatadir(dir: string, network: Network): Promise<Datadi
       wrong ? 2 : 1,
     );
   }
-  return { dir, chain, store };
+  return { chain, store };
 }
 
 /** Writes the best header chain to DIR/headers.dat, atomically and durably. */

@@ -168,7 +168,7 @@ export async function runSync(argv: string[]): Promise<number> {
   } finally {
     progress.done();
     await engine.close();
-    await datadir?.store.close();
+    await datadir?.close();
   }
   const seconds = (performance.now() - started) / 1000;
   const written = flags.out ? writeHeadersFile(flags.out as string, chain) : undefined;
