@@ -98,10 +98,10 @@ const INVALID = invalidTip();
 BY_HASH.set(hashToHex(INVALID.hash), INVALID);
 
 /** A NODE_NETWORK | NODE_WITNESS Engine serving the chain's headers and blocks. */
-function server(blocks: ReadonlyArray<{ header: BlockHeader }> = BLOCKS): Server {
+function server(blocks: ReadonlyArray<{ header: BlockHeader }> = BLOCKS, height = COUNT): Server {
   const chain = chainFor(REGTEST);
   chain.append(blocks.map((b) => b.header));
-  const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => COUNT });
+  const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => height });
   engines.push(e);
   serveHeaders(e, chain, { follow: false });
   const sent: string[] = [];
@@ -327,6 +327,47 @@ describe('peerwire sync --blocks', () => {
     }
   }, 60_000);
 
+  it('--prune keeps the store under its target, and a rerun does not fetch pruned blocks again', async () => {
+    openGate();
+    // 300 blocks of 60 transactions, about 1.8 MB: past a 1 MB target.
+    const big = generateBlocks(REGTEST, 300, { txsPerBlock: 60, seed: 'prune' });
+    for (const b of big) BY_HASH.set(hashToHex(b.hash), b);
+    const servers = [server(big, 300), server(big, 300)];
+    const datadir = tempDir();
+    const first = await runCli(syncArgs(servers, datadir, ['--prune', '1', '--json']));
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const result = JSON.parse(first.stdout).blocks;
+    expect(result).toMatchObject({ complete: true, fromHeight: 1, downloaded: 300, height: 300 });
+    expect(result.store.bytes).toBeLessThanOrEqual(1_000_000);
+    expect(result.stored).toBeLessThan(300);
+    expect(result.stored).toBe(result.store.blocks);
+    const sent = servers.map((s) => s.sent.length);
+    expect((sent[0] as number) + (sent[1] as number)).toBe(300);
+
+    const again = await runCli(syncArgs(servers, datadir, ['--prune', '1', '--json']));
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).blocks).toMatchObject({
+      complete: true,
+      fromHeight: 301,
+      downloaded: 0,
+    });
+    expect(servers.map((s) => s.sent.length)).toEqual(sent);
+
+    // What is left is the newest blocks, each intact.
+    const store = await BlockStore.open(join(datadir, 'blocks'), { magic: REGTEST.magic });
+    try {
+      expect(store.stats().blocks).toBe(result.stored);
+      const kept = big.filter((b) => store.has(b.hash));
+      expect(kept.length).toBe(result.stored);
+      expect(kept.at(-1)?.height).toBe(300);
+      for (const b of kept)
+        expect(Buffer.from((await store.get(b.hash)) ?? []).equals(b.raw)).toBe(true);
+    } finally {
+      await store.close();
+    }
+  }, 60_000);
+
   it('refuses a datadir of another network and bad flags, with exit code 2', async () => {
     const datadir = tempDir();
     const noDatadir = await runCli(['sync', '--connect', '127.0.0.1:1', '--blocks']);
@@ -335,6 +376,14 @@ describe('peerwire sync --blocks', () => {
     const noBlocks = await runCli(['sync', '--connect', '127.0.0.1:1', '--datadir', datadir]);
     expect(noBlocks.code).toBe(2);
     expect(noBlocks.stderr).toMatch(/--datadir is for --blocks/);
+    const pruneAlone = await runCli(['sync', '--connect', '127.0.0.1:1', '--prune', '5']);
+    expect(pruneAlone.code).toBe(2);
+    expect(pruneAlone.stderr).toMatch(/--prune is for --blocks/);
+    const badPrune = await runCli(
+      syncArgs([], datadir, ['--connect', '127.0.0.1:1', '--prune', '0']),
+    );
+    expect(badPrune.code).toBe(2);
+    expect(badPrune.stderr).toMatch(/--prune must be an integer ≥ 1/);
     const file = join(datadir, 'a-file');
     writeFileSync(file, 'x');
     const notDir = await runCli([

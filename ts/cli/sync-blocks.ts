@@ -9,6 +9,9 @@
 //                     the headers are synced and again when the blocks end
 //   DIR/blocks/       the block store: a block is counted as stored only once
 //                     it and its index record are fsync'd
+//   DIR/pruned.dat    with --prune only: the height up to which every block
+//                     was stored (some deleted since), and its hash; a rerun
+//                     starts above it instead of fetching pruned blocks again
 //   DIR/.lock         the pid of the sync using DIR: a second one is refused;
 //                     a lock whose process is gone (kill -9) is taken over
 // A rerun with the same DIR loads the headers, syncs what is new, and asks the
@@ -42,13 +45,18 @@ import {
   StoreError,
   writeFileAtomic,
 } from '../store/atomic-file.js';
-import { BlockStore } from '../store/blocks/store.js';
+import { BlockStore, DEFAULT_MAX_FILE_BYTES } from '../store/blocks/store.js';
 import { CliError } from './args.js';
 import { formatCount, logLine, type Progress } from './output.js';
 
 export const HEADERS_FILE = 'headers.dat';
 export const BLOCKS_DIR = 'blocks';
 export const LOCK_FILE = '.lock';
+export const PRUNED_FILE = 'pruned.dat';
+const PRUNED_KIND = 'prun';
+/** A pruned store's data files are a fraction of the target, so pruning can keep near it. */
+const PRUNE_FILES_PER_TARGET = 8;
+const MIN_PRUNED_FILE_BYTES = 64 * 1024;
 /** The kind of the checked file that holds the headers. */
 const HEADERS_KIND = 'hdrs';
 
@@ -57,6 +65,8 @@ export interface Datadir {
   /** The headers it held (just genesis for a new one). */
   chain: HeaderChain;
   store: BlockStore;
+  /** --prune: the data files are kept under this many bytes. */
+  pruneBytes?: number;
   /** Closes the store and gives up the lock. */
   close(): Promise<void>;
 }
@@ -147,14 +157,19 @@ export function prepareDatadir(dir: string): string {
  * that holds another network's data is bad usage (exit 2); a damaged headers
  * file or a store the file system refuses is a failure (exit 1).
  */
-export async function openDatadir(dir: string, network: Network): Promise<Datadir> {
+export async function openDatadir(
+  dir: string,
+  network: Network,
+  pruneBytes?: number,
+): Promise<Datadir> {
   const release = lockDatadir(dir);
   try {
-    const { chain, store } = await openLocked(dir, network);
+    const { chain, store } = await openLocked(dir, network, pruneBytes);
     return {
       dir,
       chain,
       store,
+      ...(pruneBytes === undefined ? {} : { pruneBytes }),
       close: async () => {
         try {
           await store.close();
@@ -172,6 +187,7 @@ export async function openDatadir(dir: string, network: Network): Promise<Datadi
 async function openLocked(
   dir: string,
   network: Network,
+  pruneBytes: number | undefined,
 ): Promise<{ chain: HeaderChain; store: BlockStore }> {
   const path = join(dir, HEADERS_FILE);
   await removeStaleTemps(path);
@@ -210,7 +226,17 @@ async function openLocked(
   }
   let store: BlockStore;
   try {
-    store = await BlockStore.open(join(dir, BLOCKS_DIR), { magic: network.magic });
+    const prune =
+      pruneBytes === undefined
+        ? {}
+        : {
+            prune: { targetBytes: pruneBytes },
+            maxFileBytes: Math.min(
+              DEFAULT_MAX_FILE_BYTES,
+              Math.max(MIN_PRUNED_FILE_BYTES, Math.floor(pruneBytes / PRUNE_FILES_PER_TARGET)),
+            ),
+          };
+    store = await BlockStore.open(join(dir, BLOCKS_DIR), { magic: network.magic, ...prune });
   } catch (err) {
     const wrong = err instanceof StoreError && err.code === 'wrong-kind';
     throw new CliError(
@@ -230,6 +256,33 @@ export async function saveHeaders(dir: string, chain: HeaderChain): Promise<void
   }
 }
 
+/**
+ * With --prune: the first height to download. Every block below it was
+ * stored once (pruned since, or still there); the saved height must still be
+ * on the best chain (a reorg below it starts over from height 1).
+ */
+async function prunedFrom(dir: string, chain: HeaderChain): Promise<number> {
+  let payload: Buffer;
+  try {
+    payload = await readFileChecked(join(dir, PRUNED_FILE), PRUNED_KIND);
+  } catch {
+    return 1; // none yet, or unreadable: nothing is assumed stored
+  }
+  if (payload.length !== 36) return 1;
+  const height = payload.readUInt32LE(0);
+  const hash = chain.hashAt(height);
+  return hash?.equals(payload.subarray(4)) ? height + 1 : 1;
+}
+
+async function savePrunedHeight(dir: string, chain: HeaderChain, height: number): Promise<void> {
+  const hash = chain.hashAt(height);
+  if (!hash) return;
+  const payload = Buffer.alloc(36);
+  payload.writeUInt32LE(height, 0);
+  hash.copy(payload, 4);
+  await writeFileAtomic(join(dir, PRUNED_FILE), PRUNED_KIND, payload);
+}
+
 export interface BlockSyncOptions {
   /** How a peer is named in the summary (its --connect address). */
   labelOf: (peer: Peer) => string;
@@ -242,7 +295,10 @@ export interface BlockSyncOptions {
 }
 
 export interface BlockSyncResult {
-  /** Every block of the best header chain up to `target` is stored. */
+  /**
+   * Every block of the best header chain up to `target` is stored (with
+   * --prune: was stored; the oldest may be deleted since).
+   */
   complete: boolean;
   /** Why not, when not. */
   error?: string;
@@ -250,13 +306,15 @@ export interface BlockSyncResult {
   invalid?: boolean;
   /** The header chain's height the download aimed at, and its tip. */
   target: { height: number; hash: string };
+  /** The first height this run considered (above 1 with --prune: those below were stored before). */
+  fromHeight: number;
   /** The top of the contiguous stored prefix. */
   height: number;
   /** Blocks of the chain the store held before this run. */
   alreadyStored: number;
   /** Blocks downloaded, verified and stored by this run. */
   downloaded: number;
-  /** Blocks of the chain (height 1 to target) now stored. */
+  /** Blocks of the chain (fromHeight to target) the store now holds. */
   stored: number;
   /** Bytes of the blocks this run stored. */
   bytes: number;
@@ -279,12 +337,20 @@ export interface BlockSyncResult {
 export async function syncBlocks(
   engine: Engine,
   chain: HeaderChain,
-  store: BlockStore,
+  datadir: Datadir,
   options: BlockSyncOptions,
 ): Promise<BlockSyncResult> {
+  const { store } = datadir;
+  const pruning = datadir.pruneBytes !== undefined;
   const target = chain.height;
-  let alreadyStored = 0;
-  for (let h = 1; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) alreadyStored++;
+  const from = Math.min(pruning ? await prunedFrom(datadir.dir, chain) : 1, target + 1);
+  const countStored = () => {
+    let n = 0;
+    for (let h = from; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) n++;
+    return n;
+  };
+  const alreadyStored = countStored();
+  let downloaded = 0;
   // Puts still being written when the download stops are waited for, so the
   // summary counts every block the store will hold.
   const writing = new Set<Promise<unknown>>();
@@ -295,7 +361,10 @@ export async function syncBlocks(
       const put = store.put(hash, raw);
       writing.add(put);
       try {
-        if (await put) bytesStored += raw.length;
+        if (await put) {
+          bytesStored += raw.length;
+          downloaded++;
+        }
       } finally {
         writing.delete(put);
       }
@@ -310,7 +379,16 @@ export async function syncBlocks(
     row.bytes += payload.raw.length;
     perPeer.set(label, row);
   });
-  const dl = downloadBlocks(engine, chain, sink, { progressIntervalMs: 250 });
+  const dl = downloadBlocks(engine, chain, sink, { fromHeight: from, progressIntervalMs: 250 });
+  // With --prune, where the contiguous prefix has reached, so a rerun does not
+  // fetch pruned blocks again (saved at most once a second, and at the end).
+  let savedHeight = from - 1;
+  let saving: Promise<void> = Promise.resolve();
+  const savePruned = (height: number) => {
+    if (!pruning || height <= savedHeight) return;
+    savedHeight = height;
+    saving = saving.then(() => savePrunedHeight(datadir.dir, chain, height)).catch(() => {}); // a lagging mark only costs a re-download
+  };
   let stalls = 0;
   const dropped: BlockSyncResult['dropped'] = [];
   dl.on('stalling', () => stalls++);
@@ -320,7 +398,7 @@ export async function syncBlocks(
 
   let lastLogged = -1;
   const show = (p: DownloadProgress) => {
-    const done = alreadyStored + p.downloaded;
+    const done = from - 1 + alreadyStored + p.downloaded;
     const remaining = target - done;
     const eta = p.blocksPerSecond > 0 ? remaining / p.blocksPerSecond : undefined;
     const peers = engine.readyPeers.length;
@@ -353,7 +431,9 @@ export async function syncBlocks(
   let invalid = false;
   let alone: number | undefined;
   const tick = setInterval(() => {
-    show(dl.progress());
+    const p = dl.progress();
+    show(p);
+    savePruned(p.height);
     if (engine.readyPeers.length > 0) {
       alone = undefined;
       return;
@@ -394,18 +474,20 @@ export async function syncBlocks(
   const p = summary ?? dl.progress();
   show(p);
   options.progress?.done();
-  let stored = 0;
-  for (let h = 1; h <= target; h++) if (store.has(chain.hashAt(h) as Buffer)) stored++;
-  const complete = summary?.complete === true && stored === target;
+  savePruned(p.height);
+  await saving;
+  const stored = countStored();
+  const complete = summary?.complete === true && (pruning || stored === target - from + 1);
   const stats = store.stats();
   return {
     complete,
     ...(complete ? {} : { error: error ?? 'stopped before the last block' }),
     ...(invalid ? { invalid } : {}),
     target: { height: target, hash: hashToHex(chain.hashAt(target) as Buffer) },
+    fromHeight: from,
     height: p.height,
     alreadyStored,
-    downloaded: stored - alreadyStored,
+    downloaded,
     stored,
     bytes: bytesStored,
     seconds: (performance.now() - started) / 1000,

@@ -24,7 +24,7 @@ import {
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
                      [--network NAME | --network-config FILE] [--out FILE]
-                     [--blocks --datadir DIR] [--timeout-ms N] [--json]
+                     [--blocks --datadir DIR [--prune MB]] [--timeout-ms N] [--json]
 
 Syncs block headers from the given nodes. Every header must link to its parent,
 meet its proof-of-work target and follow the network's difficulty rules; a peer
@@ -43,6 +43,7 @@ Options:
   --out FILE              write the headers to FILE (for peerwire node --headers)
   --blocks                download the blocks too (needs --datadir)
   --datadir DIR           where --blocks keeps headers and blocks (created if missing)
+  --prune MB              delete the oldest stored blocks past MB megabytes (with --blocks)
   --timeout-ms N          give up on a peer that does not connect or answer (default 30000)
   --json                  print the result as JSON (no progress bars)
   -h, --help              show this help`;
@@ -57,6 +58,7 @@ export async function runSync(argv: string[]): Promise<number> {
       out: { type: 'string' },
       blocks: { type: 'boolean' },
       datadir: { type: 'string' },
+      prune: { type: 'string' },
       'timeout-ms': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -94,11 +96,17 @@ export async function runSync(argv: string[]): Promise<number> {
   if (!withBlocks && datadirFlag !== undefined) {
     throw new CliError('--datadir is for --blocks (see "peerwire sync --help")', 2);
   }
+  const pruneFlag = flags.prune as string | undefined;
+  if (pruneFlag !== undefined && !withBlocks) {
+    throw new CliError('--prune is for --blocks (see "peerwire sync --help")', 2);
+  }
+  const pruneMB = pruneFlag === undefined ? undefined : intFlag(pruneFlag, 'prune', 0, 1);
   const json = flags.json === true;
   const progress = new Progress(!json);
   let datadir: Datadir | undefined;
   if (datadirFlag !== undefined) {
-    datadir = await openDatadir(prepareDatadir(datadirFlag), network);
+    const dir = prepareDatadir(datadirFlag);
+    datadir = await openDatadir(dir, network, pruneMB === undefined ? undefined : pruneMB * 1e6);
   }
   const chain = datadir?.chain ?? chainFor(network);
   const engine = new Engine({
@@ -157,7 +165,7 @@ export async function runSync(argv: string[]): Promise<number> {
     if (datadir) {
       await saveHeaders(datadir.dir, chain);
       if ([...results.values()].some((r) => r.outcome === 'synced')) {
-        blocks = await syncBlocks(engine, chain, datadir.store, {
+        blocks = await syncBlocks(engine, chain, datadir, {
           labelOf: (p) => p.state.target ?? p.address,
           noPeersTimeoutMs: timeoutMs,
           progress: json || !process.stderr.isTTY ? undefined : progress,
