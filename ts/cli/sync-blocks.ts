@@ -6,7 +6,7 @@
 // The data directory:
 //   DIR/headers.dat   the best header chain, rewritten atomically (a checked
 //                     "PWST"/"hdrs" file around the `sync --out` layout) once
-//                     the headers are synced and again when the blocks end
+//                     the headers are synced, before the blocks start
 //   DIR/blocks/       the block store: a block is counted as stored only once
 //                     it and its index record are fsync'd
 //   DIR/pruned.dat    with --prune only: the height up to which every block
@@ -387,7 +387,8 @@ export async function syncBlocks(
   const savePruned = (height: number) => {
     if (!pruning || height <= savedHeight) return;
     savedHeight = height;
-    saving = saving.then(() => savePrunedHeight(datadir.dir, chain, height)).catch(() => {}); // a lagging mark only costs a re-download
+    // A write that fails leaves an older mark: it costs only re-downloads.
+    saving = saving.then(() => savePrunedHeight(datadir.dir, chain, height)).catch(() => {});
   };
   let stalls = 0;
   const dropped: BlockSyncResult['dropped'] = [];
