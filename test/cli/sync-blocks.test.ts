@@ -327,6 +327,29 @@ describe('peerwire sync --blocks', () => {
     }
   }, 60_000);
 
+  it('stops with exit 1 when no peer is left to download from; a rerun with a peer finishes', async () => {
+    openGate();
+    // Serves headers, hangs up on getdata.
+    const chain = chainFor(REGTEST);
+    chain.append(BLOCKS.map((b) => b.header));
+    const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => COUNT });
+    engines.push(e);
+    serveHeaders(e, chain, { follow: false });
+    e.on('getdata', (peer) => peer.disconnect('hangs up on getdata'));
+    const hangup = { address: `127.0.0.1:${e.listen('127.0.0.1', 0).port}`, sent: [] };
+    const datadir = tempDir();
+    const run = await runCli(syncArgs([hangup], datadir, ['--timeout-ms', '500', '--json']));
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /blocks stopped at 0\/240 stored: no peer left to download from \(waited 0.5 s\); rerun with the same --datadir to resume/,
+    );
+    expect(JSON.parse(run.stdout).blocks).toMatchObject({ complete: false, stored: 0 });
+
+    const rerun = await runCli(syncArgs([server()], datadir, ['--json']));
+    expect(rerun.code).toBe(0);
+    expect(JSON.parse(rerun.stdout).blocks).toMatchObject({ complete: true, downloaded: COUNT });
+  }, 60_000);
+
   it('--prune keeps the store under its target, and a rerun does not fetch pruned blocks again', async () => {
     openGate();
     // 300 blocks of 60 transactions, about 1.8 MB: past a 1 MB target.
