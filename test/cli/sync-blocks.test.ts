@@ -132,6 +132,17 @@ function server(blocks: ReadonlyArray<{ header: BlockHeader }> = BLOCKS, height 
   return { address: `127.0.0.1:${port}`, sent };
 }
 
+/** An Engine that serves the chain's headers and hangs up on getdata. */
+function hangingUp(): Server {
+  const chain = chainFor(REGTEST);
+  chain.append(BLOCKS.map((b) => b.header));
+  const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => COUNT });
+  engines.push(e);
+  serveHeaders(e, chain, { follow: false });
+  e.on('getdata', (peer) => peer.disconnect('hangs up on getdata'));
+  return { address: `127.0.0.1:${e.listen('127.0.0.1', 0).port}`, sent: [] };
+}
+
 function syncArgs(servers: Server[], datadir: string, extra: string[] = []): string[] {
   return [
     'sync',
@@ -327,16 +338,18 @@ describe('peerwire sync --blocks', () => {
     }
   }, 60_000);
 
+  it('downloads blocks a peer showed in its headers past the height its version announced', async () => {
+    // Their chains grew after the handshake: the versions say 200, the headers go to 240.
+    openGate();
+    const servers = [server(BLOCKS, 200), server(BLOCKS, 200)];
+    const run = await runCli(syncArgs(servers, tempDir(), ['--json']), 30_000);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout).blocks).toMatchObject({ complete: true, downloaded: COUNT });
+  }, 60_000);
+
   it('stops with exit 1 when no peer is left to download from; a rerun with a peer finishes', async () => {
     openGate();
-    // Serves headers, hangs up on getdata.
-    const chain = chainFor(REGTEST);
-    chain.append(BLOCKS.map((b) => b.header));
-    const e = new Engine({ network: { ...REGTEST, services: 9n }, startHeight: () => COUNT });
-    engines.push(e);
-    serveHeaders(e, chain, { follow: false });
-    e.on('getdata', (peer) => peer.disconnect('hangs up on getdata'));
-    const hangup = { address: `127.0.0.1:${e.listen('127.0.0.1', 0).port}`, sent: [] };
+    const hangup = hangingUp();
     const datadir = tempDir();
     const run = await runCli(syncArgs([hangup], datadir, ['--timeout-ms', '500', '--json']));
     expect(run.code).toBe(1);
@@ -348,6 +361,31 @@ describe('peerwire sync --blocks', () => {
     const rerun = await runCli(syncArgs([server()], datadir, ['--json']));
     expect(rerun.code).toBe(0);
     expect(JSON.parse(rerun.stdout).blocks).toMatchObject({ complete: true, downloaded: COUNT });
+  }, 60_000);
+
+  it('stops with exit 1 when no peer has the next block', async () => {
+    openGate();
+    // The datadir learns 240 headers from a peer that then hangs up...
+    const datadir = tempDir();
+    const first = await runCli(syncArgs([hangingUp()], datadir, ['--timeout-ms', '500']));
+    expect(first.code).toBe(1);
+    // ... and the next run's peers have only the first 200 blocks.
+    const short = BLOCKS.slice(0, 200);
+    const run = await runCli(
+      syncArgs([server(short, 200), server(short, 200)], datadir, [
+        '--timeout-ms',
+        '500',
+        '--json',
+      ]),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/no peer has the block at height 201 \(waited 0.5 s\)/);
+    expect(JSON.parse(run.stdout).blocks).toMatchObject({
+      complete: false,
+      target: { height: COUNT },
+      height: 200,
+      stored: 200,
+    });
   }, 60_000);
 
   it('--prune keeps the store under its target, and a rerun does not fetch pruned blocks again', async () => {

@@ -33,6 +33,7 @@ import { dirname, join, resolve } from 'node:path';
 import { BlockError } from '../block/check.js';
 import { type DownloadProgress, downloadBlocks } from '../block/download.js';
 import type { BlockSink } from '../block/sink.js';
+import { headerHash } from '../chain/block.js';
 import { hashToHex, hexToHash } from '../chain/hash.js';
 import { chainFor, type HeaderChain } from '../chain/headerchain.js';
 import { decodeHeaders, encodeHeaders } from '../chain/headersfile.js';
@@ -46,6 +47,7 @@ import {
   writeFileAtomic,
 } from '../store/atomic-file.js';
 import { BlockStore, DEFAULT_MAX_FILE_BYTES } from '../store/blocks/store.js';
+import { headerCount } from '../wire/headers.js';
 import { CliError } from './args.js';
 import { formatCount, logLine, type Progress } from './output.js';
 
@@ -283,10 +285,38 @@ async function savePrunedHeight(dir: string, chain: HeaderChain, height: number)
   await writeFileAtomic(join(dir, PRUNED_FILE), PRUNED_KIND, payload);
 }
 
+/**
+ * Remembers the last header each peer sent (from the headers sync on), so the
+ * download knows a peer has the blocks up to it even past the height its
+ * version announced. Returns the lookup: that header's height on `chain`'s
+ * best chain, or undefined.
+ */
+export function watchPeerHeaders(
+  engine: Engine,
+  chain: HeaderChain,
+): (peer: Peer) => number | undefined {
+  const last = new Map<Peer, Buffer>();
+  engine.on('disconnected', (peer) => last.delete(peer));
+  engine.on('headers', (peer, payload) => {
+    const count = headerCount(payload);
+    const header = count > 0 ? payload.headers[count - 1] : undefined;
+    if (header) last.set(peer, headerHash(header));
+  });
+  return (peer) => {
+    const hash = last.get(peer);
+    return hash ? chain.heightOf(hash) : undefined;
+  };
+}
+
 export interface BlockSyncOptions {
   /** How a peer is named in the summary (its --connect address). */
   labelOf: (peer: Peer) => string;
-  /** With no peer left for this long, the download stops (rerun to resume). */
+  /** The height a peer is known to have past its version's (watchPeerHeaders). */
+  peerHeight?: (peer: Peer) => number | undefined;
+  /**
+   * With no peer left, or none that has the next block, for this long the
+   * download stops (rerun to resume).
+   */
   noPeersTimeoutMs: number;
   /** The bar on a terminal; undefined for --json. */
   progress?: Progress;
@@ -379,7 +409,11 @@ export async function syncBlocks(
     row.bytes += payload.raw.length;
     perPeer.set(label, row);
   });
-  const dl = downloadBlocks(engine, chain, sink, { fromHeight: from, progressIntervalMs: 250 });
+  const dl = downloadBlocks(engine, chain, sink, {
+    fromHeight: from,
+    progressIntervalMs: 250,
+    ...(options.peerHeight ? { peerHeight: options.peerHeight } : {}),
+  });
   // With --prune, where the contiguous prefix has reached, so a rerun does not
   // fetch pruned blocks again (saved at most once a second, and at the end).
   let savedHeight = from - 1;
@@ -427,21 +461,29 @@ export async function syncBlocks(
   };
   dl.on('progress', show);
 
-  // Nobody left to download from: stop once that has lasted a while.
+  // Stuck: no peer left, or none asked for anything (none has the next block)
+  // while nothing arrived. Stops once that has lasted noPeersTimeoutMs.
   let error: string | undefined;
   let invalid = false;
-  let alone: number | undefined;
+  let stuckSince: number | undefined;
+  let lastDownloaded = -1;
   const tick = setInterval(() => {
     const p = dl.progress();
     show(p);
     savePruned(p.height);
-    if (engine.readyPeers.length > 0) {
-      alone = undefined;
+    const none = engine.readyPeers.length === 0;
+    const idle = p.inFlight === 0 && p.downloaded === lastDownloaded;
+    lastDownloaded = p.downloaded;
+    if (!none && !idle) {
+      stuckSince = undefined;
       return;
     }
-    alone ??= performance.now();
-    if (performance.now() - alone >= options.noPeersTimeoutMs) {
-      error = `no peer left to download from (waited ${options.noPeersTimeoutMs / 1000} s)`;
+    stuckSince ??= performance.now();
+    if (performance.now() - stuckSince >= options.noPeersTimeoutMs) {
+      const waited = `waited ${options.noPeersTimeoutMs / 1000} s`;
+      error = none
+        ? `no peer left to download from (${waited})`
+        : `no peer has the block at height ${p.height + 1} (${waited})`;
       dl.stop();
     }
   }, 1_000);

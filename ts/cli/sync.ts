@@ -20,6 +20,7 @@ import {
   prepareDatadir,
   saveHeaders,
   syncBlocks,
+  watchPeerHeaders,
 } from './sync-blocks.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
@@ -121,6 +122,7 @@ export async function runSync(argv: string[]): Promise<number> {
   });
 
   watchUnconnectingHeaders(engine, chain);
+  const peerHeight = datadir ? watchPeerHeaders(engine, chain) : undefined;
   // The last penalty of each peer: a peer dropped for it is reported as penalised.
   const penalties = new Map<Peer, string>();
   engine.on('misbehaving', (p, info) => penalties.set(p, info.reason));
@@ -167,6 +169,7 @@ export async function runSync(argv: string[]): Promise<number> {
       if ([...results.values()].some((r) => r.outcome === 'synced')) {
         blocks = await syncBlocks(engine, chain, datadir, {
           labelOf: (p) => p.state.target ?? p.address,
+          ...(peerHeight ? { peerHeight } : {}),
           noPeersTimeoutMs: timeoutMs,
           progress: json || !process.stderr.isTTY ? undefined : progress,
           log: !json && !process.stderr.isTTY,
