@@ -14,14 +14,11 @@ import { chooseNetwork, describeDisconnect } from './network.js';
 import { Progress, table, toJson } from './output.js';
 import {
   type BlockSyncResult,
-  type Datadir,
   describeBlocks,
-  openDatadir,
-  prepareDatadir,
-  saveHeaders,
   syncBlocks,
   watchPeerHeaders,
 } from './sync-blocks.js';
+import { type Datadir, openDatadir, prepareDatadir, saveHeaders } from './sync-datadir.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
                      [--network NAME | --network-config FILE] [--out FILE]
