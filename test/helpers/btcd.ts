@@ -9,6 +9,12 @@ import { ROOT } from './cli.js';
 
 export const BTCD_BIN = process.env.PEERWIRE_BTCD ?? join(ROOT, '.tools/bin/btcd');
 
+/**
+ * Where blocks btcd mines (RPC `generate`) pay: a regtest P2PKH address (btcd's
+ * regtest uses testnet's address prefixes) whose key nobody here holds.
+ */
+export const BTCD_MINING_ADDRESS = 'mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn';
+
 // Below Linux's ephemeral range, away from the ports bcoin's helper picks.
 let nextPort = 40_000 + Math.floor(Math.random() * 5_000) * 2;
 
@@ -82,9 +88,12 @@ export class BtcdHandle {
 
 /**
  * Starts btcd on regtest. `connect` makes it dial only that address (and keep
- * redialling it); it listens too, so tests can dial it.
+ * redialling it); it listens too, so tests can dial it. `miningAddress` lets
+ * the RPC `generate` mine blocks paying to it.
  */
-export async function startBtcd(options: { connect?: string } = {}): Promise<BtcdHandle> {
+export async function startBtcd(
+  options: { connect?: string; miningAddress?: string } = {},
+): Promise<BtcdHandle> {
   if (!existsSync(BTCD_BIN)) {
     throw new Error(`btcd is not built: run scripts/install-btcd.sh (looked at ${BTCD_BIN})`);
   }
@@ -104,6 +113,7 @@ export async function startBtcd(options: { connect?: string } = {}): Promise<Btc
     '--nocfilters',
     '--debuglevel=info',
     ...(options.connect ? [`--connect=${options.connect}`] : []),
+    ...(options.miningAddress ? [`--miningaddr=${options.miningAddress}`] : []),
   ];
   const child = spawn(BTCD_BIN, args, { stdio: 'ignore' });
   const handle = new BtcdHandle(child, dir, port, rpcPort);

@@ -1,11 +1,18 @@
 // Interop with btcd 0.24.2 (an independent full node in Go, regtest): it dials
 // `peerwire node`, which must advertise services it accepts as an outbound
 // peer, serve it headers and blocks (btcd syncs with getblocks/inv and
-// getdata), and keep the connection once btcd is at the tip.
+// getdata), and keep the connection once btcd is at the tip; and `peerwire
+// sync --blocks` downloads, verifies and stores the blocks btcd mines.
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BtcdHandle, startBtcd } from '../helpers/btcd.js';
-import { exitOf, startCli } from '../helpers/cli.js';
+import { hexToHash } from '../../ts/chain/hash.js';
+import { networkPreset } from '../../ts/config/schema.js';
+import { BlockStore } from '../../ts/store/blocks/store.js';
+import { BTCD_MINING_ADDRESS, type BtcdHandle, startBtcd } from '../helpers/btcd.js';
+import { exitOf, runCli, startCli } from '../helpers/cli.js';
 
 /**
  * Past btcd's regtest segwit activation (BIP 9 signalling, active from 432),
@@ -13,6 +20,9 @@ import { exitOf, startCli } from '../helpers/cli.js';
  * past 500, so the sync needs the getblocks continuation.
  */
 const HEIGHT = 700;
+/** Blocks btcd mines for peerwire to download (past its segwit activation too). */
+const MINED = 500;
+const REGTEST_MAGIC = networkPreset('regtest').magic;
 
 let node: ChildProcess | undefined;
 let btcd: BtcdHandle | undefined;
@@ -83,5 +93,51 @@ describe('btcd and peerwire node', () => {
     expect(after.map((p) => [p.addr, p.conntime])).toEqual([[peer?.addr, peer?.conntime]]);
     expect(events(started.lines, 'disconnected')).toEqual([]);
     expect(events(started.lines, 'handshake')).toHaveLength(1);
+  }, 180_000);
+  it('peerwire sync --blocks downloads and verifies the blocks btcd mined', async () => {
+    btcd = await startBtcd({ miningAddress: BTCD_MINING_ADDRESS });
+    const handle = btcd;
+    const hashes = await handle.rpc<string[]>('generate', [MINED]);
+    expect(hashes).toHaveLength(MINED);
+    const datadir = mkdtempSync(join(tmpdir(), 'peerwire-btcd-sync-'));
+    try {
+      const run = await runCli(
+        [
+          'sync',
+          '--connect',
+          handle.address,
+          '--network',
+          'regtest',
+          '--blocks',
+          '--datadir',
+          datadir,
+          '--json',
+        ],
+        120_000,
+      );
+      expect(run.stderr).toBe('');
+      expect(run.code).toBe(0);
+      const result = JSON.parse(run.stdout);
+      expect(result.peers[0]).toMatchObject({ userAgent: expect.stringMatching(/btcd/) });
+      expect(result.blocks).toMatchObject({
+        complete: true,
+        downloaded: MINED,
+        stored: MINED,
+        target: { height: MINED, hash: await handle.bestHash() },
+        dropped: [],
+      });
+      const store = await BlockStore.open(join(datadir, 'blocks'), { magic: REGTEST_MAGIC });
+      try {
+        for (const [i, hash] of hashes.entries()) {
+          const raw = await store.get(hexToHash(hash));
+          const theirs = Buffer.from(await handle.rpc<string>('getblock', [hash, 0]), 'hex');
+          expect(raw && Buffer.from(raw).equals(theirs), `block ${i + 1}`).toBe(true);
+        }
+      } finally {
+        await store.close();
+      }
+    } finally {
+      rmSync(datadir, { recursive: true, force: true });
+    }
   }, 180_000);
 });
