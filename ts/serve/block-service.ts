@@ -50,6 +50,17 @@ export const MAX_BLOCKS_TO_ANNOUNCE = 8;
 export const MAX_PENDING_ITEMS = 2 * MESSAGE_LIMITS.inventory;
 
 const ITEM_BYTES = 36;
+/**
+ * Work done for one peer before the pump lets the event loop turn: a block
+ * sent counts BLOCK_WORK, any other item 1. A source that answers at once
+ * (blocks in memory) and a peer that reads as fast as we write would
+ * otherwise have a whole getdata answered in microtasks, with no other peer,
+ * timer or I/O served meanwhile (Core serves one block per peer per turn of
+ * its message handler).
+ */
+const TURN_WORK = 2048;
+const BLOCK_WORK = 64;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ServedPeer {
   /** Packed pending items (type u32 LE + hash), oldest chunk first. */
@@ -173,8 +184,15 @@ export function serveBlocks(
     if (s.running) return;
     s.running = true;
     const missing: InvVector[] = [];
+    let work = 0;
     try {
       while (s.pending > 0 && peer.active && !s.paused) {
+        if (work >= TURN_WORK) {
+          work = 0;
+          await nextTurn();
+          continue; // the peer may be gone or paused meanwhile
+        }
+        work++;
         const item = peek(s);
         const witness = item.type === INV_TYPE.witnessBlock;
         if (!witness && item.type !== INV_TYPE.block) {
@@ -198,6 +216,7 @@ export function serveBlocks(
           continue;
         }
         sendNotFound(peer, missing);
+        work += BLOCK_WORK;
         const sent = peer.send({ command: 'block', payload: { raw } });
         if (sent === 'full') {
           // Not queued: the same item is tried again once the queue drains.
