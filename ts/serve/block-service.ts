@@ -19,7 +19,8 @@
 //   fork point, stopping before hashStop or at the first block not held. When
 //   it was cut at 500, the last one is remembered (Core's hashContinue): once
 //   the peer asks for that block, an `inv` of our tip follows it, so the peer
-//   sends the next getblocks. bcoin syncs this way.
+//   sends the next getblocks. bcoin syncs this way. A limited node, as a
+//   pruned Core, also stops at the first block 282 or more below its tip.
 // - NODE_NETWORK_LIMITED only (option `limited`): a block more than 290
 //   below the tip is not served and the peer is disconnected, as Core does.
 // - announcements: `announce(previousTip)` after the tip moves. A peer that
@@ -48,6 +49,13 @@ export const MAX_BLOCKS_TO_ANNOUNCE = 8;
  * disconnected ('getdata-flood').
  */
 export const MAX_PENDING_ITEMS = 2 * MESSAGE_LIMITS.inventory;
+
+/**
+ * A limited node's getblocks lists no block this deep below the tip: Core's
+ * nPrunedBlocksLikelyToHave, MIN_BLOCKS_TO_KEEP (288) less an hour of blocks
+ * (3600 / 600 s), so blocks listed are still served after the tip moves on.
+ */
+export const LIMITED_GETBLOCKS_DEPTH = NODE_NETWORK_LIMITED_MIN_BLOCKS - 6;
 
 const ITEM_BYTES = 36;
 /**
@@ -273,6 +281,9 @@ export function serveBlocks(
     for (let h = forkHeight(locator) + 1; h <= chain.height; h++) {
       const hash = chain.hashAt(h) as Buffer;
       if (hexKey(hash) === stop || !source.has(hash)) break;
+      // Core (pruned): a block not likely to be served by the time the peer
+      // asks ends the list; a limited node would disconnect a peer asking.
+      if (options.limited && chain.height - h >= LIMITED_GETBLOCKS_DEPTH) break;
       inventory.push({ type: INV_TYPE.block, hash });
       if (inventory.length === MAX_GETBLOCKS_INV) {
         s.continuation = hexKey(hash);
