@@ -7,7 +7,8 @@
 //   every block not held, is listed in a `notfound` (Core stays silent for
 //   blocks it lacks; a silent node is one a peer can only time out on, so this
 //   one says so). Consecutive missing items go in one notfound, sent before the
-//   next block, so answers keep the request's order.
+//   next block, so answers keep the request's order (a run longer than one
+//   turn's work, TURN_WORK items, is sent a turn's worth at a time).
 // - Bounded memory: a peer's pending items are kept packed (36 bytes each, at
 //   most MAX_PENDING_ITEMS), and one block at a time is read and queued. While
 //   the peer's send queue is past its pause point (Core's fPauseSend) nothing
@@ -197,6 +198,8 @@ export function serveBlocks(
       while (s.pending > 0 && peer.active && !s.paused) {
         if (work >= TURN_WORK) {
           work = 0;
+          // What is missing so far goes now: not held, unpacked, across turns.
+          sendNotFound(peer, missing);
           await nextTurn();
           continue; // the peer may be gone or paused meanwhile
         }
