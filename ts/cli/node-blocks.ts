@@ -93,7 +93,7 @@ export class NodeBlocks {
         chain = readHeadersFile(headersPath, network);
       } catch (err) {
         // An I/O error is not the file's fault: it is not moved aside.
-        if ((err as NodeJS.ErrnoException).code !== undefined) throw err;
+        if ((err as NodeJS.ErrnoException).syscall !== undefined) throw err;
         // As the other DIR files: reported, moved to FILE.bad and replaced. The
         // stored blocks (all of them extend genesis) rebuild the chain.
         const why = (err as Error).message.replace(`${headersPath} is `, '');
