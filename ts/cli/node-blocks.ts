@@ -5,7 +5,7 @@
 // chain: headers.dat, plus any stored block that extends it (blocks mined
 // after the last save, or a kill -9 before it).
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blockStream, type GeneratedBlock, genesisBlock } from '../block/generate.js';
 import { blockHash, blockHeader, headerHash } from '../chain/block.js';
@@ -85,15 +85,35 @@ export class NodeBlocks {
     const own = datadir !== undefined && options.headersFile === undefined;
     const headersPath = own ? join(datadir as string, 'headers.dat') : undefined;
     let chain: HeaderChain;
+    let rebuilt = false;
     if (options.headersFile !== undefined) {
       chain = readHeadersFile(options.headersFile, network);
     } else if (headersPath && existsSync(headersPath)) {
-      chain = readHeadersFile(headersPath, network);
+      try {
+        chain = readHeadersFile(headersPath, network);
+      } catch (err) {
+        // An I/O error is not the file's fault: it is not moved aside.
+        if ((err as NodeJS.ErrnoException).syscall !== undefined) throw err;
+        // As the other DIR files: reported, moved to FILE.bad and replaced. The
+        // stored blocks (all of them extend genesis) rebuild the chain.
+        const why = (err as Error).message.replace(`${headersPath} is `, '');
+        await rename(headersPath, `${headersPath}.bad`);
+        options.onProblem?.(
+          new StoreError(
+            'corrupt',
+            headersPath,
+            `${why}; moved to ${headersPath}.bad, the chain is rebuilt from the stored blocks`,
+          ),
+        );
+        chain = chainFor(network);
+        rebuilt = true;
+      }
     } else {
       chain = chainFor(network);
     }
     if (store) await extendFromStore(chain, store);
     const blocks = new NodeBlocks(network, chain, source, store, headersPath, chain.height);
+    if (rebuilt) blocks.saved = -1; // written back below
     if (options.generate > chain.height) {
       if (!store && options.generate >= MEMORY_MAX_BLOCKS) {
         throw new CliError(
@@ -158,8 +178,15 @@ export class NodeBlocks {
     if (!this.headersPath || this.chain.height === this.saved) return;
     const height = this.chain.height;
     const temp = `${this.headersPath}.new`;
-    // Written beside and renamed over: a kill mid-write leaves the old file.
+    // Written beside, synced and renamed over: a kill or a power cut
+    // mid-write leaves the old file.
     writeHeadersFile(temp, this.chain);
+    const written = await open(temp, 'r');
+    try {
+      await written.sync();
+    } finally {
+      await written.close();
+    }
     await rename(temp, this.headersPath);
     this.saved = height;
   }
