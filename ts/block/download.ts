@@ -489,15 +489,20 @@ class Downloader {
   }
 
   private pass(): void {
-    this.extendWindow();
-    if (this.finished) return;
-    this.advance();
-    if (this.base > this.target) {
-      this.finish(true);
-      return;
+    // Until the window stops moving: blocks the sink holds answer at once, so
+    // a window found all stored must be followed by the next one in this same
+    // pass (nothing else may come to run another: no request is in flight).
+    for (;;) {
+      this.extendWindow();
+      if (this.finished) return;
+      const base = this.base;
+      this.advance();
+      if (this.base > this.target) {
+        this.finish(true);
+        return;
+      }
+      if (this.base === base) break;
     }
-    this.extendWindow();
-    if (this.finished) return;
     const now = this.clock.now();
     for (const peer of this.engine.readyPeers) {
       if (this.usable(peer)) this.fill(this.peerState(peer), now);
