@@ -25,18 +25,19 @@ import {
 import { dirname, join, resolve } from 'node:path';
 import { hexToHash } from '../chain/hash.js';
 import { chainFor, type HeaderChain } from '../chain/headerchain.js';
-import { decodeHeaders, encodeHeaders } from '../chain/headersfile.js';
 import type { Network } from '../config/schema.js';
-import {
-  readFileChecked,
-  removeStaleTemps,
-  StoreError,
-  writeFileAtomic,
-} from '../store/atomic-file.js';
+import { readFileChecked, StoreError, writeFileAtomic } from '../store/atomic-file.js';
 import { BlockStore, DEFAULT_MAX_FILE_BYTES } from '../store/blocks/store.js';
+import {
+  decodeHeadersPayload,
+  HEADERS_FILE,
+  headersNetworkOf,
+  readHeadersPayload,
+  writeHeadersPayload,
+} from '../store/headers-file.js';
 import { CliError } from './args.js';
 
-export const HEADERS_FILE = 'headers.dat';
+export { HEADERS_FILE };
 export const BLOCKS_DIR = 'blocks';
 export const LOCK_FILE = '.lock';
 export const PRUNED_FILE = 'pruned.dat';
@@ -44,8 +45,6 @@ const PRUNED_KIND = 'prun';
 /** A pruned store's data files are a fraction of the target, so pruning can keep near it. */
 const PRUNE_FILES_PER_TARGET = 8;
 const MIN_PRUNED_FILE_BYTES = 64 * 1024;
-/** The kind of the checked file that holds the headers. */
-const HEADERS_KIND = 'hdrs';
 
 export interface Datadir {
   dir: string;
@@ -176,37 +175,31 @@ async function openLocked(
   network: Network,
   pruneBytes: number | undefined,
 ): Promise<{ chain: HeaderChain; store: BlockStore }> {
-  const path = join(dir, HEADERS_FILE);
-  await removeStaleTemps(path);
   let chain: HeaderChain;
   let bytes: Buffer | undefined;
   try {
-    bytes = await readFileChecked(path, HEADERS_KIND);
+    bytes = await readHeadersPayload(dir);
   } catch (err) {
     if (!(err instanceof StoreError)) throw err;
     if (err.code === 'corrupt' || err.code === 'truncated') {
       // Headers can be synced again; the blocks stay where they are.
       process.stderr.write(`peerwire sync: ${err.message}; syncing the headers from genesis\n`);
-    } else if (err.code !== 'missing') {
+    } else {
       throw new CliError(`--datadir ${dir}: ${err.message}`, err.code === 'wrong-kind' ? 2 : 1);
     }
   }
   if (bytes === undefined) {
     chain = chainFor(network);
   } else {
-    // The layout of encodeHeaders: "PWHDRS01", the magic (4), the genesis hash (32).
-    const magic = bytes.subarray(8, 12).toString('hex');
-    if (
-      bytes.length >= 44 &&
-      (magic !== network.magic || !bytes.subarray(12, 44).equals(hexToHash(network.genesisHash)))
-    ) {
+    const of = headersNetworkOf(bytes);
+    if (of && (of.magic !== network.magic || !of.genesis.equals(hexToHash(network.genesisHash)))) {
       throw new CliError(
-        `--datadir ${dir} holds another network's headers (magic ${magic}), not ${network.name}'s`,
+        `--datadir ${dir} holds another network's headers (magic ${of.magic}), not ${network.name}'s`,
         2,
       );
     }
     try {
-      chain = decodeHeaders(bytes, network, path);
+      chain = decodeHeadersPayload(dir, bytes, network);
     } catch (err) {
       throw new CliError(`--datadir ${dir}: ${(err as Error).message}`);
     }
@@ -237,7 +230,7 @@ async function openLocked(
 /** Writes the best header chain to DIR/headers.dat, atomically and durably. */
 export async function saveHeaders(dir: string, chain: HeaderChain): Promise<void> {
   try {
-    await writeFileAtomic(join(dir, HEADERS_FILE), HEADERS_KIND, encodeHeaders(chain));
+    await writeHeadersPayload(dir, chain);
   } catch (err) {
     throw new CliError(`--datadir ${dir}: ${(err as Error).message}`);
   }
