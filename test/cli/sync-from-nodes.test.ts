@@ -97,12 +97,6 @@ describe('peerwire sync --blocks from several peerwire nodes', () => {
     // What the killed run had recorded is kept, and not fetched again.
     expect(result.blocks.alreadyStored).toBeGreaterThanOrEqual(20);
     expect(result.blocks.alreadyStored + result.blocks.downloaded).toBe(HEIGHT);
-    console.log(
-      'DBG',
-      result.blocks.alreadyStored,
-      result.blocks.downloaded,
-      JSON.stringify(result.blocks.peers),
-    );
 
     // Every block of the chain is in the store once, and passes its check.
     const store = await BlockStore.open(join(datadir, 'blocks'), { magic: REGTEST.magic });
