@@ -125,7 +125,11 @@ describe('peerwire sync --blocks from several peerwire nodes', () => {
       /"event":"listening"/,
     );
     children.push(server.child);
-    expect(JSON.parse(server.match.input)).toMatchObject({ height: HEIGHT, tip, services: '0x9' });
+    expect(JSON.parse(server.match.input)).toMatchObject({
+      height: HEIGHT,
+      tip,
+      services: '0x409',
+    });
 
     // The rerun's blocks came from more than one node (the window spreads them).
     if (result.blocks.downloaded >= 100) {
