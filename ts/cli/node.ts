@@ -491,8 +491,16 @@ export async function runNode(argv: string[]): Promise<number> {
   };
   const saveNow = async (anchorsToSave?: string[]): Promise<boolean> => {
     if (!datadir) return true;
+    // Each file on its own: a headers file that cannot be written must not
+    // cost the addresses, bans and anchors their save.
+    let headersSaved = true;
     try {
       await blocks.save();
+    } catch (err) {
+      headersSaved = false;
+      log('save-failed', { dir: datadir.dir, error: (err as Error).message });
+    }
+    try {
       await datadir.saveAll({
         addrman,
         engine,
@@ -503,7 +511,7 @@ export async function runNode(argv: string[]): Promise<number> {
         bans: engine.bans().length,
         anchors: anchorsToSave?.length,
       });
-      return true;
+      return headersSaved;
     } catch (err) {
       log('save-failed', { dir: datadir.dir, error: (err as Error).message });
       return false;
