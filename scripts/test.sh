@@ -27,5 +27,7 @@ step "package: stage, dry-run publish, pack, install into an empty project, use 
 bash scripts/package-test.sh
 step "simulation: 100 seeds through every scenario, every fault kind and invariant exercised"
 node dist/cli/main.js sim --seeds 1..100 --scenario all --coverage
+step "btcd for the interop tests (Go module proxy, once)"
+bash scripts/install-btcd.sh
 step "vitest"
 npx vitest run

@@ -102,6 +102,7 @@ export {
   BLOCK_STALLING_TIMEOUT_MAX_MS,
   StallingTimeout,
 } from './block/stall.js';
+export { stripWitness } from './block/strip.js';
 // Chain helpers: hashes, raw blocks and transactions, proof of work.
 export {
   blockHash,
@@ -213,6 +214,22 @@ export {
   type SendResult,
   type TransportHandlers,
 } from './native/transport.js';
+// Serving blocks to peers (what peerwire node runs): getdata in order with
+// notfound, getblocks/inv, tip announcements; the blocks from a store or memory.
+export {
+  type BlockService,
+  type BlockServiceEvents,
+  type BlockServiceOptions,
+  serveBlocks,
+} from './serve/block-service.js';
+export {
+  type BlockSource,
+  type Holding,
+  holdingOf,
+  MemoryBlocks,
+  StoreBlocks,
+  servicesFor,
+} from './serve/block-source.js';
 export { StoreError, type StoreErrorCode } from './store/atomic-file.js';
 export { type BlockLocation, dataFileName, INDEX_FILE } from './store/blocks/format.js';
 // The block store: raw blocks in append-only files with an index, crash-safe.

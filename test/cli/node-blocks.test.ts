@@ -92,12 +92,12 @@ async function dial(address: string): Promise<Peer> {
 }
 
 describe('services follow the blocks held', () => {
-  it('the whole generated chain: NODE_NETWORK | NODE_WITNESS, and every block is served', async () => {
+  it('the whole generated chain: NODE_NETWORK | NODE_NETWORK_LIMITED | NODE_WITNESS, and every block is served', async () => {
     const node = await startNode(['--generate', String(HEIGHT)]);
-    expect(node.listening.services).toBe('0x9');
+    expect(node.listening.services).toBe('0x409');
     expect(node.listening.height).toBe(HEIGHT);
     const peer = await dial(node.listening.address);
-    expect(peer.services).toBe(9n);
+    expect(peer.services).toBe(1033n);
     for (const h of [1, 150, HEIGHT]) {
       const b = BLOCKS[h - 1] as (typeof BLOCKS)[number];
       const raw = await requestBlock(peer, b.hash);
@@ -177,7 +177,7 @@ describe('a data directory is reopened', () => {
     const again = await startNode(['--generate', String(HEIGHT), '--datadir', dir]);
     expect(again.listening).toMatchObject({ height: HEIGHT, tip: first.listening.tip });
     const blocks = again.events().find((e) => e.event === 'blocks');
-    expect(blocks).toMatchObject({ reopened: HEIGHT, held: HEIGHT + 1, services: '0x9' });
+    expect(blocks).toMatchObject({ reopened: HEIGHT, held: HEIGHT + 1, services: '0x409' });
     expect(blocks?.generated).toBeUndefined();
     const peer = await dial(again.listening.address);
     const b = BLOCKS[200] as (typeof BLOCKS)[number];
@@ -209,7 +209,7 @@ describe('a data directory is reopened', () => {
 
     const again = await startNode(['--datadir', dir]);
     expect(again.listening.height).toBeGreaterThanOrEqual(last.height);
-    expect(again.listening.services).toBe('0x9');
+    expect(again.listening.services).toBe('0x409');
     const peer = await dial(again.listening.address);
     const hash = Buffer.from(last.hash, 'hex').reverse();
     const raw = await requestBlock(peer, hash);

@@ -1,6 +1,6 @@
 // The CLI's words: escaped log lines, addresses in --connect form, one-line
 // reasons, network names for magics.
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { addressForm, CliError, connectForm, hostPort, intFlag } from '../../ts/cli/args.js';
 import {
   describeDisconnect,
@@ -8,7 +8,14 @@ import {
   plainDisconnect,
   requireGenesisHeader,
 } from '../../ts/cli/network.js';
-import { escapeText, formatCount, logField, logLine, table } from '../../ts/cli/output.js';
+import {
+  escapeText,
+  formatCount,
+  logField,
+  logLine,
+  Progress,
+  table,
+} from '../../ts/cli/output.js';
 import { networkPreset, parseNetwork } from '../../ts/config/schema.js';
 
 const REGTEST = networkPreset('regtest');
@@ -112,5 +119,37 @@ describe('flag checks', () => {
     });
     expect(() => requireGenesisHeader(fork)).toThrow(/add "genesisHeader"/);
     expect(() => requireGenesisHeader(REGTEST)).not.toThrow();
+  });
+});
+
+describe('Progress', () => {
+  function written(tty: boolean, draw: (p: Progress) => void): string {
+    const was = process.stderr.isTTY;
+    process.stderr.isTTY = tty;
+    const out: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    try {
+      draw(new Progress(true));
+    } finally {
+      spy.mockRestore();
+      process.stderr.isTTY = was;
+    }
+    return out.join('');
+  }
+
+  it("shows a row's detail after its bar, escaped, on a terminal and off one", () => {
+    const plain = written(false, (p) => {
+      p.update('blocks', 10, 100, '1.0 blk/s');
+      p.update('blocks', 50, 100, '2.5 blk/s 0.10 MB/s 3 peers ETA 20 s\x1b[2J');
+    });
+    // A line per quarter reached, not per update.
+    expect(plain).toBe(
+      'blocks: 10/100 (0%) 1.0 blk/s\nblocks: 50/100 (50%) 2.5 blk/s 0.10 MB/s 3 peers ETA 20 s\\x1b[2J\n',
+    );
+    const tty = written(true, (p) => p.update('blocks', 50, 100, '2.5 blk/s ETA 20 s'));
+    expect(tty).toContain('     50/100  50% 2.5 blk/s ETA 20 s');
   });
 });

@@ -42,7 +42,7 @@ describe('bcoin syncs blocks from peerwire node', () => {
       tip: string;
       services: string;
     };
-    expect(listening.services).toBe('0x9');
+    expect(listening.services).toBe('0x409');
 
     bcoin = await startBcoin({ only: listening.address });
     bcoin.node.startSync();

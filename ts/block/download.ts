@@ -82,6 +82,14 @@ export interface DownloadOptions {
   verify?: (raw: Uint8Array, options: BlockCheckOptions) => Promise<unknown>;
   /** Peers to download from, among ready ones (default: all that serve blocks). */
   peerFilter?: (peer: Peer) => boolean;
+  /**
+   * The best height of our chain a peer is known to have besides its
+   * version's start height and what it announces during the download: say,
+   * the last header it sent in a headers sync before the download (Core's
+   * UpdateBlockAvailability counts every headers message). Without it, blocks
+   * past a peer's start height are asked of it only once it announces them.
+   */
+  peerHeight?: (peer: Peer) => number | undefined;
   /** At most one progress event per this many ms, besides the last (default 1000; 0: every block). */
   progressIntervalMs?: number;
   /** Shorthand for on('progress', …). */
@@ -214,6 +222,7 @@ class Downloader {
   private readonly stalling: StallingTimeout;
   private readonly checkOptions: (height: number) => Omit<BlockCheckOptions, 'expectedHash'>;
   private readonly peerFilter: (peer: Peer) => boolean;
+  private readonly knownHeight: (peer: Peer) => number | undefined;
   private readonly verify: (raw: Uint8Array, options: BlockCheckOptions) => Promise<unknown>;
 
   private readonly slots = new Map<number, Slot>();
@@ -281,6 +290,7 @@ class Downloader {
       options.checkOptions ??
       ((height) => (bip34 !== null && height >= bip34 ? { bip34Height: height } : {}));
     this.peerFilter = options.peerFilter ?? (() => true);
+    this.knownHeight = options.peerHeight ?? (() => undefined);
     this.verify = options.verify ?? checkBlockAsync;
     if (options.onProgress) this.events.on('progress', options.onProgress);
     this.base = this.from;
@@ -366,7 +376,7 @@ class Downloader {
   }
 
   private heightOfPeer(pd: PeerDownload): number {
-    return Math.max(pd.peer.startHeight ?? 0, pd.announced);
+    return Math.max(pd.peer.startHeight ?? 0, pd.announced, this.knownHeight(pd.peer) ?? 0);
   }
 
   /** Gives a peer's requests back to the window: answers to them are now stale. */
@@ -479,15 +489,20 @@ class Downloader {
   }
 
   private pass(): void {
-    this.extendWindow();
-    if (this.finished) return;
-    this.advance();
-    if (this.base > this.target) {
-      this.finish(true);
-      return;
+    // Until the window stops moving: blocks the sink holds answer at once, so
+    // a window found all stored must be followed by the next one in this same
+    // pass (nothing else may come to run another: no request is in flight).
+    for (;;) {
+      this.extendWindow();
+      if (this.finished) return;
+      const base = this.base;
+      this.advance();
+      if (this.base > this.target) {
+        this.finish(true);
+        return;
+      }
+      if (this.base === base) break;
     }
-    this.extendWindow();
-    if (this.finished) return;
     const now = this.clock.now();
     for (const peer of this.engine.readyPeers) {
       if (this.usable(peer)) this.fill(this.peerState(peer), now);

@@ -15,19 +15,32 @@ const FILE_MAGIC = Buffer.from('PWHDRS01', 'ascii');
 const PREAMBLE = FILE_MAGIC.length + 4 + 32 + 4;
 
 export function writeHeadersFile(path: string, chain: HeaderChain): number {
+  const bytes = encodeHeaders(chain);
+  writeFileSync(path, bytes);
+  return bytes.readUInt32LE(44);
+}
+
+/** The best chain's headers in the headers-file layout above. */
+export function encodeHeaders(chain: HeaderChain): Buffer {
   const headers = [...chain.serialized()];
   const preamble = Buffer.alloc(PREAMBLE);
   FILE_MAGIC.copy(preamble, 0);
   Buffer.from(chain.network.magic, 'hex').copy(preamble, 8);
   hexToHash(chain.network.genesisHash).copy(preamble, 12);
   preamble.writeUInt32LE(headers.length, 44);
-  writeFileSync(path, Buffer.concat([preamble, ...headers]));
-  return headers.length;
+  return Buffer.concat([preamble, ...headers]);
 }
 
 /** Reads a headers file into a chain, validating every header on the way in. */
 export function readHeadersFile(path: string, network: Network): HeaderChain {
-  const bytes = readFileSync(path);
+  return decodeHeaders(readFileSync(path), network, path);
+}
+
+/**
+ * A chain from bytes in the headers-file layout, every header validated;
+ * throws an Error naming `path` when they are not (another network's, cut short).
+ */
+export function decodeHeaders(bytes: Buffer, network: Network, path: string): HeaderChain {
   const fail = (why: string): never => {
     throw new Error(`${path} is not a usable headers file: ${why}`);
   };

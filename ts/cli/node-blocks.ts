@@ -4,13 +4,12 @@
 // or in memory (bounded). Restarting with the same --datadir reopens the
 // chain: headers.dat, plus any stored block that extends it (blocks mined
 // after the last save, or a kill -9 before it).
-import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blockStream, type GeneratedBlock, genesisBlock } from '../block/generate.js';
 import { blockHash, blockHeader, headerHash } from '../chain/block.js';
 import { type ChainEntry, chainFor, type HeaderChain } from '../chain/headerchain.js';
-import { readHeadersFile, writeHeadersFile } from '../chain/headersfile.js';
+import { readHeadersFile } from '../chain/headersfile.js';
 import type { Network } from '../config/schema.js';
 import {
   type BlockSource,
@@ -21,6 +20,12 @@ import {
 } from '../serve/block-source.js';
 import { StoreError } from '../store/atomic-file.js';
 import { BlockStore } from '../store/blocks/store.js';
+import {
+  decodeHeadersPayload,
+  headersPath,
+  readHeadersPayload,
+  writeHeadersPayload,
+} from '../store/headers-file.js';
 import type { BlockHeader } from '../wire/types.js';
 import { CliError } from './args.js';
 
@@ -54,7 +59,8 @@ export class NodeBlocks {
     readonly chain: HeaderChain,
     readonly source: BlockSource,
     private readonly store: BlockStore | undefined,
-    private readonly headersPath: string | undefined,
+    /** The datadir whose headers.dat this chain is saved to (none with --headers or in memory). */
+    private readonly headersDir: string | undefined,
     /** The height the chain had when opened, before any generation. */
     readonly reopenedHeight: number,
   ) {
@@ -82,18 +88,22 @@ export class NodeBlocks {
     const genesis = genesisBlock(network);
     if (genesis) await source.put(blockHash(genesis), genesis);
 
-    const own = datadir !== undefined && options.headersFile === undefined;
-    const headersPath = own ? join(datadir as string, 'headers.dat') : undefined;
+    // DIR/headers.dat is the node's own unless --headers names the chain.
+    const own = datadir !== undefined && options.headersFile === undefined ? datadir : undefined;
     let chain: HeaderChain;
+    let rebuilt = false;
     if (options.headersFile !== undefined) {
       chain = readHeadersFile(options.headersFile, network);
-    } else if (headersPath && existsSync(headersPath)) {
-      chain = readHeadersFile(headersPath, network);
+    } else if (own !== undefined) {
+      const loaded = await loadOwnHeaders(own, network, options.onProblem);
+      chain = loaded.chain;
+      rebuilt = loaded.rebuilt;
     } else {
       chain = chainFor(network);
     }
     if (store) await extendFromStore(chain, store);
-    const blocks = new NodeBlocks(network, chain, source, store, headersPath, chain.height);
+    const blocks = new NodeBlocks(network, chain, source, store, own, chain.height);
+    if (rebuilt) blocks.saved = -1; // written back below
     if (options.generate > chain.height) {
       if (!store && options.generate >= MEMORY_MAX_BLOCKS) {
         throw new CliError(
@@ -153,14 +163,11 @@ export class NodeBlocks {
     return before;
   }
 
-  /** Writes DIR/headers.dat (atomically) when the chain grew since the last save. */
+  /** Writes DIR/headers.dat (atomically, durably) when the chain grew since the last save. */
   async save(): Promise<void> {
-    if (!this.headersPath || this.chain.height === this.saved) return;
+    if (this.headersDir === undefined || this.chain.height === this.saved) return;
     const height = this.chain.height;
-    const temp = `${this.headersPath}.new`;
-    // Written beside and renamed over: a kill mid-write leaves the old file.
-    writeHeadersFile(temp, this.chain);
-    await rename(temp, this.headersPath);
+    await writeHeadersPayload(this.headersDir, this.chain);
     this.saved = height;
   }
 
@@ -168,6 +175,44 @@ export class NodeBlocks {
     await this.save();
     await this.store?.close();
   }
+}
+
+/**
+ * DIR/headers.dat (the layout `peerwire sync --blocks` writes too). A damaged
+ * or invalid one is, as the other DIR files, reported, moved to FILE.bad and
+ * replaced: the chain is rebuilt from the stored blocks (all of them extend
+ * genesis). An I/O error is not the file's fault and is thrown.
+ */
+async function loadOwnHeaders(
+  dir: string,
+  network: Network,
+  onProblem: ((problem: StoreError) => void) | undefined,
+): Promise<{ chain: HeaderChain; rebuilt: boolean }> {
+  const path = headersPath(dir);
+  let why: string;
+  try {
+    const bytes = await readHeadersPayload(dir);
+    if (bytes === undefined) return { chain: chainFor(network), rebuilt: false };
+    return { chain: decodeHeadersPayload(dir, bytes, network), rebuilt: false };
+  } catch (err) {
+    if (err instanceof StoreError) {
+      if (err.code !== 'corrupt' && err.code !== 'truncated') {
+        throw new CliError(`--datadir ${dir}: ${err.message}`, err.code === 'wrong-kind' ? 2 : 1);
+      }
+      why = err.message.replace(`${path}: `, '');
+    } else {
+      why = (err as Error).message.replace(`${path} is `, '');
+    }
+  }
+  await rename(path, `${path}.bad`);
+  onProblem?.(
+    new StoreError(
+      'corrupt',
+      path,
+      `${why}; moved to ${path}.bad, the chain is rebuilt from the stored blocks`,
+    ),
+  );
+  return { chain: chainFor(network), rebuilt: true };
 }
 
 /**

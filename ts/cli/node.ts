@@ -51,9 +51,10 @@ new tips (headers to peers that sent sendheaders, else inv), answers pings,
 finds peers and keeps outbound connections to them, and logs peer events,
 until SIGINT or SIGTERM, when it shuts down gracefully.
 
-It advertises the services it can honour: NODE_NETWORK|NODE_WITNESS (9) when
-it holds every block from genesis to its tip, NODE_NETWORK_LIMITED|NODE_WITNESS
-(1032) when it holds at least the last 288, none of them when it holds only
+It advertises the services it can honour, as Core does: NODE_NETWORK|
+NODE_NETWORK_LIMITED|NODE_WITNESS (1033) when it holds every block from genesis
+to its tip, NODE_NETWORK_LIMITED|NODE_WITNESS (1032) when it holds at least the
+last 288, none of them when it holds only
 headers (--headers without the blocks). The genesis block is always held where
 the network's genesis is Bitcoin's (mainnet, testnet3, signet, regtest). A
 node that holds blocks serves its own chain; a headers-only one takes peers'
@@ -490,8 +491,16 @@ export async function runNode(argv: string[]): Promise<number> {
   };
   const saveNow = async (anchorsToSave?: string[]): Promise<boolean> => {
     if (!datadir) return true;
+    // Each file on its own: a headers file that cannot be written must not
+    // cost the addresses, bans and anchors their save.
+    let headersSaved = true;
     try {
       await blocks.save();
+    } catch (err) {
+      headersSaved = false;
+      log('save-failed', { dir: datadir.dir, error: (err as Error).message });
+    }
+    try {
       await datadir.saveAll({
         addrman,
         engine,
@@ -502,7 +511,7 @@ export async function runNode(argv: string[]): Promise<number> {
         bans: engine.bans().length,
         anchors: anchorsToSave?.length,
       });
-      return true;
+      return headersSaved;
     } catch (err) {
       log('save-failed', { dir: datadir.dir, error: (err as Error).message });
       return false;

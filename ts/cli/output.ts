@@ -48,17 +48,22 @@ export function formatCount(n: number): string {
 /** Progress on stderr: redrawn bars on a terminal, a line per quarter otherwise. */
 export class Progress {
   private readonly tty = process.stderr.isTTY === true;
-  private readonly rows = new Map<string, { done: number; total: number; reported: number }>();
+  private readonly rows = new Map<
+    string,
+    { done: number; total: number; reported: number; detail: string }
+  >();
   private drawn = 0;
 
   constructor(private readonly enabled: boolean) {}
 
-  update(label: string, done: number, total: number): void {
+  /** Sets a row's bar; `detail` (rates, peers, ETA) is shown after it. */
+  update(label: string, done: number, total: number, detail = ''): void {
     if (!this.enabled) return;
     label = escapeText(label);
-    const row = this.rows.get(label) ?? { done: 0, total, reported: -1 };
+    const row = this.rows.get(label) ?? { done: 0, total, reported: -1, detail: '' };
     row.done = done;
     row.total = total;
+    row.detail = escapeText(detail);
     this.rows.set(label, row);
     if (this.tty) {
       this.draw();
@@ -67,17 +72,19 @@ export class Progress {
     const quarter = total > 0 ? Math.floor((4 * done) / total) : 4;
     if (quarter > row.reported) {
       row.reported = quarter;
-      process.stderr.write(`${label}: ${done}/${total} (${quarter * 25}%)\n`);
+      const tail = row.detail ? ` ${row.detail}` : '';
+      process.stderr.write(`${label}: ${done}/${total} (${quarter * 25}%)${tail}\n`);
     }
   }
 
   private draw(): void {
     const width = 30;
-    const lines = [...this.rows].map(([label, { done, total }]) => {
+    const lines = [...this.rows].map(([label, { done, total, detail }]) => {
       const frac = total > 0 ? Math.min(1, done / total) : 1;
       const filled = Math.round(frac * width);
       const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-      return `${label.padEnd(12)} ${bar} ${String(done).padStart(7)}/${total} ${(frac * 100).toFixed(0).padStart(3)}%`;
+      const tail = detail ? ` ${detail}` : '';
+      return `${label.padEnd(12)} ${bar} ${String(done).padStart(7)}/${total} ${(frac * 100).toFixed(0).padStart(3)}%${tail}`;
     });
     if (this.drawn > 0) process.stderr.write(`\x1b[${this.drawn}A`);
     process.stderr.write(`${lines.map((l) => `\x1b[2K${l}`).join('\n')}\n`);

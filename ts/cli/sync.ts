@@ -1,6 +1,7 @@
 // `peerwire sync`: headers from real nodes, validated as they arrive. A peer
 // that sends an invalid header is penalised and the sync goes on with the rest;
-// peers on other branches are followed to the one with most work.
+// peers on other branches are followed to the one with most work. With
+// --blocks, the blocks follow (sync-blocks.ts).
 
 import { hashToHex } from '../chain/hash.js';
 import { chainFor, HeaderError } from '../chain/headerchain.js';
@@ -11,20 +12,36 @@ import { CliError, checkOutputPath, hostPort, intFlag, MAX_TIMER_MS, parse } fro
 import { type SyncOutcome, syncFromPeer, watchUnconnectingHeaders } from './headers-service.js';
 import { chooseNetwork, describeDisconnect } from './network.js';
 import { Progress, table, toJson } from './output.js';
+import {
+  type BlockSyncResult,
+  describeBlocks,
+  syncBlocks,
+  watchPeerHeaders,
+} from './sync-blocks.js';
+import { type Datadir, openDatadir, prepareDatadir, saveHeaders } from './sync-datadir.js';
 
 export const SYNC_USAGE = `Usage: peerwire sync --connect HOST:PORT [--connect HOST:PORT ...]
                      [--network NAME | --network-config FILE] [--out FILE]
-                     [--timeout-ms N] [--json]
+                     [--blocks --datadir DIR [--prune MB]] [--timeout-ms N] [--json]
 
 Syncs block headers from the given nodes. Every header must link to its parent,
 meet its proof-of-work target and follow the network's difficulty rules; a peer
 that sends an invalid one is penalised and the sync continues with the others.
+
+With --blocks, the blocks of the best header chain follow, downloaded from all
+the peers at once, each checked against its header (merkle root, witness
+commitment, coinbase height) and stored in DIR/blocks; the headers are kept in
+DIR/headers.dat. A rerun with the same DIR resumes: blocks already stored are
+not downloaded again, also after the process was killed.
 
 Options:
   --connect HOST:PORT     a node to sync from (repeatable, at least one)
   --network NAME          mainnet, testnet3, testnet4, signet or regtest (default mainnet)
   --network-config FILE   a custom network (JSON) for a Bitcoin-family fork
   --out FILE              write the headers to FILE (for peerwire node --headers)
+  --blocks                download the blocks too (needs --datadir)
+  --datadir DIR           where --blocks keeps headers and blocks (created if missing)
+  --prune MB              delete the oldest stored blocks past MB megabytes (with --blocks)
   --timeout-ms N          give up on a peer that does not connect or answer (default 30000)
   --json                  print the result as JSON (no progress bars)
   -h, --help              show this help`;
@@ -37,6 +54,9 @@ export async function runSync(argv: string[]): Promise<number> {
       network: { type: 'string' },
       'network-config': { type: 'string' },
       out: { type: 'string' },
+      blocks: { type: 'boolean' },
+      datadir: { type: 'string' },
+      prune: { type: 'string' },
       'timeout-ms': { type: 'string' },
       json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -66,9 +86,27 @@ export async function runSync(argv: string[]): Promise<number> {
     MAX_TIMER_MS,
   );
   checkOutputPath(flags.out as string | undefined, 'out');
+  const withBlocks = flags.blocks === true;
+  const datadirFlag = flags.datadir as string | undefined;
+  if (withBlocks && datadirFlag === undefined) {
+    throw new CliError('--blocks needs --datadir DIR (see "peerwire sync --help")', 2);
+  }
+  if (!withBlocks && datadirFlag !== undefined) {
+    throw new CliError('--datadir is for --blocks (see "peerwire sync --help")', 2);
+  }
+  const pruneFlag = flags.prune as string | undefined;
+  if (pruneFlag !== undefined && !withBlocks) {
+    throw new CliError('--prune is for --blocks (see "peerwire sync --help")', 2);
+  }
+  const pruneMB = pruneFlag === undefined ? undefined : intFlag(pruneFlag, 'prune', 0, 1);
   const json = flags.json === true;
   const progress = new Progress(!json);
-  const chain = chainFor(network);
+  let datadir: Datadir | undefined;
+  if (datadirFlag !== undefined) {
+    const dir = prepareDatadir(datadirFlag);
+    datadir = await openDatadir(dir, network, pruneMB === undefined ? undefined : pruneMB * 1e6);
+  }
+  const chain = datadir?.chain ?? chainFor(network);
   const engine = new Engine({
     network,
     limits: {
@@ -81,12 +119,14 @@ export async function runSync(argv: string[]): Promise<number> {
   });
 
   watchUnconnectingHeaders(engine, chain);
+  const peerHeight = datadir ? watchPeerHeaders(engine, chain) : undefined;
   // The last penalty of each peer: a peer dropped for it is reported as penalised.
   const penalties = new Map<Peer, string>();
   engine.on('misbehaving', (p, info) => penalties.set(p, info.reason));
 
   const results = new Map<string, { outcome: string; peer?: Peer; error?: string }>();
   const started = performance.now();
+  let blocks: BlockSyncResult | undefined;
   try {
     // Handshakes come in as they may; peers then take turns syncing the shared
     // chain, one at a time, so each validates on top of the last.
@@ -120,9 +160,23 @@ export async function runSync(argv: string[]): Promise<number> {
         results.set(label, { outcome, peer, error: (err as Error).message });
       }
     }
+    progress.done();
+    if (datadir) {
+      await saveHeaders(datadir.dir, chain);
+      if ([...results.values()].some((r) => r.outcome === 'synced')) {
+        blocks = await syncBlocks(engine, chain, datadir, {
+          labelOf: (p) => p.state.target ?? p.address,
+          ...(peerHeight ? { peerHeight } : {}),
+          noPeersTimeoutMs: timeoutMs,
+          progress: json || !process.stderr.isTTY ? undefined : progress,
+          log: !json && !process.stderr.isTTY,
+        });
+      }
+    }
   } finally {
     progress.done();
     await engine.close();
+    await datadir?.close();
   }
   const seconds = (performance.now() - started) / 1000;
   const written = flags.out ? writeHeadersFile(flags.out as string, chain) : undefined;
@@ -145,6 +199,7 @@ export async function runSync(argv: string[]): Promise<number> {
         seconds,
         out: flags.out ?? null,
         peers: rows,
+        ...(datadir ? { datadir: datadir.dir, blocks: blocks ?? null } : {}),
       }),
     );
   } else {
@@ -158,8 +213,16 @@ export async function runSync(argv: string[]): Promise<number> {
       `${network.name}: height ${chain.height}, tip ${hashToHex(chain.tipHash)} in ${seconds.toFixed(2)} s`,
     );
     if (written !== undefined) console.log(`wrote ${written} headers to ${flags.out}`);
+    if (blocks) for (const line of describeBlocks(blocks)) console.log(line);
   }
   if (!synced) throw new CliError('no peer could be synced from');
+  if (blocks && !blocks.complete) {
+    // A rerun resumes; but not past an invalid block, which the same peers send again.
+    const resume = blocks.invalid ? '' : '; rerun with the same --datadir to resume';
+    throw new CliError(
+      `blocks stopped at ${blocks.stored}/${blocks.target.height} stored: ${blocks.error}${resume}`,
+    );
+  }
   return 0;
 }
 

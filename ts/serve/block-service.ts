@@ -7,7 +7,8 @@
 //   every block not held, is listed in a `notfound` (Core stays silent for
 //   blocks it lacks; a silent node is one a peer can only time out on, so this
 //   one says so). Consecutive missing items go in one notfound, sent before the
-//   next block, so answers keep the request's order.
+//   next block, so answers keep the request's order (a run longer than one
+//   turn's work, TURN_WORK items, is sent a turn's worth at a time).
 // - Bounded memory: a peer's pending items are kept packed (36 bytes each, at
 //   most MAX_PENDING_ITEMS), and one block at a time is read and queued. While
 //   the peer's send queue is past its pause point (Core's fPauseSend) nothing
@@ -19,7 +20,8 @@
 //   fork point, stopping before hashStop or at the first block not held. When
 //   it was cut at 500, the last one is remembered (Core's hashContinue): once
 //   the peer asks for that block, an `inv` of our tip follows it, so the peer
-//   sends the next getblocks. bcoin syncs this way.
+//   sends the next getblocks. bcoin syncs this way. A limited node, as a
+//   pruned Core, also stops at the first block 282 or more below its tip.
 // - NODE_NETWORK_LIMITED only (option `limited`): a block more than 290
 //   below the tip is not served and the peer is disconnected, as Core does.
 // - announcements: `announce(previousTip)` after the tip moves. A peer that
@@ -49,7 +51,25 @@ export const MAX_BLOCKS_TO_ANNOUNCE = 8;
  */
 export const MAX_PENDING_ITEMS = 2 * MESSAGE_LIMITS.inventory;
 
+/**
+ * A limited node's getblocks lists no block this deep below the tip: Core's
+ * nPrunedBlocksLikelyToHave, MIN_BLOCKS_TO_KEEP (288) less an hour of blocks
+ * (3600 / 600 s), so blocks listed are still served after the tip moves on.
+ */
+export const LIMITED_GETBLOCKS_DEPTH = NODE_NETWORK_LIMITED_MIN_BLOCKS - 6;
+
 const ITEM_BYTES = 36;
+/**
+ * Work done for one peer before the pump lets the event loop turn: a block
+ * sent counts BLOCK_WORK, any other item 1. A source that answers at once
+ * (blocks in memory) and a peer that reads as fast as we write would
+ * otherwise have a whole getdata answered in microtasks, with no other peer,
+ * timer or I/O served meanwhile (Core serves one block per peer per turn of
+ * its message handler).
+ */
+const TURN_WORK = 2048;
+const BLOCK_WORK = 64;
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface ServedPeer {
   /** Packed pending items (type u32 LE + hash), oldest chunk first. */
@@ -173,8 +193,17 @@ export function serveBlocks(
     if (s.running) return;
     s.running = true;
     const missing: InvVector[] = [];
+    let work = 0;
     try {
       while (s.pending > 0 && peer.active && !s.paused) {
+        if (work >= TURN_WORK) {
+          work = 0;
+          // What is missing so far goes now: not held, unpacked, across turns.
+          sendNotFound(peer, missing);
+          await nextTurn();
+          continue; // the peer may be gone or paused meanwhile
+        }
+        work++;
         const item = peek(s);
         const witness = item.type === INV_TYPE.witnessBlock;
         if (!witness && item.type !== INV_TYPE.block) {
@@ -198,6 +227,7 @@ export function serveBlocks(
           continue;
         }
         sendNotFound(peer, missing);
+        work += BLOCK_WORK;
         const sent = peer.send({ command: 'block', payload: { raw } });
         if (sent === 'full') {
           // Not queued: the same item is tried again once the queue drains.
@@ -254,6 +284,9 @@ export function serveBlocks(
     for (let h = forkHeight(locator) + 1; h <= chain.height; h++) {
       const hash = chain.hashAt(h) as Buffer;
       if (hexKey(hash) === stop || !source.has(hash)) break;
+      // Core (pruned): a block not likely to be served by the time the peer
+      // asks ends the list; a limited node would disconnect a peer asking.
+      if (options.limited && chain.height - h >= LIMITED_GETBLOCKS_DEPTH) break;
       inventory.push({ type: INV_TYPE.block, hash });
       if (inventory.length === MAX_GETBLOCKS_INV) {
         s.continuation = hexKey(hash);

@@ -1,7 +1,8 @@
 // Where served blocks come from (a BlockStore on disk, or memory), and the
 // service bits a node can honour with what it holds: NODE_NETWORK only with
 // every block from genesis to the tip, NODE_NETWORK_LIMITED with at least the
-// last 288, NODE_WITNESS with either (blocks are kept with their witnesses).
+// last 288 (so with the whole chain too, as Core advertises both), NODE_WITNESS
+// with either (blocks are kept with their witnesses).
 
 import {
   NODE_NETWORK,
@@ -94,7 +95,8 @@ export function holdingOf(chain: HeaderChain, source: BlockSource): Holding {
 
 /** The service bits `holding` can honour (see the file's head). */
 export function servicesFor(holding: Holding): bigint {
-  if (holding.whole) return NODE_NETWORK | NODE_WITNESS;
+  // As Core: a node with the whole chain holds the last 288 too, and says so.
+  if (holding.whole) return NODE_NETWORK | NODE_NETWORK_LIMITED | NODE_WITNESS;
   if (holding.fromTip >= NODE_NETWORK_LIMITED_MIN_BLOCKS)
     return NODE_NETWORK_LIMITED | NODE_WITNESS;
   return 0n;

@@ -323,6 +323,12 @@ async fn wait_for_budget(shared: &Shared, link: &PeerLink, buffered: usize) {
     if link.is_closing() || !must_wait(shared, link, buffered) {
         return;
     }
+    // Boxed: the waiting state (two wake-up registrations) is allocated only
+    // by a reader that must wait, not carried in every connection's task.
+    Box::pin(wait_for_room(shared, link, buffered)).await;
+}
+
+async fn wait_for_room(shared: &Shared, link: &PeerLink, buffered: usize) {
     loop {
         // Registered before the check, so a wake-up in between is not lost.
         let total = shared.total_resume.notified();
@@ -378,29 +384,24 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
             continue;
         }
 
-        let mut iov = [IoSlice::new(&[]); MAX_IOV];
-        let mut count = 0;
-        for (slot, chunk) in iov.iter_mut().zip(inflight.iter()) {
-            let start = if count == 0 { head_written } else { 0 };
-            *slot = IoSlice::new(&chunk.bytes[start..]);
-            count += 1;
-        }
         let deadline = closing.as_ref().map(|(_, d)| *d);
         let stall = shared.send_stall_timeout();
         let written = tokio::select! {
-            result = write_some(stream, &iov[..count]) => match result {
+            result = write_some(stream, &inflight, head_written) => match result {
                 Ok(0) => return DisconnectReason::Io("socket accepted no bytes".into()),
                 Ok(n) => n,
                 Err(e) => return DisconnectReason::Io(e.to_string()),
             },
             // A close request while blocked: nothing was written, go handle it.
             _ = link.close_wake.notified(), if closing.is_none() => continue,
-            _ = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                // The flush ran out of time; the unwritten bytes are reported.
-                return closing.map(|(reason, _)| reason).unwrap_or(DisconnectReason::Shutdown);
-            }
-            // It reads nothing of what we owe it, whatever it keeps sending us.
-            _ = sleep_until(progress + stall), if deadline.is_none() => {
+            // One timer for either bound (a second would be another 112 bytes
+            // in every connection's task).
+            _ = sleep_until(deadline.unwrap_or(progress + stall)) => {
+                if let Some((reason, _)) = closing {
+                    // The flush ran out of time; the unwritten bytes are reported.
+                    return reason;
+                }
+                // It reads nothing of what we owe it, whatever it keeps sending us.
                 shared.send_stalled.fetch_add(1, Ordering::Relaxed);
                 return DisconnectReason::SendStalled(stall.as_millis() as u64);
             }
@@ -426,12 +427,29 @@ async fn write_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Dis
     }
 }
 
-/// One vectored write once the socket is writable (cancel-safe: nothing is
-/// written unless it completes).
-async fn write_some(stream: &TcpStream, iov: &[IoSlice<'_>]) -> std::io::Result<usize> {
+/// One vectored write of the queued chunks (the first from `head_written`)
+/// once the socket is writable (cancel-safe: nothing is written unless it
+/// completes).
+async fn write_some(
+    stream: &TcpStream,
+    inflight: &VecDeque<Chunk>,
+    head_written: usize,
+) -> std::io::Result<usize> {
     loop {
         stream.writable().await?;
-        match stream.try_write_vectored(iov) {
+        // The slice array lives only in this synchronous block, not across the
+        // await: held there it would make every connection's task 1 KiB larger.
+        let result = {
+            let mut iov = [IoSlice::new(&[]); MAX_IOV];
+            let mut count = 0;
+            for (slot, chunk) in iov.iter_mut().zip(inflight.iter()) {
+                let start = if count == 0 { head_written } else { 0 };
+                *slot = IoSlice::new(&chunk.bytes[start..]);
+                count += 1;
+            }
+            stream.try_write_vectored(&iov[..count])
+        };
+        match result {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             result => return result,
         }
