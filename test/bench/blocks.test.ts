@@ -10,7 +10,9 @@ import { ensureBlocksDirs, FIRST_FULL_HEIGHT } from '../../ts/bench/blocksdir.js
 import { checkBlockPlain } from '../../ts/bench/plaincheck.js';
 import { checkBlock } from '../../ts/block/check.js';
 import { generateBlocks, MAX_FILL_BYTES } from '../../ts/block/generate.js';
+import { readHeadersFile } from '../../ts/chain/headersfile.js';
 import { networkPreset } from '../../ts/config/schema.js';
+import { decodeHeadersPayload, readHeadersPayload } from '../../ts/store/headers-file.js';
 import { runCli } from '../helpers/cli.js';
 
 const regtest = networkPreset('regtest');
@@ -81,6 +83,14 @@ describe('peerwire bench --quick --only blocks,blocks-store', () => {
     expect(again).toEqual({ ...first, generated: false });
     const headers = first.dirs.map((d) => readFileSync(join(d, 'headers.dat')));
     expect(headers[0]?.equals(headers[1] as Buffer)).toBe(true);
+    // What a node reads from it, and the plain file for the plain-Node side.
+    const chain = decodeHeadersPayload(
+      first.dirs[0] as string,
+      (await readHeadersPayload(first.dirs[0] as string)) as Buffer,
+      regtest,
+    );
+    expect(chain.height).toBe(first.height);
+    expect(readHeadersFile(first.headersFile, regtest).tipHash).toEqual(chain.tipHash);
   });
 
   it('downloads the chain from four nodes for peerwire, plain Node and the ceiling', async () => {

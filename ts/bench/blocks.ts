@@ -252,8 +252,10 @@ class PlainFileSink {
 }
 
 async function downloadPlain(ctx: Context, kind: BlockSinkKind): Promise<Measurement> {
-  // The chain's hashes from a node's headers file, as a headers sync would have left them.
-  const file = readFileSync(join(dirsOf(ctx)[0] as string, 'headers.dat'));
+  // The chain's hashes from its headers file, as a headers sync would have left them.
+  const headersFile = ctx.sizes.blocksHeadersFile;
+  if (!headersFile) throw new Error('the blocks workload needs its headers file');
+  const file = readFileSync(headersFile);
   const first = FIRST_FULL_HEIGHT;
   const last = tipHeight(ctx);
   const heightOf = new Map<string, number>();

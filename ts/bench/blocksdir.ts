@@ -2,7 +2,9 @@
 // (until the first coinbase matures), then `full` blocks filled with real
 // transactions to about `bytes` each (generate.ts, blockBytes), kept as
 // `peerwire node --datadir` keeps a chain (DIR/blocks, a BlockStore, and
-// DIR/headers.dat), once per serving node. Written once under the system's
+// DIR/headers.dat, a checked file), once per serving node, and its headers
+// once more as a plain headers file (`sync --out` layout) for the plain-Node
+// side. Written once under the system's
 // temp directory, aside and renamed into place, and reused by later runs and
 // repetitions (the nodes only add their address files to it).
 import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
@@ -14,6 +16,7 @@ import { chainFor } from '../chain/headerchain.js';
 import { writeHeadersFile } from '../chain/headersfile.js';
 import { networkPreset } from '../config/schema.js';
 import { BlockStore } from '../store/blocks/store.js';
+import { writeHeadersPayload } from '../store/headers-file.js';
 import type { BlockHeader } from '../wire/types.js';
 
 /** Heights before the first filled block: coinbases mature after 100 blocks. */
@@ -22,6 +25,8 @@ export const FIRST_FULL_HEIGHT = 101;
 export interface BlocksDirs {
   /** One data directory per serving node, each holding the whole chain. */
   dirs: string[];
+  /** The chain's headers in the `sync --out` layout (headersfile.ts). */
+  headersFile: string;
   /** The chain's height: FIRST_FULL_HEIGHT - 1 + full. */
   height: number;
   generated: boolean;
@@ -32,11 +37,19 @@ export function blocksDirPath(
   bytes: number,
   dir = join(tmpdir(), 'peerwire-bench'),
 ): string {
-  return join(dir, `regtest-blocks-${full}x${bytes}`);
+  return join(dir, `regtest-blocks-v2-${full}x${bytes}`);
 }
 
-/** Writes the chain as a node's data directory: DIR/blocks and DIR/headers.dat. */
-async function writeChain(dir: string, full: number, bytes: number): Promise<void> {
+/**
+ * Writes the chain as a node's data directory (DIR/blocks and DIR/headers.dat)
+ * and its headers to `headersFile`.
+ */
+async function writeChain(
+  dir: string,
+  headersFile: string,
+  full: number,
+  bytes: number,
+): Promise<void> {
   const network = networkPreset('regtest');
   const store = await BlockStore.open(join(dir, 'blocks'), { magic: network.magic });
   try {
@@ -57,7 +70,8 @@ async function writeChain(dir: string, full: number, bytes: number): Promise<voi
       }
       if (block.height === height) break;
     }
-    writeHeadersFile(join(dir, 'headers.dat'), chain);
+    await writeHeadersPayload(dir, chain);
+    writeHeadersFile(headersFile, chain);
   } finally {
     await store.close();
   }
@@ -86,16 +100,28 @@ export async function ensureBlocksDirs(
   const root = blocksDirPath(full, bytes, dir);
   const dirs = Array.from({ length: nodes }, (_, i) => join(root, `node-${i}`));
   const height = FIRST_FULL_HEIGHT - 1 + full;
-  if (dirs.every((d) => existsSync(d))) return { dirs, height, generated: false };
+  const headersFile = join(root, 'chain.pwhdrs');
+  if (existsSync(headersFile) && dirs.every((d) => existsSync(d))) {
+    return { dirs, headersFile, height, generated: false };
+  }
   mkdirSync(root, { recursive: true });
   // Each directory is written aside and renamed: an interrupted run never leaves half a chain.
-  const first = dirs.find((d) => existsSync(d));
-  let source = first;
+  let source = existsSync(headersFile) ? dirs.find((d) => existsSync(d)) : undefined;
   if (!source) {
     const partial = `${dirs[0]}.${process.pid}.partial`;
+    const partialHeaders = `${headersFile}.${process.pid}.partial`;
     rmSync(partial, { recursive: true, force: true });
-    await writeChain(partial, full, bytes);
-    settle(partial, dirs[0] as string);
+    await writeChain(partial, partialHeaders, full, bytes);
+    if (existsSync(headersFile) && existsSync(dirs[0] as string)) {
+      // Another process (a parallel test) finished the same chain first.
+      rmSync(partial, { recursive: true, force: true });
+      rmSync(partialHeaders, { force: true });
+    } else {
+      // The headers file last: it says the first directory is whole.
+      rmSync(dirs[0] as string, { recursive: true, force: true });
+      settle(partial, dirs[0] as string);
+      renameSync(partialHeaders, headersFile);
+    }
     source = dirs[0] as string;
   }
   for (const d of dirs) {
@@ -107,5 +133,5 @@ export async function ensureBlocksDirs(
     cpSync(join(source, 'headers.dat'), join(partial, 'headers.dat'));
     settle(partial, d);
   }
-  return { dirs, height, generated: true };
+  return { dirs, headersFile, height, generated: true };
 }

@@ -30,6 +30,8 @@ export interface Sizes {
   blockPeers: number;
   /** One data directory per serving node (set by the bench before blocks runs). */
   blocksDirs?: string[];
+  /** Their chain's headers in the `sync --out` layout (set with blocksDirs). */
+  blocksHeadersFile?: string;
 }
 
 export type Measurement = Record<string, number>;

@@ -198,12 +198,13 @@ export async function runBench(argv: string[]): Promise<number> {
     process.stderr.write(
       `bench blocks: preparing ${sizes.blocksFull} blocks of ~${sizes.blockBytes.toLocaleString('en-US')} bytes for ${sizes.blockPeers} nodes…`,
     );
-    const { dirs, generated } = await ensureBlocksDirs(
+    const { dirs, headersFile, generated } = await ensureBlocksDirs(
       sizes.blocksFull,
       sizes.blockBytes,
       sizes.blockPeers,
     );
     sizes.blocksDirs = dirs;
+    sizes.blocksHeadersFile = headersFile;
     process.stderr.write(` ${generated ? 'generated' : 'cached'} ${dirs[0]}…\n`);
   }
 
