@@ -56,6 +56,20 @@ describe('examples', () => {
     expect(r.stdout).toMatch(/synced: 300 headers/);
   });
 
+  it('block-download downloads a generated chain from two local servers', async () => {
+    const r = await runExample('examples/block-download.ts');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/downloaded: 300 blocks, \d+ bytes, complete true/);
+    expect(r.stdout).toMatch(/block 1 on request: \d+ bytes/);
+  });
+
+  it('block-download downloads from two peerwire nodes', async () => {
+    const r = await runExample('examples/block-download.ts', [await node(), await node()]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/headers: 300,/);
+    expect(r.stdout).toMatch(/downloaded: 300 blocks, \d+ bytes, complete true/);
+  });
+
   it('inv-watcher connects and stops on SIGTERM', async () => {
     const address = await node();
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/inv-watcher.ts', address], {

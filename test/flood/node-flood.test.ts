@@ -5,10 +5,12 @@
 // asserts speed: the waits are liveness bounds, many times what they need.
 
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { generateBlocks } from '../../ts/block/generate.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { hexToHash, networkPreset } from '../../ts/index.js';
@@ -16,6 +18,7 @@ import {
   type Attack,
   churn,
   flood,
+  getdataBlocks,
   getheadersFromGenesis,
   idleSockets,
   unconnectingHeaders,
@@ -194,7 +197,8 @@ function expectHealthy(report: Awaited<ReturnType<typeof underFlood>>) {
   expect(report.exitedInTime).toBe(true);
 }
 
-const genesis = hexToHash(networkPreset('regtest').genesisHash);
+const REGTEST = networkPreset('regtest');
+const genesis = hexToHash(REGTEST.genesisHash);
 
 describe('peerwire node under floods, with defaults', { timeout: 90_000 }, () => {
   it('8 peers sending unconnecting headers as fast as TCP allows', async () => {
@@ -217,6 +221,21 @@ describe('peerwire node under floods, with defaults', { timeout: 90_000 }, () =>
     expectHealthy(
       await underFlood((port) => flood({ port, connections: 20, frames: requests, noRead: true })),
     );
+  });
+
+  it('peers that ask for every block, 50,000 at a time, and never read', async () => {
+    // The node's --generate 2000 chain, generated here the same way.
+    const hashes = generateBlocks(REGTEST, 2000, { segwitHeight: 432 }).map((b) => b.hash);
+    const requests = [getdataBlocks(hashes, 50_000)];
+    expectHealthy(
+      await underFlood((port) => flood({ port, connections: 20, frames: requests, noRead: true })),
+    );
+  });
+
+  it('peers that ask for blocks the node does not have', async () => {
+    const unknown = Array.from({ length: 1000 }, () => randomBytes(32));
+    const requests = [getdataBlocks(unknown, 50_000)];
+    expectHealthy(await underFlood((port) => flood({ port, connections: 20, frames: requests })));
   });
 
   it('2,000 idle sockets', async () => {

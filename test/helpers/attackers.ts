@@ -41,6 +41,19 @@ export function getheadersFromGenesis(genesisHash: Uint8Array): Buffer {
   return frame('getheaders', payload);
 }
 
+/** getdata for `hashes` (wire order) as MSG_WITNESS_BLOCK items, repeated to `count` items. */
+export function getdataBlocks(hashes: Uint8Array[], count: number): Buffer {
+  const payload = Buffer.alloc(5 + 36 * count);
+  payload[0] = 0xfe;
+  payload.writeUInt32LE(count, 1);
+  for (let i = 0; i < count; i++) {
+    const at = 5 + 36 * i;
+    payload.writeUInt32LE(0x40000002, at);
+    Buffer.from(hashes[i % hashes.length] as Uint8Array).copy(payload, at + 4);
+  }
+  return frame('getdata', payload);
+}
+
 export interface FloodOptions {
   port: number;
   /** Connections kept up; a dropped one is redialled. */
