@@ -14,11 +14,12 @@
 // counts as stored: fsync is in the measured path).
 //
 // Plain Node: `net` with the baseline framing, a hand-written version
-// handshake, getdata for MSG_WITNESS_BLOCK, 16 in flight per node, and a
-// JavaScript check of each block with crypto.hash: its header's hash is the
-// one asked for, its merkle root (txids of the transactions without witness
-// data) and its witness commitment (wtxids). Not the rest of CheckBlock
-// (sizes, per-transaction checks, sigops, BIP 34). Its store variant appends
+// handshake, getdata for MSG_WITNESS_BLOCK, 16 in flight per node; each
+// block's header hash must be one of the chain's, then a JavaScript check
+// with crypto.hash on four worker threads (plaincheck.ts): its merkle root
+// (txids of the transactions without witness data) and its witness
+// commitment (wtxids). Not the rest of CheckBlock (sizes, per-transaction
+// checks, sigops, BIP 34). Its store variant appends
 // the verified blocks to one file and fdatasyncs each batch of them before
 // they count, as the BlockStore groups its fsyncs.
 import { type ChildProcess, spawn } from 'node:child_process';
