@@ -34,6 +34,13 @@ export declare class NativeEngine {
    * (the owner calls it once per event-loop turn). Returns a SEND_* code.
    */
   send(peer: number, commandName: string, payload: Uint8Array): number
+  /**
+   * Validates a command name once and returns its id for `sendCommand`
+   * (the same id for the same name); null once the table is full.
+   */
+  registerCommand(commandName: string): number | null
+  /** `send` with a command id from `registerCommand`. */
+  sendCommand(peer: number, commandId: number, payload: Uint8Array): number
   /** Writes what `send` queued since the last flush, for every peer. */
   flush(): void
   /**

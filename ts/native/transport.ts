@@ -169,6 +169,8 @@ export class NativeTransport {
     this.engine.flush();
   };
   private readonly closeWaiters: Array<() => void> = [];
+  /** Command ids from the addon (registerCommand), so `send` passes a number. */
+  private readonly commandIds = new Map<string, number>();
 
   constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
     this.onFrame = handlers.onFrame ?? noop;
@@ -212,7 +214,17 @@ export class NativeTransport {
    * lone pong goes out right after its handler returns.
    */
   send(peer: PeerId, command: string, payload: Uint8Array): SendResult {
-    const code = this.engine.send(peer, command, payload);
+    let id: number | null | undefined = this.commandIds.get(command);
+    if (id === undefined) {
+      // Validated once (a bad name throws here, as send would). The addon's
+      // table is bounded; past it, names go as strings and are not cached.
+      id = this.engine.registerCommand(command);
+      if (id !== null) this.commandIds.set(command, id);
+    }
+    const code =
+      id === null
+        ? this.engine.send(peer, command, payload)
+        : this.engine.sendCommand(peer, id, payload);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);

@@ -118,7 +118,13 @@ pub struct NativeStats {
 pub struct NativeEngine {
     pub(crate) driver: Driver,
     finished: bool,
+    /// Commands registered for `sendCommand`, by index: a hot send passes a
+    /// number instead of a string to convert and validate each time.
+    commands: std::cell::RefCell<Vec<Command>>,
 }
+
+/// Commands `registerCommand` keeps at most (an application sends a few dozen).
+const MAX_REGISTERED_COMMANDS: usize = 1024;
 
 #[napi]
 impl NativeEngine {
@@ -140,6 +146,7 @@ impl NativeEngine {
         Ok(Self {
             driver,
             finished: false,
+            commands: std::cell::RefCell::new(Vec::new()),
         })
     }
 
@@ -190,6 +197,42 @@ impl NativeEngine {
     #[napi(catch_unwind)]
     pub fn send(&self, peer: u32, command_name: String, payload: &[u8]) -> Result<u32> {
         let command = command(&command_name)?;
+        Ok(match self.driver.send_corked(peer, &command, payload) {
+            Ok(status) => status_code(status),
+            Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
+        })
+    }
+
+    /// Validates a command name once and returns its id for `sendCommand`
+    /// (the same id for the same name); null once the table is full.
+    #[napi(catch_unwind)]
+    pub fn register_command(&self, command_name: String) -> Result<Option<u32>> {
+        let command = command(&command_name)?;
+        let mut commands = self.commands.borrow_mut();
+        if let Some(i) = commands.iter().position(|c| *c == command) {
+            return Ok(Some(i as u32));
+        }
+        if commands.len() >= MAX_REGISTERED_COMMANDS {
+            return Ok(None);
+        }
+        commands.push(command);
+        Ok(Some(commands.len() as u32 - 1))
+    }
+
+    /// `send` with a command id from `registerCommand`.
+    #[napi(catch_unwind)]
+    pub fn send_command(&self, peer: u32, command_id: u32, payload: &[u8]) -> Result<u32> {
+        let command = self
+            .commands
+            .borrow()
+            .get(command_id as usize)
+            .copied()
+            .ok_or_else(|| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("command id {command_id} was never registered"),
+                )
+            })?;
         Ok(match self.driver.send_corked(peer, &command, payload) {
             Ok(status) => status_code(status),
             Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
