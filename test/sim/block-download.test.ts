@@ -21,21 +21,31 @@ const COUNT = 200;
 const BLOCKS = generateBlocks(REGTEST, COUNT);
 const BY_HASH = new Map(BLOCKS.map((b) => [hashToHex(b.hash), b]));
 
-/** A serving node at height COUNT; a staller takes getdata and never answers. */
-function server(net: SimNetwork, stall: boolean): SimNode<Engine> {
+/**
+ * A serving node at height COUNT; a staller takes getdata and never answers;
+ * with `delayMs`, each getdata is answered that long after it came.
+ */
+function server(net: SimNetwork, stall: boolean, delayMs = 0): SimNode<Engine> {
   const node = engineNode(net, {
     network: { ...REGTEST, services: 9n },
     startHeight: () => COUNT,
     setup: (engine) => {
       engine.on('getdata', (peer, payload) => {
         if (stall) return;
-        const missing: InvVector[] = [];
-        for (const inv of payload.inventory) {
-          const block = BY_HASH.get(hashToHex(inv.hash));
-          if (block) peer.send({ command: 'block', payload: { raw: block.raw } });
-          else missing.push(inv);
-        }
-        if (missing.length > 0) peer.send({ command: 'notfound', payload: { inventory: missing } });
+        const answer = () => {
+          if (!peer.active) return;
+          const missing: InvVector[] = [];
+          for (const inv of payload.inventory) {
+            const block = BY_HASH.get(hashToHex(inv.hash));
+            if (block) peer.send({ command: 'block', payload: { raw: block.raw } });
+            else missing.push(inv);
+          }
+          if (missing.length > 0) {
+            peer.send({ command: 'notfound', payload: { inventory: missing } });
+          }
+        };
+        if (delayMs > 0) engine.clock.setTimer(delayMs, answer);
+        else answer();
       });
     },
   });
@@ -144,6 +154,53 @@ describe('block download, simulated', () => {
     // Requested at the start; once the other peer is done it alone downloads:
     // the base timeout, 10 minutes, with nothing per other peer.
     expect(drops).toEqual([{ at: startedAt + 600_000, reason: 'block-download-timeout' }]);
+  });
+
+  it('does not blame a peer for a window the iterator is holding back', async () => {
+    const net = quietNetwork(34);
+    const fast = server(net, false);
+    const slow = server(net, false, 3_000);
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    // The fast one first: it is asked for the first blocks.
+    engine.connect(addressOf(fast));
+    await net.runUntil(() => peers.length === 1, { maxTimeMs: 10_000 });
+    engine.connect(addressOf(slow));
+    await net.runUntil(() => peers.length === 2, { maxTimeMs: 10_000 });
+
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const dl = downloadBlocks(engine, chain, new MemoryBlockSink(), {
+      window: 32,
+      maxInFlightPerPeer: 4,
+      verify: syncVerify,
+    });
+    const stalls: number[] = [];
+    const drops: string[] = [];
+    dl.on('stalling', (peer) => stalls.push(peer.id));
+    dl.on('peer-dropped', (_peer, reason) => drops.push(reason));
+    // The reader has not read yet: the window waits at height 1 for it, while
+    // the first block not stored (height 5) is the slow peer's.
+    const iterator = dl.blocks();
+    await net.runFor(20_000);
+    expect(dl.progress().height).toBeGreaterThanOrEqual(4);
+    expect(stalls).toEqual([]);
+    expect(drops).toEqual([]);
+    // Read on: every block comes.
+    const heights: number[] = [];
+    const reading = (async () => {
+      for await (const b of { [Symbol.asyncIterator]: () => iterator }) heights.push(b.height);
+    })();
+    let summary: Awaited<typeof dl.done> | undefined;
+    dl.done.then((s) => {
+      summary = s;
+    });
+    await net.runUntil(() => summary !== undefined, { maxTimeMs: 600_000 });
+    await reading;
+    expect(summary?.complete).toBe(true);
+    expect(heights).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
   });
 
   it('stop() resolves done as incomplete and ends the iterator', async () => {

@@ -524,8 +524,14 @@ class Downloader {
     if (pd.inFlight.length >= this.perPeer) return;
     // Room left but nothing in the window for it: if blocks past the window
     // could be asked of it, the window is what holds it back. Its first block,
-    // in flight from another peer, is the staller.
-    if (end < this.target && servesHeight(pd.peer, peerHeight, end + 1)) {
+    // in flight from another peer, is the staller. Unless the iterator's reader
+    // holds the window back (it starts below the first unstored block): then
+    // no peer is to blame, and that block arriving would not move the window.
+    if (
+      this.windowStart === this.base &&
+      end < this.target &&
+      servesHeight(pd.peer, peerHeight, end + 1)
+    ) {
       const first = this.slots.get(this.base);
       const staller = first?.state === 'inflight' ? first.from : undefined;
       if (staller && staller !== pd && staller.stallingSince === undefined) {
