@@ -13,14 +13,13 @@
 // the headers and opens the store (which repairs what a kill -9 left).
 import {
   accessSync,
-  closeSync,
   constants,
+  linkSync,
   mkdirSync,
-  openSync,
   readFileSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hexToHash } from '../chain/hash.js';
@@ -64,32 +63,59 @@ export interface Datadir {
  */
 export function lockDatadir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Gone already: nothing to release.
+  // The lock appears with its pid in it (a link to a file already written), so
+  // another taker never reads an empty lock from us and takes it for stale.
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(temp, path);
+        return () => {
+          try {
+            unlinkSync(path);
+          } catch {
+            // Gone already: nothing to release.
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+          throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
         }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-        throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
+      }
+      const text = readOrEmpty(path);
+      const pid = Number.parseInt(text, 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new CliError(`--datadir ${dir} is in use by process ${pid} (${path})`);
+      }
+      // No pid yet: a taker that writes after creating (an older peerwire) may
+      // be between the two. Stale only once it has stayed so for a while.
+      if (!(pid > 0) && Date.now() - mtimeOr(path, 0) < EMPTY_LOCK_GRACE_MS) {
+        throw new CliError(`--datadir ${dir} is being taken by another process (${path})`);
+      }
+      try {
+        unlinkSync(path); // stale: its process is gone
+      } catch {
+        // Removed by someone else meanwhile: the next attempt says who holds it.
       }
     }
-    const pid = Number.parseInt(readOrEmpty(path), 10);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new CliError(`--datadir ${dir} is in use by process ${pid} (${path})`);
-    }
+  } finally {
     try {
-      unlinkSync(path); // stale: its process is gone
+      unlinkSync(temp);
     } catch {
-      // Removed by someone else meanwhile: the next attempt says who holds it.
+      // Nothing to clean.
     }
+  }
+}
+
+/** How long a lock without a pid is taken as being written rather than stale. */
+const EMPTY_LOCK_GRACE_MS = 10_000;
+
+function mtimeOr(path: string, fallback: number): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return fallback;
   }
 }
 
