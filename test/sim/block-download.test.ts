@@ -4,7 +4,7 @@
 // arrive in order, and the download finishes from the other peers.
 import { describe, expect, it } from 'vitest';
 import { checkBlock } from '../../ts/block/check.js';
-import { downloadBlocks } from '../../ts/block/download.js';
+import { DownloadStateError, downloadBlocks } from '../../ts/block/download.js';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { MemoryBlockSink } from '../../ts/block/sink.js';
 import { hashToHex } from '../../ts/chain/hash.js';
@@ -19,7 +19,9 @@ import { addressOf, engineNode, quietNetwork } from '../helpers/sim.js';
 const REGTEST = networkPreset('regtest');
 const COUNT = 200;
 const BLOCKS = generateBlocks(REGTEST, COUNT);
-const BY_HASH = new Map(BLOCKS.map((b) => [hashToHex(b.hash), b]));
+// Another chain from genesis with more work: a reorg of every height.
+const OTHER = generateBlocks(REGTEST, COUNT + 10, { seed: 'reorg' });
+const BY_HASH = new Map([...BLOCKS, ...OTHER].map((b) => [hashToHex(b.hash), b]));
 
 /**
  * A serving node at height COUNT; a staller takes getdata and never answers;
@@ -201,6 +203,43 @@ describe('block download, simulated', () => {
     await reading;
     expect(summary?.complete).toBe(true);
     expect(heights).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
+  });
+
+  it('rejects, rather than reporting a mix of branches complete, when the chain reorgs under it', async () => {
+    const net = quietNetwork(35);
+    // Serves both chains, one getdata per 200 ms.
+    const servers = [server(net, false, 200), server(net, false, 200)];
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    for (const s of servers) engine.connect(addressOf(s));
+    await net.runUntil(() => peers.length === 2, { maxTimeMs: 10_000 });
+
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const sink = new MemoryBlockSink();
+    const dl = downloadBlocks(engine, chain, sink, {
+      window: 32,
+      maxInFlightPerPeer: 4,
+      verify: syncVerify,
+      peerHeight: () => COUNT + 10,
+    });
+    let outcome: unknown;
+    dl.done.then(
+      (s) => {
+        outcome = s;
+      },
+      (err) => {
+        outcome = err;
+      },
+    );
+    await net.runUntil(() => dl.progress().height >= 20, { maxTimeMs: 60_000 });
+    chain.append(OTHER.map((b) => b.header));
+    expect(chain.hashAt(COUNT)?.equals(OTHER[COUNT - 1]?.hash as Buffer)).toBe(true);
+    await net.runUntil(() => outcome !== undefined, { maxTimeMs: 600_000 });
+    expect(outcome).toBeInstanceOf(DownloadStateError);
+    expect((outcome as Error).message).toMatch(/reorg/);
   });
 
   it('stop() resolves done as incomplete and ends the iterator', async () => {

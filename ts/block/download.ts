@@ -143,7 +143,8 @@ export interface BlockDownload {
   /**
    * Resolves when every block up to the target is stored (or stop() was
    * called: `complete` false); rejects with the BlockError of an invalid
-   * block, or a sink's error.
+   * block, a sink's error, or DownloadStateError when the chain reorged below
+   * the target meanwhile (found at the download's next event).
    */
   readonly done: Promise<DownloadSummary>;
   on<K extends keyof DownloadEvents>(event: K, handler: DownloadEvents[K]): () => void;
@@ -213,6 +214,8 @@ class Downloader {
   private readonly events = new Emitter<DownloadEvents>();
   private readonly from: number;
   private readonly target: number;
+  /** The block at `target` when the download began: every block below follows from it. */
+  private readonly targetHash: Buffer | undefined;
   private readonly window: number;
   private readonly perPeer: number;
   private readonly timeoutBase: number;
@@ -272,6 +275,7 @@ class Downloader {
     if (!Number.isInteger(this.target) || this.target > chain.height) {
       throw new RangeError(`toHeight ${this.target} is past the chain's height ${chain.height}`);
     }
+    this.targetHash = chain.hashAt(this.target);
     this.window = options.window ?? BLOCK_DOWNLOAD_WINDOW;
     this.perPeer = options.maxInFlightPerPeer ?? MAX_BLOCKS_IN_TRANSIT_PER_PEER;
     if (!(this.window >= 1) || !(this.perPeer >= 1)) {
@@ -488,7 +492,28 @@ class Downloader {
     }
   }
 
+  /**
+   * Whether the chain still has the block the download aims at (then every
+   * height below it is unchanged too). A reorg below the target ends the
+   * download with DownloadStateError: the blocks it holds and the slots it
+   * made are of the old branch. Start a new download on the new chain.
+   */
+  private chainUnchanged(): boolean {
+    const now = this.chain.hashAt(this.target);
+    if (this.targetHash === undefined || (now !== undefined && now.equals(this.targetHash))) {
+      return true;
+    }
+    this.fail(
+      new DownloadStateError(
+        `the chain changed under the download (a reorg below height ${this.target}): ` +
+          'start a new download on the new chain',
+      ),
+    );
+    return false;
+  }
+
   private pass(): void {
+    if (!this.chainUnchanged()) return;
     // Until the window stops moving: blocks the sink holds answer at once, so
     // a window found all stored must be followed by the next one in this same
     // pass (nothing else may come to run another: no request is in flight).
