@@ -500,7 +500,7 @@ class Downloader {
    */
   private chainUnchanged(): boolean {
     const now = this.chain.hashAt(this.target);
-    if (this.targetHash === undefined || (now !== undefined && now.equals(this.targetHash))) {
+    if (this.targetHash === undefined || now?.equals(this.targetHash) === true) {
       return true;
     }
     this.fail(
