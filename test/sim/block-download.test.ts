@@ -27,14 +27,21 @@ const BY_HASH = new Map([...BLOCKS, ...OTHER].map((b) => [hashToHex(b.hash), b])
  * A serving node at height COUNT; a staller takes getdata and never answers;
  * with `delayMs`, each getdata is answered that long after it came.
  */
-function server(net: SimNetwork, stall: boolean, delayMs = 0): SimNode<Engine> {
+function server(
+  net: SimNetwork,
+  stall: boolean,
+  delayMs = 0,
+  stats: { pending: number; busyUntil?: number } = { pending: 0 },
+): SimNode<Engine> {
   const node = engineNode(net, {
     network: { ...REGTEST, services: 9n },
     startHeight: () => COUNT,
     setup: (engine) => {
       engine.on('getdata', (peer, payload) => {
         if (stall) return;
+        stats.pending += payload.inventory.length;
         const answer = () => {
+          stats.pending -= payload.inventory.length;
           if (!peer.active) return;
           const missing: InvVector[] = [];
           for (const inv of payload.inventory) {
@@ -46,8 +53,14 @@ function server(net: SimNetwork, stall: boolean, delayMs = 0): SimNode<Engine> {
             peer.send({ command: 'notfound', payload: { inventory: missing } });
           }
         };
-        if (delayMs > 0) engine.clock.setTimer(delayMs, answer);
-        else answer();
+        if (delayMs > 0) {
+          // One answer at a time, each delayMs after the last: a slow link.
+          const at = Math.max(engine.clock.now(), stats.busyUntil ?? 0) + delayMs;
+          stats.busyUntil = at;
+          engine.clock.setTimer(at - engine.clock.now(), answer);
+        } else {
+          answer();
+        }
       });
     },
   });
@@ -203,6 +216,46 @@ describe('block download, simulated', () => {
     await reading;
     expect(summary?.complete).toBe(true);
     expect(heights).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
+  });
+
+  it('names a staller only once another peer has nothing in flight and nothing to ask (Core)', async () => {
+    const net = quietNetwork(36);
+    // A slow link to the first: it has blocks in flight for a while after it
+    // was asked, which is not the window's fault. The second is slower still.
+    const first = { pending: 0 };
+    const servers = [server(net, false, 600, first), server(net, false, 2_500)];
+    const client = engineNode(net);
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    engine.connect(addressOf(servers[0] as SimNode<Engine>));
+    await net.runUntil(() => peers.length === 1, { maxTimeMs: 10_000 });
+    engine.connect(addressOf(servers[1] as SimNode<Engine>));
+    await net.runUntil(() => peers.length === 2, { maxTimeMs: 10_000 });
+
+    const chain = chainFor(REGTEST, { clock: engine.clock });
+    chain.append(BLOCKS.map((b) => b.header));
+    const dl = downloadBlocks(engine, chain, new MemoryBlockSink(), {
+      window: 16,
+      maxInFlightPerPeer: 4,
+      verify: syncVerify,
+      stallTimeoutMs: 60_000,
+      maxStallTimeoutMs: 60_000,
+    });
+    const firstId = peers[0]?.id;
+    // What the first peer still had to answer when the second was named.
+    const pendingAtMark: number[] = [];
+    dl.on('stalling', (peer) => {
+      if (peer.id !== firstId) pendingAtMark.push(first.pending);
+    });
+    let summary: Awaited<typeof dl.done> | undefined;
+    dl.done.then((s) => {
+      summary = s;
+    });
+    await net.runUntil(() => summary !== undefined, { maxTimeMs: 600_000 });
+    expect(summary?.complete).toBe(true);
+    expect(pendingAtMark.length).toBeGreaterThan(0);
+    expect(pendingAtMark).toEqual(pendingAtMark.map(() => 0));
   });
 
   it('rejects, rather than reporting a mix of branches complete, when the chain reorgs under it', async () => {

@@ -5,8 +5,8 @@
 // against its header before it is stored.
 //
 // Timeouts, all on the engine's clock (so the simulator drives this as it is):
-// - Stalling: when a peer has room for requests but the window has no block
-//   left for it, and the window cannot move because its first block is in
+// - Stalling: when a peer has no request in flight and the window has no
+//   block left for it, and the window cannot move because its first block is in
 //   flight from another peer, that peer is marked as stalling the download.
 //   If it still has not delivered after the stalling timeout (2 s, adaptive:
 //   see stall.ts) it is disconnected and its blocks are asked of others.
@@ -546,12 +546,16 @@ class Downloader {
       this.request(pd, slot, now);
       if (this.finished || !this.peers.has(pd.peer.id)) return;
     }
-    if (pd.inFlight.length >= this.perPeer) return;
-    // Room left but nothing in the window for it: if blocks past the window
-    // could be asked of it, the window is what holds it back. Its first block,
-    // in flight from another peer, is the staller. Unless the iterator's reader
-    // holds the window back (it starts below the first unstored block): then
-    // no peer is to blame, and that block arriving would not move the window.
+    // Nothing in flight and nothing in the window for it (Core: the peer's
+    // vBlocksInFlight is empty): if blocks past the window could be asked of
+    // it, the window is what holds it back. Its first block, in flight from
+    // another peer, is the staller. A peer still busy with blocks of its own
+    // is not idle for the window's sake (on a slow link it would name
+    // stallers long before the window has really stopped it).
+    if (pd.inFlight.length > 0) return;
+    // Nor when the iterator's reader holds the window back (it starts below
+    // the first unstored block): no peer is to blame, and that block arriving
+    // would not move the window.
     if (
       this.windowStart === this.base &&
       end < this.target &&
