@@ -50,3 +50,26 @@ describe('lockDatadir', () => {
     release();
   });
 });
+
+describe('lockDatadir, taking over a stale lock', () => {
+  it('is refused while another process is taking over the same stale lock', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, LOCK_FILE), '2147483646\n');
+    writeFileSync(join(dir, `${LOCK_FILE}.takeover`), '2147483645\n');
+    expect(() => lockDatadir(dir)).toThrow(/being taken by another process/);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe('2147483646\n');
+  });
+
+  it('clears a takeover left by a killed process once it is old, and takes the lock', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, LOCK_FILE), '2147483646\n');
+    const takeover = join(dir, `${LOCK_FILE}.takeover`);
+    writeFileSync(takeover, '2147483645\n');
+    const past = new Date(Date.now() - 60_000);
+    utimesSync(takeover, past, past);
+    const release = lockDatadir(dir);
+    expect(readFileSync(join(dir, LOCK_FILE), 'utf8')).toBe(`${process.pid}\n`);
+    expect(readdirSync(dir)).toEqual([LOCK_FILE]);
+    release();
+  });
+});

@@ -79,7 +79,7 @@ export function lockDatadir(dir: string): () => void {
           }
         };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) {
           throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
         }
       }
@@ -93,17 +93,51 @@ export function lockDatadir(dir: string): () => void {
       if (!(pid > 0) && Date.now() - mtimeOr(path, 0) < EMPTY_LOCK_GRACE_MS) {
         throw new CliError(`--datadir ${dir} is being taken by another process (${path})`);
       }
-      try {
-        unlinkSync(path); // stale: its process is gone
-      } catch {
-        // Removed by someone else meanwhile: the next attempt says who holds it.
-      }
+      removeStale(dir, path, temp, text);
     }
   } finally {
     try {
       unlinkSync(temp);
     } catch {
       // Nothing to clean.
+    }
+  }
+}
+
+/**
+ * Removes a stale lock that read `text`. Two processes that found the same
+ * stale lock must not both win (the second unlinking the lock the first has
+ * just taken): the takeover is itself taken, with DIR/.lock.takeover, and the
+ * lock is removed only while it still holds what was read. A takeover file
+ * left by a killed process is cleared once it is old.
+ */
+function removeStale(dir: string, path: string, temp: string, text: string): void {
+  const takeover = `${path}.takeover`;
+  try {
+    linkSync(temp, takeover);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new CliError(`--datadir ${dir}: cannot take ${takeover}: ${(err as Error).message}`);
+    }
+    if (Date.now() - mtimeOr(takeover, Date.now()) < EMPTY_LOCK_GRACE_MS) {
+      throw new CliError(`--datadir ${dir} is being taken by another process (${takeover})`);
+    }
+    try {
+      unlinkSync(takeover); // left by a taker that was killed
+    } catch {
+      // Cleared by someone else meanwhile.
+    }
+    return; // the caller tries again
+  }
+  try {
+    if (readOrEmpty(path) === text) unlinkSync(path); // still the stale lock
+  } catch {
+    // Removed by someone else meanwhile: the next attempt says who holds it.
+  } finally {
+    try {
+      unlinkSync(takeover);
+    } catch {
+      // Nothing to release.
     }
   }
 }
