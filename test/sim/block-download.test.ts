@@ -7,6 +7,7 @@ import { checkBlock } from '../../ts/block/check.js';
 import { DownloadStateError, downloadBlocks } from '../../ts/block/download.js';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { MemoryBlockSink } from '../../ts/block/sink.js';
+import { stripWitness } from '../../ts/block/strip.js';
 import { hashToHex } from '../../ts/chain/hash.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
 import { networkPreset } from '../../ts/config/schema.js';
@@ -293,6 +294,49 @@ describe('block download, simulated', () => {
     await net.runUntil(() => outcome !== undefined, { maxTimeMs: 600_000 });
     expect(outcome).toBeInstanceOf(DownloadStateError);
     expect((outcome as Error).message).toMatch(/reorg/);
+  });
+
+  it("checks blocks below the network's segwit height as Core does: a commitment there is not checked", async () => {
+    // Coinbase-only blocks with a witness commitment but no coinbase witness:
+    // what miners produced before segwit activated on mainnet (Core's
+    // GenerateCoinbaseCommitment added the output as soon as the deployment
+    // was defined; the reserved value only once it was active). Core checks
+    // a commitment only from the activation height.
+    const early = generateBlocks(REGTEST, 30, { seed: 'pre-segwit', witnessCommitment: true }).map(
+      (b) => ({ ...b, raw: Buffer.from(stripWitness(b.raw)) }),
+    );
+    for (const b of early) expect(checkBlock(b.raw, { segwitActive: false }).hash).toEqual(b.hash);
+    const byHash = new Map(early.map((b) => [hashToHex(b.hash), b]));
+    const net = quietNetwork(37);
+    const node = engineNode(net, {
+      network: { ...REGTEST, services: 9n },
+      startHeight: () => early.length,
+      setup: (engine) => {
+        engine.on('getdata', (peer, payload) => {
+          for (const inv of payload.inventory) {
+            const block = byHash.get(hashToHex(inv.hash));
+            if (block) peer.send({ command: 'block', payload: { raw: block.raw } });
+          }
+        });
+      },
+    });
+    node.current.listen();
+    const network = { ...REGTEST, segwitHeight: 1_000 };
+    const client = engineNode(net, { network });
+    const engine = client.current;
+    const peers: Peer[] = [];
+    engine.on('handshake', (p) => peers.push(p));
+    engine.connect(addressOf(node));
+    await net.runUntil(() => peers.length === 1, { maxTimeMs: 10_000 });
+    const chain = chainFor(engine.config.network, { clock: engine.clock });
+    chain.append(early.map((b) => b.header));
+    const dl = downloadBlocks(engine, chain, new MemoryBlockSink(), { verify: syncVerify });
+    let summary: Awaited<typeof dl.done> | undefined;
+    dl.done.then((s) => {
+      summary = s;
+    });
+    await net.runUntil(() => summary !== undefined, { maxTimeMs: 60_000 });
+    expect(summary).toMatchObject({ complete: true, downloaded: early.length, dropped: [] });
   });
 
   it('stop() resolves done as incomplete and ends the iterator', async () => {

@@ -71,7 +71,8 @@ export interface DownloadOptions {
   /**
    * Check options for the block at a height (the hash is always the
    * header's). Default: BIP 34 from the network's `versionHeights.bip34`,
-   * segwit active.
+   * segwit from its `segwitHeight` (as Core: below it a witness commitment is
+   * not checked, and witness data is refused).
    */
   checkOptions?: (height: number) => Omit<BlockCheckOptions, 'expectedHash'>;
   /**
@@ -290,9 +291,13 @@ class Downloader {
       options.maxStallTimeoutMs ?? BLOCK_STALLING_TIMEOUT_MAX_MS,
     );
     const bip34 = engine.config.network.versionHeights.bip34;
+    const segwit = engine.config.network.segwitHeight;
     this.checkOptions =
       options.checkOptions ??
-      ((height) => (bip34 !== null && height >= bip34 ? { bip34Height: height } : {}));
+      ((height) => ({
+        ...(bip34 !== null && height >= bip34 ? { bip34Height: height } : {}),
+        segwitActive: height >= segwit,
+      }));
     this.peerFilter = options.peerFilter ?? (() => true);
     this.knownHeight = options.peerHeight ?? (() => undefined);
     this.verify = options.verify ?? checkBlockAsync;
