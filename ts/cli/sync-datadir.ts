@@ -66,7 +66,11 @@ export function lockDatadir(dir: string): () => void {
   // The lock appears with its pid in it (a link to a file already written), so
   // another taker never reads an empty lock from us and takes it for stale.
   const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
+  }
   try {
     for (let attempt = 0; ; attempt++) {
       try {
