@@ -5,8 +5,8 @@
 // against its header before it is stored.
 //
 // Timeouts, all on the engine's clock (so the simulator drives this as it is):
-// - Stalling: when a peer has room for requests but the window has no block
-//   left for it, and the window cannot move because its first block is in
+// - Stalling: when a peer has no request in flight and the window has no
+//   block left for it, and the window cannot move because its first block is in
 //   flight from another peer, that peer is marked as stalling the download.
 //   If it still has not delivered after the stalling timeout (2 s, adaptive:
 //   see stall.ts) it is disconnected and its blocks are asked of others.
@@ -71,7 +71,8 @@ export interface DownloadOptions {
   /**
    * Check options for the block at a height (the hash is always the
    * header's). Default: BIP 34 from the network's `versionHeights.bip34`,
-   * segwit active.
+   * segwit from its `segwitHeight` (as Core: below it a witness commitment is
+   * not checked, and witness data is refused).
    */
   checkOptions?: (height: number) => Omit<BlockCheckOptions, 'expectedHash'>;
   /**
@@ -143,7 +144,8 @@ export interface BlockDownload {
   /**
    * Resolves when every block up to the target is stored (or stop() was
    * called: `complete` false); rejects with the BlockError of an invalid
-   * block, or a sink's error.
+   * block, a sink's error, or DownloadStateError when the chain reorged below
+   * the target meanwhile (found at the download's next event).
    */
   readonly done: Promise<DownloadSummary>;
   on<K extends keyof DownloadEvents>(event: K, handler: DownloadEvents[K]): () => void;
@@ -213,6 +215,8 @@ class Downloader {
   private readonly events = new Emitter<DownloadEvents>();
   private readonly from: number;
   private readonly target: number;
+  /** The block at `target` when the download began: every block below follows from it. */
+  private readonly targetHash: Buffer | undefined;
   private readonly window: number;
   private readonly perPeer: number;
   private readonly timeoutBase: number;
@@ -272,6 +276,7 @@ class Downloader {
     if (!Number.isInteger(this.target) || this.target > chain.height) {
       throw new RangeError(`toHeight ${this.target} is past the chain's height ${chain.height}`);
     }
+    this.targetHash = chain.hashAt(this.target);
     this.window = options.window ?? BLOCK_DOWNLOAD_WINDOW;
     this.perPeer = options.maxInFlightPerPeer ?? MAX_BLOCKS_IN_TRANSIT_PER_PEER;
     if (!(this.window >= 1) || !(this.perPeer >= 1)) {
@@ -286,9 +291,13 @@ class Downloader {
       options.maxStallTimeoutMs ?? BLOCK_STALLING_TIMEOUT_MAX_MS,
     );
     const bip34 = engine.config.network.versionHeights.bip34;
+    const segwit = engine.config.network.segwitHeight;
     this.checkOptions =
       options.checkOptions ??
-      ((height) => (bip34 !== null && height >= bip34 ? { bip34Height: height } : {}));
+      ((height) => ({
+        ...(bip34 !== null && height >= bip34 ? { bip34Height: height } : {}),
+        segwitActive: height >= segwit,
+      }));
     this.peerFilter = options.peerFilter ?? (() => true);
     this.knownHeight = options.peerHeight ?? (() => undefined);
     this.verify = options.verify ?? checkBlockAsync;
@@ -488,7 +497,28 @@ class Downloader {
     }
   }
 
+  /**
+   * Whether the chain still has the block the download aims at (then every
+   * height below it is unchanged too). A reorg below the target ends the
+   * download with DownloadStateError: the blocks it holds and the slots it
+   * made are of the old branch. Start a new download on the new chain.
+   */
+  private chainUnchanged(): boolean {
+    const now = this.chain.hashAt(this.target);
+    if (this.targetHash === undefined || now?.equals(this.targetHash) === true) {
+      return true;
+    }
+    this.fail(
+      new DownloadStateError(
+        `the chain changed under the download (a reorg below height ${this.target}): ` +
+          'start a new download on the new chain',
+      ),
+    );
+    return false;
+  }
+
   private pass(): void {
+    if (!this.chainUnchanged()) return;
     // Until the window stops moving: blocks the sink holds answer at once, so
     // a window found all stored must be followed by the next one in this same
     // pass (nothing else may come to run another: no request is in flight).
@@ -521,11 +551,21 @@ class Downloader {
       this.request(pd, slot, now);
       if (this.finished || !this.peers.has(pd.peer.id)) return;
     }
-    if (pd.inFlight.length >= this.perPeer) return;
-    // Room left but nothing in the window for it: if blocks past the window
-    // could be asked of it, the window is what holds it back. Its first block,
-    // in flight from another peer, is the staller.
-    if (end < this.target && servesHeight(pd.peer, peerHeight, end + 1)) {
+    // Nothing in flight and nothing in the window for it (Core: the peer's
+    // vBlocksInFlight is empty): if blocks past the window could be asked of
+    // it, the window is what holds it back. Its first block, in flight from
+    // another peer, is the staller. A peer still busy with blocks of its own
+    // is not idle for the window's sake (on a slow link it would name
+    // stallers long before the window has really stopped it).
+    if (pd.inFlight.length > 0) return;
+    // Nor when the iterator's reader holds the window back (it starts below
+    // the first unstored block): no peer is to blame, and that block arriving
+    // would not move the window.
+    if (
+      this.windowStart === this.base &&
+      end < this.target &&
+      servesHeight(pd.peer, peerHeight, end + 1)
+    ) {
       const first = this.slots.get(this.base);
       const staller = first?.state === 'inflight' ? first.from : undefined;
       if (staller && staller !== pd && staller.stallingSince === undefined) {

@@ -13,14 +13,13 @@
 // the headers and opens the store (which repairs what a kill -9 left).
 import {
   accessSync,
-  closeSync,
   constants,
+  linkSync,
   mkdirSync,
-  openSync,
   readFileSync,
   statSync,
   unlinkSync,
-  writeSync,
+  writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { hexToHash } from '../chain/hash.js';
@@ -64,32 +63,97 @@ export interface Datadir {
  */
 export function lockDatadir(dir: string): () => void {
   const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, `${process.pid}\n`);
-      closeSync(fd);
-      return () => {
-        try {
-          unlinkSync(path);
-        } catch {
-          // Gone already: nothing to release.
+  // The lock appears with its pid in it (a link to a file already written), so
+  // another taker never reads an empty lock from us and takes it for stale.
+  const temp = `${path}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, `${process.pid}\n`, { mode: 0o600 });
+  } catch (err) {
+    throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
+  }
+  try {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        linkSync(temp, path);
+        return () => {
+          try {
+            unlinkSync(path);
+          } catch {
+            // Gone already: nothing to release.
+          }
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 2) {
+          throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
         }
-      };
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) {
-        throw new CliError(`--datadir ${dir}: cannot take ${path}: ${(err as Error).message}`);
       }
+      const text = readOrEmpty(path);
+      const pid = Number.parseInt(text, 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
+        throw new CliError(`--datadir ${dir} is in use by process ${pid} (${path})`);
+      }
+      // No pid yet: a taker that writes after creating (an older peerwire) may
+      // be between the two. Stale only once it has stayed so for a while.
+      if (!(pid > 0) && Date.now() - mtimeOr(path, 0) < EMPTY_LOCK_GRACE_MS) {
+        throw new CliError(`--datadir ${dir} is being taken by another process (${path})`);
+      }
+      removeStale(dir, path, temp, text);
     }
-    const pid = Number.parseInt(readOrEmpty(path), 10);
-    if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid)) {
-      throw new CliError(`--datadir ${dir} is in use by process ${pid} (${path})`);
+  } finally {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // Nothing to clean.
+    }
+  }
+}
+
+/**
+ * Removes a stale lock that read `text`. Two processes that found the same
+ * stale lock must not both win (the second unlinking the lock the first has
+ * just taken): the takeover is itself taken, with DIR/.lock.takeover, and the
+ * lock is removed only while it still holds what was read. A takeover file
+ * left by a killed process is cleared once it is old.
+ */
+function removeStale(dir: string, path: string, temp: string, text: string): void {
+  const takeover = `${path}.takeover`;
+  try {
+    linkSync(temp, takeover);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
+      throw new CliError(`--datadir ${dir}: cannot take ${takeover}: ${(err as Error).message}`);
+    }
+    if (Date.now() - mtimeOr(takeover, Date.now()) < EMPTY_LOCK_GRACE_MS) {
+      throw new CliError(`--datadir ${dir} is being taken by another process (${takeover})`);
     }
     try {
-      unlinkSync(path); // stale: its process is gone
+      unlinkSync(takeover); // left by a taker that was killed
     } catch {
-      // Removed by someone else meanwhile: the next attempt says who holds it.
+      // Cleared by someone else meanwhile.
     }
+    return; // the caller tries again
+  }
+  try {
+    if (readOrEmpty(path) === text) unlinkSync(path); // still the stale lock
+  } catch {
+    // Removed by someone else meanwhile: the next attempt says who holds it.
+  } finally {
+    try {
+      unlinkSync(takeover);
+    } catch {
+      // Nothing to release.
+    }
+  }
+}
+
+/** How long a lock without a pid is taken as being written rather than stale. */
+const EMPTY_LOCK_GRACE_MS = 10_000;
+
+function mtimeOr(path: string, fallback: number): number {
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return fallback;
   }
 }
 

@@ -42,7 +42,9 @@ Options:
   --blocks                download the blocks too (needs --datadir)
   --datadir DIR           where --blocks keeps headers and blocks (created if missing)
   --prune MB              delete the oldest stored blocks past MB megabytes (with --blocks)
-  --timeout-ms N          give up on a peer that does not connect or answer (default 30000)
+  --timeout-ms N          give up on a peer that does not connect or answer (default 30000);
+                          with --blocks, also stop when no peer is left, or none has the
+                          next block, for that long
   --json                  print the result as JSON (no progress bars)
   -h, --help              show this help`;
 

@@ -32,6 +32,7 @@ export const NETWORK_PRESETS = {
     // Core's fixed seeds (chainparamsseeds.h) are generated from crawls and are not
     // reproduced here unverified: DNS seeds or manual peers bootstrap instead.
     fixedSeeds: [],
+    segwitHeight: 481_824,
     versionHeights: { bip34: 227931, bip66: 363725, bip65: 388381 },
     pow: {
       check: true,
@@ -62,6 +63,7 @@ export const NETWORK_PRESETS = {
       'seed.testnet.achownodes.xyz',
     ],
     fixedSeeds: [],
+    segwitHeight: 834_624,
     versionHeights: { bip34: 21111, bip66: 330776, bip65: 581885 },
     pow: {
       check: true,
@@ -86,6 +88,7 @@ export const NETWORK_PRESETS = {
     services: 0n,
     dnsSeeds: ['seed.testnet4.bitcoin.sprovoost.nl', 'seed.testnet4.wiz.biz'],
     fixedSeeds: [],
+    segwitHeight: 1,
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
@@ -111,6 +114,7 @@ export const NETWORK_PRESETS = {
     services: 0n,
     dnsSeeds: ['seed.signet.bitcoin.sprovoost.nl', 'seed.signet.achownodes.xyz'],
     fixedSeeds: [],
+    segwitHeight: 1,
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,
@@ -135,6 +139,7 @@ export const NETWORK_PRESETS = {
     services: 0n,
     dnsSeeds: [],
     fixedSeeds: [],
+    segwitHeight: 0,
     versionHeights: { bip34: 1, bip66: 1, bip65: 1 },
     pow: {
       check: true,

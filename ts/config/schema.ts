@@ -82,6 +82,9 @@ export const NetworkSchema = z.object({
       bip94: z.boolean().default(false),
     })
     .prefault({}),
+  /** The first height where segwit is active (Core's SegwitHeight): block checks
+   *  look at a witness commitment only from there. 0 (the default): always. */
+  segwitHeight: z.number().int().nonnegative().default(0),
   /** Heights from which headers need version 2, 3 and 4 (BIP 34, 66, 65; Core's
    *  bad-version rule). null: never enforced, the default for custom networks. */
   versionHeights: z
