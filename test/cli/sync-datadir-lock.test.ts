@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CliError } from '../../ts/cli/args.js';
-import { LOCK_FILE, lockDatadir } from '../../ts/cli/sync-datadir.js';
+import { LOCK_FILE, lockDatadir } from '../../ts/cli/datadir-lock.js';
 
 const dirs: string[] = [];
 afterAll(() => {

@@ -1,7 +1,7 @@
 // Peer discovery for `peerwire node`: the data directory check and -seednode
 // connections (Core's ADDR_FETCH). The address manager, address relay and
 // outbound manager themselves live in ts/addr/.
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataDir, type DataDirOptions } from '../addr/datadir.js';
 import type { TimerHandle } from '../engine/clock.js';
@@ -9,6 +9,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { StoreError } from '../store/atomic-file.js';
 import { CliError } from './args.js';
+import { lockDatadir } from './datadir-lock.js';
 
 /**
  * Opens (creating) the data directory and proves it writable by writing a probe
@@ -32,51 +33,10 @@ export async function openDataDir(dir: string, options: DataDirOptions): Promise
       2,
     );
   }
-  lockDataDir(dir);
+  // Released when the process exits, however it ends short of a kill -9.
+  const release = lockDatadir(dir);
+  process.once('exit', release);
   return datadir;
-}
-
-/**
- * One process per data directory (Core locks its datadir too): two nodes would
- * overwrite each other's files and delete each other's temporary ones. The
- * lock file holds the owner's pid; one left by a process that is gone (killed
- * with -9) is taken over. Removed when this process exits.
- */
-function lockDataDir(dir: string): void {
-  const path = join(dir, LOCK_FILE);
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      process.once('exit', () => {
-        try {
-          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
-        } catch {
-          // Already gone: nothing to release.
-        }
-      });
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const owner = Number.parseInt(readFileSync(path, 'utf8'), 10);
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new CliError(`--datadir ${dir}: in use by process ${owner} (${path})`, 2);
-    }
-    unlinkSync(path);
-  }
-  throw new CliError(`--datadir ${dir}: could not take ${path}`, 2);
-}
-
-const LOCK_FILE = '.lock';
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function firstLine(text: string): string {
