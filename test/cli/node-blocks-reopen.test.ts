@@ -63,3 +63,16 @@ it.each(damages)(
     await third.close();
   },
 );
+
+it("another network's headers.dat is refused and left where it is, not taken for damage", async () => {
+  const datadir = join(TMP, 'other-network');
+  const regtest = await NodeBlocks.open({ network: REGTEST, datadir, generate: 10 });
+  await regtest.close();
+  rmSync(join(datadir, 'blocks'), { recursive: true, force: true });
+  const before = readFileSync(join(datadir, 'headers.dat'));
+  await expect(
+    NodeBlocks.open({ network: networkPreset('signet'), datadir, generate: 0 }),
+  ).rejects.toThrow(/holds another network's headers/);
+  expect(readFileSync(join(datadir, 'headers.dat')).equals(before)).toBe(true);
+  expect(existsSync(join(datadir, 'headers.dat.bad'))).toBe(false);
+});

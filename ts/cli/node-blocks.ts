@@ -8,6 +8,7 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { blockStream, type GeneratedBlock, genesisBlock } from '../block/generate.js';
 import { blockHash, blockHeader, headerHash } from '../chain/block.js';
+import { hexToHash } from '../chain/hash.js';
 import { type ChainEntry, chainFor, type HeaderChain } from '../chain/headerchain.js';
 import { readHeadersFile } from '../chain/headersfile.js';
 import type { Network } from '../config/schema.js';
@@ -22,6 +23,7 @@ import { StoreError } from '../store/atomic-file.js';
 import { BlockStore } from '../store/blocks/store.js';
 import {
   decodeHeadersPayload,
+  headersNetworkOf,
   headersPath,
   readHeadersPayload,
   writeHeadersPayload,
@@ -193,8 +195,17 @@ async function loadOwnHeaders(
   try {
     const bytes = await readHeadersPayload(dir);
     if (bytes === undefined) return { chain: chainFor(network), rebuilt: false };
+    // Another network's headers are not damage: refused, never moved aside.
+    const of = headersNetworkOf(bytes);
+    if (of && (of.magic !== network.magic || !of.genesis.equals(hexToHash(network.genesisHash)))) {
+      throw new CliError(
+        `--datadir ${dir} holds another network's headers (magic ${of.magic}), not ${network.name}'s`,
+        2,
+      );
+    }
     return { chain: decodeHeadersPayload(dir, bytes, network), rebuilt: false };
   } catch (err) {
+    if (err instanceof CliError) throw err;
     if (err instanceof StoreError) {
       if (err.code !== 'corrupt' && err.code !== 'truncated') {
         throw new CliError(`--datadir ${dir}: ${err.message}`, err.code === 'wrong-kind' ? 2 : 1);
