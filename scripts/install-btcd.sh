@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VERSION=v0.24.2
+if [ -n "${PEERWIRE_BTCD:-}" ] && [ -x "$PEERWIRE_BTCD" ]; then
+  exit 0 # a btcd of the user's own
+fi
 BIN=.tools/bin/btcd
+case "$(uname -s)" in MINGW* | MSYS* | CYGWIN*) BIN=.tools/bin/btcd.exe ;; esac
 if [ -x "$BIN" ] && [ "$(cat .tools/btcd.version 2>/dev/null)" = "$VERSION" ]; then
   exit 0
 fi
@@ -15,6 +19,6 @@ if ! command -v go >/dev/null 2>&1; then
   exit 1
 fi
 mkdir -p .tools/bin
-GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod go install "github.com/btcsuite/btcd@$VERSION"
+GOBIN="$PWD/.tools/bin" go install "github.com/btcsuite/btcd@$VERSION"
 echo "$VERSION" > .tools/btcd.version
 echo "btcd $VERSION installed in .tools/bin"

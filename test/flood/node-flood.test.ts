@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
-import { hexToHash, networkPreset } from '../../ts/index.js';
+import { hashToHex, hexToHash, networkPreset } from '../../ts/index.js';
 import {
   type Attack,
   churn,
@@ -39,6 +39,8 @@ afterEach(async () => {
 interface RunningNode {
   child: ChildProcess;
   port: number;
+  /** Its chain's tip, display order. */
+  tip: string;
   maxRssMb: () => number;
 }
 
@@ -83,10 +85,14 @@ async function startNode(): Promise<RunningNode> {
   });
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const found = /"event":"listening".*"address":"127\.0\.0\.1:(\d+)"/.exec(
-      readFileSync(logPath, 'utf8'),
-    );
-    if (found) return { child, port: Number(found[1]), maxRssMb: () => Math.max(max, rssMb(pid)) };
+    const found =
+      /"event":"listening".*"address":"127\.0\.0\.1:(\d+)".*"tip":"([0-9a-f]{64})"/.exec(
+        readFileSync(logPath, 'utf8'),
+      );
+    if (found) {
+      const [, port, tip] = found as unknown as [string, string, string];
+      return { child, port: Number(port), tip, maxRssMb: () => Math.max(max, rssMb(pid)) };
+    }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the node did not start');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -146,10 +152,10 @@ async function newcomerConnects(port: number): Promise<boolean> {
   return ready;
 }
 
-async function underFlood(start: (port: number) => Attack | Promise<Attack>) {
+async function underFlood(start: (port: number, node: RunningNode) => Attack | Promise<Attack>) {
   const node = await startNode();
   const pings = await canary(node.port);
-  const attack = await start(node.port);
+  const attack = await start(node.port, node);
   cleanups.push(() => attack.stop());
   const floodStarted = performance.now();
   await new Promise((r) => setTimeout(r, FLOOD_MS / 2));
@@ -199,8 +205,12 @@ function expectHealthy(report: Awaited<ReturnType<typeof underFlood>>) {
 
 const REGTEST = networkPreset('regtest');
 const genesis = hexToHash(REGTEST.genesisHash);
+/** The block hashes of the node's --generate 2000 chain, generated here the same way. */
+const NODE_CHAIN = generateBlocks(REGTEST, 2000, { segwitHeight: 432 }).map((b) => b.hash);
 
-describe('peerwire node under floods, with defaults', { timeout: 90_000 }, () => {
+// Each part is bounded (start 30 s, flood 6 s, newcomer 20 s, a ping in flight
+// 15 s, SIGTERM 30 s): the test's own bound is above their sum.
+describe('peerwire node under floods, with defaults', { timeout: 150_000 }, () => {
   it('8 peers sending unconnecting headers as fast as TCP allows', async () => {
     const headers = unconnectingHeaders();
     expectHealthy(await underFlood((port) => flood({ port, connections: 8, frames: [headers] })));
@@ -224,11 +234,13 @@ describe('peerwire node under floods, with defaults', { timeout: 90_000 }, () =>
   });
 
   it('peers that ask for every block, 50,000 at a time, and never read', async () => {
-    // The node's --generate 2000 chain, generated here the same way.
-    const hashes = generateBlocks(REGTEST, 2000, { segwitHeight: 432 }).map((b) => b.hash);
-    const requests = [getdataBlocks(hashes, 50_000)];
+    const requests = [getdataBlocks(NODE_CHAIN, 50_000)];
     expectHealthy(
-      await underFlood((port) => flood({ port, connections: 20, frames: requests, noRead: true })),
+      await underFlood((port, node) => {
+        // Blocks it holds, or this would be the notfound test below.
+        expect(node.tip).toBe(hashToHex(NODE_CHAIN.at(-1) as Uint8Array));
+        return flood({ port, connections: 20, frames: requests, noRead: true });
+      }),
     );
   });
 

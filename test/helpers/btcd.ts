@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './cli.js';
 
-export const BTCD_BIN = process.env.PEERWIRE_BTCD ?? join(ROOT, '.tools/bin/btcd');
+export const BTCD_BIN =
+  process.env.PEERWIRE_BTCD ??
+  join(ROOT, '.tools/bin', process.platform === 'win32' ? 'btcd.exe' : 'btcd');
 
 /**
  * Where blocks btcd mines (RPC `generate`) pay: a regtest P2PKH address (btcd's
@@ -15,8 +17,9 @@ export const BTCD_BIN = process.env.PEERWIRE_BTCD ?? join(ROOT, '.tools/bin/btcd
  */
 export const BTCD_MINING_ADDRESS = 'mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn';
 
-// Below Linux's ephemeral range, away from the ports bcoin's helper picks.
-let nextPort = 40_000 + Math.floor(Math.random() * 5_000) * 2;
+// Below Linux's ephemeral range (32768+, which the flood tests use by the
+// thousand) and away from the 20,000-30,000 bcoin's helper picks from.
+let nextPort = 10_000 + Math.floor(Math.random() * 4_000) * 2;
 
 /** What btcd's getpeerinfo says about one peer (the fields these tests read). */
 export interface BtcdPeer {
@@ -45,6 +48,7 @@ export class BtcdHandle {
   async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
     const res = await fetch(`http://127.0.0.1:${this.rpcPort}/`, {
       method: 'POST',
+      signal: AbortSignal.timeout(30_000),
       headers: { authorization: `Basic ${Buffer.from('peerwire:peerwire').toString('base64')}` },
       body: JSON.stringify({ jsonrpc: '1.0', id: 1, method, params }),
     });
@@ -75,7 +79,12 @@ export class BtcdHandle {
   }
 
   async close(): Promise<void> {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
+    // No pid: it never started (spawn failed), and no 'exit' will come.
+    if (
+      this.child.pid !== undefined &&
+      this.child.exitCode === null &&
+      this.child.signalCode === null
+    ) {
       const exited = new Promise((r) => this.child.once('exit', r));
       this.child.kill('SIGTERM');
       const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
@@ -94,6 +103,22 @@ export class BtcdHandle {
 export async function startBtcd(
   options: { connect?: string; miningAddress?: string } = {},
 ): Promise<BtcdHandle> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startBtcdOnce(options);
+    } catch (err) {
+      // A port another process took meanwhile: btcd exits; try the next ones.
+      if (attempt >= 3 || !(err instanceof BtcdExitedError)) throw err;
+    }
+  }
+}
+
+class BtcdExitedError extends Error {}
+
+async function startBtcdOnce(options: {
+  connect?: string;
+  miningAddress?: string;
+}): Promise<BtcdHandle> {
   if (!existsSync(BTCD_BIN)) {
     throw new Error(`btcd is not built: run scripts/install-btcd.sh (looked at ${BTCD_BIN})`);
   }
@@ -116,6 +141,10 @@ export async function startBtcd(
     ...(options.miningAddress ? [`--miningaddr=${options.miningAddress}`] : []),
   ];
   const child = spawn(BTCD_BIN, args, { stdio: 'ignore' });
+  let spawnError: Error | undefined;
+  child.once('error', (err) => {
+    spawnError = err;
+  });
   const handle = new BtcdHandle(child, dir, port, rpcPort);
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -123,10 +152,16 @@ export async function startBtcd(
       await handle.height();
       return handle;
     } catch (err) {
-      if (child.exitCode !== null || Date.now() > deadline) {
+      if (spawnError) {
+        await handle.close();
+        throw new Error(`cannot run ${BTCD_BIN}: ${spawnError.message}`);
+      }
+      const exited = child.exitCode !== null;
+      if (exited || Date.now() > deadline) {
         const log = handle.log();
         await handle.close();
-        throw new Error(`btcd did not start: ${(err as Error).message}\n${log.slice(-2000)}`);
+        const message = `btcd did not start: ${(err as Error).message}\n${log.slice(-2000)}`;
+        throw exited ? new BtcdExitedError(message) : new Error(message);
       }
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -53,13 +53,23 @@ export function runNode(
   });
 }
 
-/** Starts a long-running command; resolves once a stdout line matches `ready`. */
+/**
+ * Starts a long-running command; resolves once a stdout line matches `ready`.
+ * A command that does not get there within `timeoutMs` is killed, not orphaned.
+ */
 export function startCli(
   args: string[],
   ready: RegExp,
+  timeoutMs = 60_000,
 ): Promise<{ child: ChildProcess; lines: string[]; match: RegExpExecArray }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [MAIN, ...args], { cwd: ROOT });
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no line matching ${ready} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref();
+    const done = () => clearTimeout(timer);
     const lines: string[] = [];
     let buffer = '';
     let stderr = '';
@@ -73,14 +83,21 @@ export function startCli(
       for (const line of parts) {
         lines.push(line);
         const match = ready.exec(line);
-        if (match) resolve({ child, lines, match });
+        if (match) {
+          done();
+          resolve({ child, lines, match });
+        }
       }
     });
-    child.on('exit', (code) => reject(new Error(`exited early (${code}): ${stderr}`)));
+    child.on('exit', (code) => {
+      done();
+      reject(new Error(`exited early (${code}): ${stderr}`));
+    });
   });
 }
 
 export function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  // A child ended by a signal has no exit code, and its 'exit' has been emitted.
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }

@@ -171,6 +171,8 @@ export class NativeTransport {
   private readonly closeWaiters: Array<() => void> = [];
   /** Command ids from the addon (registerCommand), so `send` passes a number. */
   private readonly commandIds = new Map<string, number>();
+  /** The addon's command table is full: new names go as strings without asking it. */
+  private commandTableFull = false;
 
   constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
     this.onFrame = handlers.onFrame ?? noop;
@@ -218,8 +220,9 @@ export class NativeTransport {
     if (id === undefined) {
       // Validated once (a bad name throws here, as send would). The addon's
       // table is bounded; past it, names go as strings and are not cached.
-      id = this.engine.registerCommand(command);
+      id = this.commandTableFull ? null : this.engine.registerCommand(command);
       if (id !== null) this.commandIds.set(command, id);
+      else this.commandTableFull = true;
     }
     const code =
       id === null
