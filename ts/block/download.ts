@@ -53,6 +53,8 @@ export const BLOCK_DOWNLOAD_TIMEOUT_BASE_MS = 600_000;
 export const BLOCK_DOWNLOAD_TIMEOUT_PER_PEER_MS = 300_000;
 /** What a peer that sent a mutated or invalid block is charged (Core: discouraged). */
 export const BAD_BLOCK_SCORE = 100;
+/** Windows of already-held blocks walked past in one turn of the event loop. */
+const STORED_WINDOWS_PER_TURN = 8;
 
 export interface DownloadOptions {
   /** First height to fetch (default 1: genesis is not downloaded). */
@@ -520,9 +522,11 @@ class Downloader {
   private pass(): void {
     if (!this.chainUnchanged()) return;
     // Until the window stops moving: blocks the sink holds answer at once, so
-    // a window found all stored must be followed by the next one in this same
-    // pass (nothing else may come to run another: no request is in flight).
-    for (;;) {
+    // a window found all stored must be followed by the next one (nothing else
+    // may come to run another pass: no request is in flight). A few windows
+    // per turn, then the rest on a timer: a rerun over a store of hundreds of
+    // thousands of blocks must not hold the event loop for the whole walk.
+    for (let windows = 0; ; windows++) {
       this.extendWindow();
       if (this.finished) return;
       const base = this.base;
@@ -532,6 +536,10 @@ class Downloader {
         return;
       }
       if (this.base === base) break;
+      if (windows + 1 >= STORED_WINDOWS_PER_TURN) {
+        this.clock.setTimer(0, () => this.schedule());
+        break;
+      }
     }
     const now = this.clock.now();
     for (const peer of this.engine.readyPeers) {
