@@ -22,14 +22,11 @@
 // checks, sigops, BIP 34). Its store variant appends
 // the verified blocks to one file and fdatasyncs each batch of them before
 // they count, as the BlockStore groups its fsyncs.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { downloadBlocks } from '../block/download.js';
 import type { BlockSink } from '../block/sink.js';
 import { chainFor } from '../chain/headerchain.js';
@@ -40,9 +37,9 @@ import type { Peer } from '../engine/peer.js';
 import { BlockStore } from '../store/blocks/store.js';
 import { FIRST_FULL_HEIGHT } from './blocksdir.js';
 import { type Context, type Measurement, now, type Workload, withNet } from './context.js';
+import { type RunningNode, startPeerwireNode } from './node-child.js';
 import { PlainCheckPool } from './plaincheck.js';
 
-const cliMain = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 /** The headers file's preamble (headersfile.ts): its headers start at height 1. */
 const PREAMBLE = 48;
 /** Core's MAX_BLOCKS_IN_TRANSIT_PER_PEER, for the plain-Node side too. */
@@ -77,59 +74,13 @@ function measured(blocks: number, bytes: number, peers: number, t0: bigint): Mea
 
 // ---------------------------------------------------------------- serving side
 
-interface RunningNode {
-  port: number;
-  stop(): Promise<void>;
-}
-
-/** Starts `peerwire node --datadir dir` and resolves once it listens. */
-async function startNode(dir: string): Promise<RunningNode> {
-  const node: ChildProcess = spawn(
-    process.execPath,
-    [cliMain, 'node', '--listen', '127.0.0.1:0', '--datadir', dir, '--json'],
-    // stderr piped, not inherited: a node outliving this worker must not hold the bench's stderr open.
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stderr?.on('data', (d) => process.stderr.write(d));
-  // However this worker ends (the bench may SIGTERM it), the node goes with it.
-  const killNode = () => node.kill('SIGKILL');
-  process.once('exit', killNode);
-  const exited = new Promise<never>((_, reject) =>
-    node.once('exit', (code, signal) =>
-      reject(new Error(`peerwire node --datadir ${dir} exited (${signal ?? code})`)),
-    ),
-  );
-  exited.catch(() => {});
-  const stop = async () => {
-    if (node.exitCode === null && node.signalCode === null) {
-      node.kill('SIGTERM');
-      await exited.catch(() => {});
-    }
-    process.off('exit', killNode);
-  };
-  try {
-    const lines = createInterface({ input: node.stdout as NodeJS.ReadableStream });
-    const port = await Promise.race([
-      new Promise<number>((resolve) =>
-        lines.on('line', (line) => {
-          const event = JSON.parse(line) as { event: string; address?: string };
-          if (event.event === 'listening') resolve(Number(event.address?.split(':').at(-1)));
-        }),
-      ),
-      exited,
-    ]);
-    return { port, stop };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
-
 /** Runs one node per data directory until the measuring side is done. */
 async function serveWithNodes(ctx: Context): Promise<void> {
   const nodes: RunningNode[] = [];
   try {
-    for (const node of await Promise.allSettled(dirsOf(ctx).map(startNode))) {
+    for (const node of await Promise.allSettled(
+      dirsOf(ctx).map((dir) => startPeerwireNode(['--datadir', dir])),
+    )) {
       if (node.status === 'fulfilled') nodes.push(node.value);
     }
     if (nodes.length !== dirsOf(ctx).length) throw new Error('a serving node did not start');

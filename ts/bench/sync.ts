@@ -3,11 +3,8 @@
 // an Engine syncs with the CLI's syncFromPeer into a HeaderChain. Plain Node:
 // the baseline framing, a hand-written getheaders/headers exchange and the same
 // HeaderChain (the validation is the application's, not the transport's).
-import { type ChildProcess, spawn } from 'node:child_process';
 import { hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { chainFor, type HeaderChain } from '../chain/headerchain.js';
 import { syncFromPeer } from '../cli/headers-service.js';
 import { networkPreset } from '../config/schema.js';
@@ -18,8 +15,8 @@ import { Reader } from '../wire/reader.js';
 import type { BlockHeader } from '../wire/types.js';
 import { type Context, type Measurement, now, type Workload, withNet } from './context.js';
 import type { BenchNet } from './nets.js';
+import { startPeerwireNode } from './node-child.js';
 
-const cliMain = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 const PREAMBLE = 48;
 const PER_MESSAGE = 2_000;
 
@@ -61,39 +58,12 @@ async function syncWithEngine(ctx: Context): Promise<Measurement> {
 
 /** Runs `peerwire node` on the headers file until the measuring side is done. */
 async function serveWithPeerwireNode(ctx: Context): Promise<void> {
-  const node: ChildProcess = spawn(
-    process.execPath,
-    [cliMain, 'node', '--listen', '127.0.0.1:0', '--headers', headersFileOf(ctx), '--json'],
-    // stderr piped, not inherited: a node outliving this worker must not hold the bench's stderr open.
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  node.stderr?.on('data', (d) => process.stderr.write(d));
-  // However this worker ends (the bench may SIGTERM it), the node goes with it.
-  const killNode = () => node.kill('SIGKILL');
-  process.once('exit', killNode);
-  const exited = new Promise<never>((_, reject) =>
-    node.once('exit', (code) => reject(new Error(`peerwire node exited with ${code}`))),
-  );
-  exited.catch(() => {});
+  const node = await startPeerwireNode(['--headers', headersFileOf(ctx)]);
   try {
-    const lines = createInterface({ input: node.stdout as NodeJS.ReadableStream });
-    const port = await Promise.race([
-      new Promise<number>((resolve) =>
-        lines.on('line', (line) => {
-          const event = JSON.parse(line) as { event: string; address?: string };
-          if (event.event === 'listening') resolve(Number(event.address?.split(':').at(-1)));
-        }),
-      ),
-      exited,
-    ]);
-    ctx.ch.send({ port });
+    ctx.ch.send({ port: node.port });
     await ctx.ch.next();
   } finally {
-    if (node.exitCode === null) {
-      node.kill('SIGTERM');
-      await exited.catch(() => {});
-    }
-    process.off('exit', killNode);
+    await node.stop();
   }
 }
 
