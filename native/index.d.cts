@@ -278,17 +278,17 @@ export interface CheckBlockOptions {
 /** Frame checksums this process has computed (encode and verify). */
 export declare function checksumsComputedTotal(): number
 
-/** SHA-256 applied twice. */
-export declare function doubleSha256(data: Uint8Array): Buffer
-
 /**
  * SHA-256 applied twice to the first `len` bytes (default: all) of each
- * `stride`-byte record of `data`, the hashes back to back: a whole headers
- * message in one call (a call per header costs more than its hash). A
- * `headers` payload's records are 81 bytes, an 80-byte header and its
+ * `stride`-byte record of `data`, the hashes back to back in `out`: a whole
+ * headers message in one call (a call per header costs more than its hash).
+ * A `headers` payload's records are 81 bytes, an 80-byte header and its
  * transaction count, so it is hashed in place with `stride` 81, `len` 80.
  */
-export declare function doubleSha256Each(data: Uint8Array, stride: number, len?: number | undefined | null): Buffer
+export declare function doubleSha256EachInto(data: Uint8Array, stride: number, len: number | undefined | null, out: Buffer): void
+
+/** SHA-256 applied twice, into the first 32 bytes of `out`. */
+export declare function doubleSha256Into(data: Uint8Array, out: Buffer): void
 
 export declare const EVENT_ACCEPTED: number
 

@@ -1,10 +1,12 @@
 // Deterministic header chains with real proof of work, for the offline demo
 // network and tests. On regtest's easy target about half of all nonces work.
 import type { Network } from '../config/schema.js';
+import { HEADER_BYTES } from '../wire/codec.js';
 import type { BlockHeader } from '../wire/types.js';
 import { headerHash } from './block.js';
 import { sha256d } from './hash.js';
 import { genesisHeaderOf } from './headerchain.js';
+import { writeHeaderBytes } from './headerstore.js';
 import { checkProofOfWork } from './pow.js';
 
 /** Seconds between generated blocks. */
@@ -33,6 +35,7 @@ export function* headerStream(network: Network, seed = 'peerwire'): Generator<Bl
     throw new Error(`network ${network.name} retargets; generated chains keep one difficulty`);
   }
   const powLimit = BigInt(`0x${network.pow.limit}`);
+  const raw = Buffer.alloc(HEADER_BYTES);
   let prev = headerHash(genesis);
   for (let height = 1; ; height++) {
     const header: BlockHeader = {
@@ -43,10 +46,13 @@ export function* headerStream(network: Network, seed = 'peerwire'): Generator<Bl
       bits: genesis.bits,
       nonce: 0,
     };
-    let hash = headerHash(header);
+    // Serialized once; each try rewrites only the nonce.
+    writeHeaderBytes(raw, 0, header);
+    let hash = sha256d(raw);
     while (checkProofOfWork(hash, header.bits, powLimit) !== 'ok') {
       header.nonce++;
-      hash = headerHash(header);
+      raw.writeUInt32LE(header.nonce >>> 0, 76);
+      hash = sha256d(raw);
     }
     yield header;
     prev = hash;

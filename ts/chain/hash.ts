@@ -1,9 +1,14 @@
 // Hashes as Bitcoin uses them.
 import { native } from '../native/binding.js';
 
-/** SHA-256 applied twice (in Rust: node:crypto's per-call setup costs more than the hash). */
+/**
+ * SHA-256 applied twice (in Rust: node:crypto's per-call setup costs more than
+ * the hash). The result comes from node's buffer pool and is filled natively.
+ */
 export function sha256d(data: Uint8Array): Buffer {
-  return native.doubleSha256(data);
+  const out = Buffer.allocUnsafe(32);
+  native.doubleSha256Into(data, out);
+  return out;
 }
 
 /**
@@ -11,7 +16,9 @@ export function sha256d(data: Uint8Array): Buffer {
  * `stride`-byte record of `data`, hashes back to back (one native call).
  */
 export function sha256dEach(data: Uint8Array, stride: number, length?: number): Buffer {
-  return native.doubleSha256Each(data, stride, length);
+  const out = Buffer.allocUnsafe(stride > 0 ? Math.floor(data.length / stride) * 32 : 0);
+  native.doubleSha256EachInto(data, stride, length, out);
+  return out;
 }
 
 /** Display form of a wire-order hash: byte-reversed hex, as explorers show it. */

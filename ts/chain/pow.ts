@@ -40,22 +40,19 @@ function targetBytes(target: bigint): Buffer {
   return Buffer.from(target.toString(16).padStart(64, '0'), 'hex');
 }
 
-/** The last few (bits, limit) verdicts: a chain uses one target for 2,016 blocks. */
-const targetCache = new Map<string, Buffer | Exclude<PowResult, 'ok' | 'high-hash'>>();
+/** A TargetCache per proof-of-work limit seen (networks have one each). */
+const targetCaches = new Map<bigint, TargetCache>();
 
 /** Bitcoin Core's CheckProofOfWork: the target is sane and the hash meets it. */
 export function checkProofOfWork(hash: Uint8Array, bits: number, powLimit: bigint): PowResult {
-  const key = `${bits}:${powLimit}`;
-  let target = targetCache.get(key);
-  if (target === undefined) {
-    const t = bitsToTarget(bits);
-    target =
-      t === undefined || t === 0n ? 'bad-target' : t > powLimit ? 'above-limit' : targetBytes(t);
-    if (targetCache.size > 64) targetCache.clear();
-    targetCache.set(key, target);
+  // Keyed by the bigint itself: a string key meant printing a 256-bit number per call.
+  let cache = targetCaches.get(powLimit);
+  if (cache === undefined) {
+    if (targetCaches.size >= 16) targetCaches.clear();
+    cache = new TargetCache(powLimit);
+    targetCaches.set(powLimit, cache);
   }
-  if (typeof target === 'string') return target;
-  return hashMeetsTarget(hash, 0, target);
+  return cache.check(hash, bits);
 }
 
 /** The hash (at `at`) is a little-endian number: compare its bytes from the top down. */

@@ -1,23 +1,45 @@
 //! Hashing for the TypeScript side: node's crypto pays several microseconds of
 //! setup per call, which dominates when validating tens of thousands of headers.
+//!
+//! Hashes are written into a buffer the caller allocates (from node's pool): a
+//! buffer made on this side, external or copied, costs several times the hash.
 
-use napi::bindgen_prelude::Buffer;
+use napi::bindgen_prelude::BufferSlice;
 use napi::{Error, Result, Status};
 use napi_derive::napi;
 
-/// SHA-256 applied twice.
+const HASH_BYTES: usize = 32;
+
+fn too_small(needed: usize, got: usize) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("the output buffer holds {got} bytes; {needed} are needed"),
+    )
+}
+
+/// SHA-256 applied twice, into the first 32 bytes of `out`.
 #[napi(catch_unwind)]
-pub fn double_sha256(data: &[u8]) -> Buffer {
-    peerwire_core::double_sha256(data).to_vec().into()
+pub fn double_sha256_into(data: &[u8], mut out: BufferSlice) -> Result<()> {
+    let got = out.len();
+    let out = out
+        .get_mut(..HASH_BYTES)
+        .ok_or_else(|| too_small(HASH_BYTES, got))?;
+    out.copy_from_slice(&peerwire_core::double_sha256(data));
+    Ok(())
 }
 
 /// SHA-256 applied twice to the first `len` bytes (default: all) of each
-/// `stride`-byte record of `data`, the hashes back to back: a whole headers
-/// message in one call (a call per header costs more than its hash). A
-/// `headers` payload's records are 81 bytes, an 80-byte header and its
+/// `stride`-byte record of `data`, the hashes back to back in `out`: a whole
+/// headers message in one call (a call per header costs more than its hash).
+/// A `headers` payload's records are 81 bytes, an 80-byte header and its
 /// transaction count, so it is hashed in place with `stride` 81, `len` 80.
 #[napi(catch_unwind)]
-pub fn double_sha256_each(data: &[u8], stride: u32, len: Option<u32>) -> Result<Buffer> {
+pub fn double_sha256_each_into(
+    data: &[u8],
+    stride: u32,
+    len: Option<u32>,
+    mut out: BufferSlice,
+) -> Result<()> {
     let stride = stride as usize;
     let len = len.map_or(stride, |l| l as usize);
     if stride == 0 || !data.len().is_multiple_of(stride) {
@@ -35,9 +57,16 @@ pub fn double_sha256_each(data: &[u8], stride: u32, len: Option<u32>) -> Result<
             format!("cannot hash {len} bytes of {stride}-byte records"),
         ));
     }
-    let mut out = Vec::with_capacity(data.len() / stride * 32);
-    for record in data.chunks_exact(stride) {
-        out.extend_from_slice(&peerwire_core::double_sha256(&record[..len]));
+    let needed = data.len() / stride * HASH_BYTES;
+    let got = out.len();
+    let out = out
+        .get_mut(..needed)
+        .ok_or_else(|| too_small(needed, got))?;
+    for (record, hash) in data
+        .chunks_exact(stride)
+        .zip(out.chunks_exact_mut(HASH_BYTES))
+    {
+        hash.copy_from_slice(&peerwire_core::double_sha256(&record[..len]));
     }
-    Ok(out.into())
+    Ok(())
 }
