@@ -80,6 +80,40 @@ describe('headers payloads', () => {
     expect(encodePayload('headers', payload)).toEqual(encoded);
   });
 
+  it('keeps an owned payload that is all of its memory as it is, and copies any other', () => {
+    const own = () => {
+      const bytes = new Uint8Array(new ArrayBuffer(encoded.length));
+      bytes.set(encoded);
+      return bytes;
+    };
+    const decode = (bytes: Uint8Array, owned: boolean) => {
+      const message = decodeMessage('headers', bytes, { owned });
+      if (message?.command !== 'headers') throw new Error('not a headers message');
+      return message.payload;
+    };
+    /** Whether the decoded payload is a copy: overwriting the received bytes changes nothing. */
+    const copied = (bytes: Uint8Array, owned: boolean) => {
+      const payload = decode(bytes, owned);
+      bytes.fill(0xee);
+      return encodePayload('headers', payload).equals(encoded);
+    };
+    // Handed over and alone in its memory: a view, no copy.
+    const whole = own();
+    expect(headerRecords(decode(whole, true))?.wire.buffer).toBe(whole.buffer);
+    expect(copied(own(), true)).toBe(false);
+    // Not handed over, or a view into a larger buffer (a receive batch): copied.
+    expect(copied(own(), false)).toBe(true);
+    const batch = Buffer.concat([Buffer.alloc(7), encoded]);
+    expect(copied(batch.subarray(7), true)).toBe(true);
+    // A count to rewrite: copied, so the sender's bytes are left as they were.
+    const odd = own();
+    odd[1 + 80] = 7;
+    const payload = decode(odd, true);
+    expect(odd[1 + 80]).toBe(7);
+    expect(encodePayload('headers', payload)).toEqual(encoded);
+    expect(copied(odd, true)).toBe(true);
+  });
+
   it('sends a non-zero transaction count as 0, as the decoded form does', () => {
     const odd = Buffer.from(encoded);
     odd[1 + 80] = 7;

@@ -13,7 +13,7 @@ import {
 } from '../config/schema.js';
 import type { PeerId, TransportEvent } from '../native/events.js';
 import type { ProxyRoute, SendResult } from '../native/transport.js';
-import { decodeMessage, encodeMessage } from '../wire/codec.js';
+import { type DecodeOptions, decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
 import { ownedBytes } from '../wire/reader.js';
 import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.js';
@@ -66,6 +66,8 @@ export interface MessageInfo {
 
 const SOLICITED: MessageInfo = Object.freeze({ solicited: true });
 const UNSOLICITED: MessageInfo = Object.freeze({ solicited: false });
+/** Decoding a frame: its payload is the transport's own, handed over. */
+const OWNED: DecodeOptions = Object.freeze({ owned: true });
 
 type CommandEvents = {
   [C in Command]: (peer: Peer, payload: PayloadOf<C>, info: MessageInfo) => void;
@@ -588,7 +590,7 @@ export class Engine implements PeerHost {
     peer.state.lastRecvMs = this.clock.now();
     let message: Message | undefined;
     try {
-      message = decodeMessage(command, payload);
+      message = decodeMessage(command, payload, OWNED);
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err;
       this.events.emit('decode-error', peer, err);

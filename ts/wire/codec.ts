@@ -218,7 +218,7 @@ const CODECS: { [C in Command]: Codec<PayloadOf<C>> } = {
     decode: (r) => {
       const n = r.count('headers.count', MESSAGE_LIMITS.headers, HEADER_BYTES + 1);
       // The usual shape (every transaction count one byte) stays as records.
-      const records = headersFromPayload(r.payload, r.offsetFrom(0), n);
+      const records = headersFromPayload(r.payload, r.offsetFrom(0), n, r.owned);
       if (records) return records;
       const list: BlockHeader[] = [];
       for (let i = 0; i < n; i++) {
@@ -287,13 +287,25 @@ export function encodeMessage(message: Message): Buffer {
   return encodePayload(message.command, message.payload as never);
 }
 
+export interface DecodeOptions {
+  /**
+   * The payload is handed over (nothing will change it afterwards): a large
+   * `headers` payload then becomes the message's records without a copy.
+   */
+  owned?: boolean;
+}
+
 /**
  * Decodes a payload. Returns undefined for commands without a codec (they pass
  * through raw); throws `DecodeError` for malformed payloads. Bytes after the
  * last field are ignored, as Bitcoin Core ignores them.
  */
-export function decodeMessage(command: string, payload: Uint8Array): Message | undefined {
+export function decodeMessage(
+  command: string,
+  payload: Uint8Array,
+  options: DecodeOptions = {},
+): Message | undefined {
   if (!isKnownCommand(command)) return undefined;
-  const r = new Reader(payload, command);
+  const r = new Reader(payload, command, options.owned);
   return { command, payload: CODECS[command].decode(r) } as Message;
 }

@@ -142,20 +142,35 @@ export function readHeaderAt(bytes: Buffer, at: number): BlockHeader {
 /**
  * A received payload (`count` read, records from `start`) as records, when
  * every transaction count is one byte; undefined otherwise (the caller decodes
- * field by field). The bytes are copied, so the payload pins no receive batch.
+ * field by field). The bytes are copied, so the payload pins no receive batch,
+ * unless the caller `owns` the payload and it is the whole of its memory (a
+ * large frame gets a buffer of its own) with every count already 0: then the
+ * records are a view of it, and a headers message costs no copy.
  */
 export function headersFromPayload(
   payload: Uint8Array,
   start: number,
   count: number,
+  owned = false,
 ): HeadersPayload | undefined {
   const end = start + count * HEADER_RECORD_BYTES;
   if (payload.length < end) return undefined;
+  let zeros = true;
   for (let at = start + HEADER_BYTES; at < end; at += HEADER_RECORD_BYTES) {
-    if ((payload[at] as number) >= 0xfd) return undefined;
+    const txCount = payload[at] as number;
+    if (txCount >= 0xfd) return undefined;
+    if (txCount !== 0) zeros = false;
+  }
+  if (
+    owned &&
+    zeros &&
+    payload.byteOffset === 0 &&
+    payload.byteLength === payload.buffer.byteLength
+  ) {
+    return headersFromWire(Buffer.from(payload.buffer, 0, end), start, count);
   }
   const wire = Buffer.from(payload.subarray(0, end));
   // Core ignores the counts; they are sent as 0, so a payload re-encodes the same either way.
-  for (let at = start + HEADER_BYTES; at < end; at += HEADER_RECORD_BYTES) wire[at] = 0;
+  if (!zeros) for (let at = start + HEADER_BYTES; at < end; at += HEADER_RECORD_BYTES) wire[at] = 0;
   return headersFromWire(wire, start, count);
 }

@@ -24,6 +24,8 @@ export class Reader {
   constructor(
     bytes: Uint8Array,
     readonly command: string,
+    /** The caller hands the payload over: decoded values may be views of it. */
+    readonly owned = false,
   ) {
     // A plain Uint8Array over the same memory: on a Node Buffer, `slice` makes
     // a view rather than a copy, and the copies below must not pin the batch.
