@@ -12,7 +12,11 @@ export function decodeLenient(bytes: Uint8Array): string {
 
 export class Reader {
   private offset = 0;
-  private readonly view: DataView;
+  /**
+   * For 64-bit reads only, made on the first: most messages have none, and a
+   * DataView per message cost more than decoding a one-entry inv.
+   */
+  private view64: DataView | undefined;
 
   private readonly bytes: Uint8Array;
 
@@ -30,7 +34,6 @@ export class Reader {
     // A plain Uint8Array over the same memory: on a Node Buffer, `slice` makes
     // a view rather than a copy, and the copies below must not pin the batch.
     this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** Bytes consumed since `start` (an earlier offset, usually 0). */
@@ -56,7 +59,7 @@ export class Reader {
   }
 
   u8(field: string): number {
-    return this.view.getUint8(this.need(1, field));
+    return this.bytes[this.need(1, field)] as number;
   }
 
   bool(field: string): boolean {
@@ -64,23 +67,38 @@ export class Reader {
   }
 
   u16be(field: string): number {
-    return this.view.getUint16(this.need(2, field), false);
+    const at = this.need(2, field);
+    const b = this.bytes;
+    return ((b[at] as number) << 8) | (b[at + 1] as number);
   }
 
   u32(field: string): number {
-    return this.view.getUint32(this.need(4, field), true);
+    return this.i32(field) >>> 0;
   }
 
   i32(field: string): number {
-    return this.view.getInt32(this.need(4, field), true);
+    const at = this.need(4, field);
+    const b = this.bytes;
+    return (
+      (b[at] as number) |
+      ((b[at + 1] as number) << 8) |
+      ((b[at + 2] as number) << 16) |
+      ((b[at + 3] as number) << 24)
+    );
   }
 
   u64(field: string): bigint {
-    return this.view.getBigUint64(this.need(8, field), true);
+    return this.dataView().getBigUint64(this.need(8, field), true);
   }
 
   i64(field: string): bigint {
-    return this.view.getBigInt64(this.need(8, field), true);
+    return this.dataView().getBigInt64(this.need(8, field), true);
+  }
+
+  private dataView(): DataView {
+    const b = this.bytes;
+    this.view64 ??= new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return this.view64;
   }
 
   /** A view of the next `n` bytes (no copy). */
@@ -99,7 +117,8 @@ export class Reader {
     const first = this.u8(field);
     if (first < 0xfd) return BigInt(first);
     if (first === 0xfd) {
-      const v = this.view.getUint16(this.need(2, field), true);
+      const at = this.need(2, field);
+      const v = (this.bytes[at] as number) | ((this.bytes[at + 1] as number) << 8);
       if (v < 0xfd) this.fail('invalid', field, 'non-canonical CompactSize');
       return BigInt(v);
     }
