@@ -10,6 +10,11 @@ export function decodeLenient(bytes: Uint8Array): string {
   return lenientUtf8.decode(bytes);
 }
 
+/** A count for an error message: past 2^53 a number is no longer exact. */
+function shown(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : 'over 2^53';
+}
+
 export class Reader {
   private offset = 0;
   /**
@@ -108,13 +113,22 @@ export class Reader {
   }
 
   /** A copy of the next `n` bytes, so decoded messages do not pin batch buffers. */
+  copy(n: number, field: string): Uint8Array {
+    const at = this.need(n, field);
+    return this.bytes.slice(at, at + n);
+  }
+
   bytes32(field: string): Uint8Array {
-    return this.bytesView(32, field).slice();
+    return this.copy(32, field);
   }
 
   /** CompactSize, canonical encoding required (as Bitcoin Core does). */
   varint(field: string): bigint {
-    const first = this.u8(field);
+    return this.varintFrom(this.u8(field), field);
+  }
+
+  /** The rest of a CompactSize whose first byte was `first`. */
+  private varintFrom(first: number, field: string): bigint {
     if (first < 0xfd) return BigInt(first);
     if (first === 0xfd) {
       const at = this.need(2, field);
@@ -133,13 +147,21 @@ export class Reader {
   }
 
   /**
+   * A CompactSize as a number, for counts and lengths (no bigint on the way;
+   * a value past 2^53 is past every limit, and stays so as a number).
+   */
+  private varintNumber(field: string): number {
+    const first = this.u8(field);
+    return first < 0xfd ? first : Number(this.varintFrom(first, field));
+  }
+
+  /**
    * A count of items at least `minItemBytes` each, at most `max`. Checked against
    * both the limit and the bytes actually present before anything is allocated.
    */
   count(field: string, max: number, minItemBytes: number): number {
-    const n = this.varint(field);
-    if (n > BigInt(max)) this.fail('too-many', field, `${n} exceeds the limit of ${max}`);
-    const count = Number(n);
+    const count = this.varintNumber(field);
+    if (count > max) this.fail('too-many', field, `${shown(count)} exceeds the limit of ${max}`);
     if (count * minItemBytes > this.remaining) {
       this.fail('truncated', field, `${count} items need at least ${count * minItemBytes} bytes`);
     }
@@ -148,9 +170,9 @@ export class Reader {
 
   /** A length-prefixed byte string of at most `max` bytes (copied). */
   varBytes(field: string, max: number): Uint8Array {
-    const n = this.varint(field);
-    if (n > BigInt(max)) this.fail('too-many', field, `length ${n} exceeds ${max}`);
-    return this.bytesView(Number(n), field).slice();
+    const n = this.varintNumber(field);
+    if (n > max) this.fail('too-many', field, `length ${shown(n)} exceeds ${max}`);
+    return this.copy(n, field);
   }
 
   /** A length-prefixed UTF-8 string of at most `max` bytes. */
