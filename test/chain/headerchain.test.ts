@@ -266,6 +266,34 @@ describe('median-time-past', () => {
     expect(chainFor(litecoinLike).append(coreLikeStart())).toBe(3);
   });
 
+  it('matches a sorted reference window with times that go back and forth', () => {
+    // Core's rule by brute force: the median of the last 11 times, sorted.
+    const reference = (times: number[]) => {
+      const window = times.slice(-11).sort((a, b) => a - b);
+      return window[window.length >> 1] as number;
+    };
+    let seed = 7;
+    const jitter = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed % 4_000;
+    };
+    const chain = chainFor(REGTEST);
+    const times = [GENESIS_TIME];
+    let prev: Uint8Array = GENESIS_HASH;
+    for (let height = 1; height <= 40; height++) {
+      const mtp = reference(times);
+      // At the median: refused; one second past it: accepted. Times jump
+      // around (up to an hour above the median), so windows are unsorted.
+      const at = header(prev, mtp, { seed: height });
+      expect(errorOf(() => chain.append([at])).code).toBe('time-too-old');
+      const time = mtp + 1 + (height % 3 === 0 ? 0 : jitter());
+      const next = header(prev, time, { seed: height });
+      expect(chain.append([next])).toBe(height);
+      times.push(time);
+      prev = headerHash(next);
+    }
+  });
+
   it('takes the upper middle of an even window, as Core', () => {
     // Height 2: window (genesis, 1), sorted[1] is block 1's time.
     const chain = chainFor(REGTEST);
