@@ -582,14 +582,19 @@ impl World {
                 .budget
                 .on_delivered(dropped.len() * DROPPED_EVENT_COST);
             self.acknowledge(rx, read);
-            self.check_order(rx, &frames, !dropped.is_empty());
+            // One pass over each payload serves the order check and the trace.
+            let prints: Vec<u64> = frames
+                .iter()
+                .map(|f| fingerprint(f.command.as_str().as_bytes(), &f.payload))
+                .collect();
+            self.check_order(rx, &frames, &prints, !dropped.is_empty());
             let mut dropped = dropped.into_iter().peekable();
-            for (i, frame) in frames.into_iter().enumerate() {
+            for (i, (frame, print)) in frames.into_iter().zip(prints).enumerate() {
                 while let Some((_, reason)) = dropped.next_if(|(at, _)| *at == i) {
                     self.emit(n, Event::Dropped { peer: p, reason }, DROPPED_EVENT_COST);
                 }
                 let cost = held_cost(&frame);
-                self.emit(n, Event::Frame { peer: p, frame }, cost);
+                self.emit_with(n, Event::Frame { peer: p, frame }, cost, print);
             }
             for (_, reason) in dropped {
                 self.emit(n, Event::Dropped { peer: p, reason }, DROPPED_EVENT_COST);
@@ -630,14 +635,20 @@ impl World {
         }
     }
 
-    /// Checks delivered frames against what the sender queued: in order, once.
-    fn check_order(&mut self, rx: PipeId, frames: &[peerwire_core::Frame], dropped: bool) {
+    /// Checks delivered frames (and their fingerprints) against what the
+    /// sender queued: in order, once.
+    fn check_order(
+        &mut self,
+        rx: PipeId,
+        frames: &[peerwire_core::Frame],
+        prints: &[u64],
+        dropped: bool,
+    ) {
         let Some(pipe) = self.pipes.get_mut(&rx) else {
             return;
         };
         let mut broken = None;
-        for frame in frames {
-            let print = fingerprint(frame.command.as_str().as_bytes(), &frame.payload);
+        for (frame, &print) in frames.iter().zip(prints) {
             self.counters.bump("check.frame-order");
             if pipe.corrupted || dropped {
                 // Frames may be lost to a flipped bit (and a flipped command

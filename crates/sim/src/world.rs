@@ -220,13 +220,25 @@ impl World {
     /// charged against the node's total receive budget (the caller has
     /// charged the peer's own budget).
     pub(crate) fn emit(&mut self, n: NodeId, event: Event, cost: usize) {
+        let print = match &event {
+            Event::Frame { frame, .. } => {
+                fingerprint(frame.command.as_str().as_bytes(), &frame.payload)
+            }
+            _ => 0,
+        };
+        self.emit_with(n, event, cost, print);
+    }
+
+    /// `emit` for a frame whose fingerprint the caller already has (`print`,
+    /// recorded in the trace for the payload; ignored for other events).
+    pub(crate) fn emit_with(&mut self, n: NodeId, event: Event, cost: usize, print: u64) {
         self.counters.bump("events");
         let line = match &event {
             Event::Frame { peer, frame } => {
                 self.counters.bump("frames");
                 let line = format!("n{n} frame p{peer} {}", frame.command.as_str());
                 self.trace
-                    .record(&format!("{} {line}", self.now_us), &frame.payload);
+                    .record(&format!("{} {line}", self.now_us), &print.to_le_bytes());
                 None
             }
             Event::Dropped { peer, reason } => {
@@ -379,27 +391,29 @@ impl World {
         } else {
             admitted
         };
+        let print = fingerprint(command.as_str().as_bytes(), payload);
         if status.is_queued() {
-            self.on_queued(n, p, command, payload, status, now);
+            self.on_queued(n, p, command, payload, print, status, now);
         }
         self.record(
             format!("n{n} send p{p} {} {status:?}", command.as_str()),
-            payload,
+            &print.to_le_bytes(),
         );
         Ok(status)
     }
 
-    /// Bookkeeping after a frame entered a peer's queue.
+    /// Bookkeeping after a frame entered a peer's queue; `print` is its fingerprint.
+    #[allow(clippy::too_many_arguments)]
     fn on_queued(
         &mut self,
         n: NodeId,
         p: PeerId,
         command: &Command,
         payload: &[u8],
+        print: u64,
         status: SendStatus,
         now: u64,
     ) {
-        let print = fingerprint(command.as_str().as_bytes(), payload);
         let Some(conn) = self.conn_mut(n, p) else {
             return;
         };
@@ -427,6 +441,7 @@ impl World {
     ) -> Result<BroadcastReport, SimError> {
         let now = self.now_us;
         let frame = encode_frame(self.magic, command, payload);
+        let print = fingerprint(command.as_str().as_bytes(), payload);
         let node = self.node_mut(n)?;
         let targets: Vec<PeerId> = match peers {
             Some(list) => list.to_vec(),
@@ -457,7 +472,7 @@ impl World {
                 _ => report.refused.push(p),
             }
             if status.is_queued() {
-                self.on_queued(n, p, command, payload, status, now);
+                self.on_queued(n, p, command, payload, print, status, now);
             }
         }
         self.record(
@@ -467,7 +482,7 @@ impl World {
                 report.queued,
                 report.refused
             ),
-            payload,
+            &print.to_le_bytes(),
         );
         Ok(report)
     }
