@@ -151,6 +151,11 @@ export declare class SimWorld {
   setPolled(node: number, polled: boolean): void
   /** The node's own clock (epoch, offset and drift applied), ms. */
   nodeTime(node: number): number
+  /**
+   * The node's clock as numbers, fixed for its life: a caller that knows
+   * now() computes nodeTime and nodeDelay without a call per reading.
+   */
+  nodeClock(node: number): SimNodeClock
   /** A duration on the node's clock, in virtual ms. */
   nodeDelay(node: number, ms: number): number
   crash(node: number): void
@@ -528,6 +533,15 @@ export interface SimFaults {
   restartMinMs?: number
   restartMaxMs?: number
   clockDriftMaxPpm?: number
+}
+
+/**
+ * A node's clock: it reads `baseMs + now() * rate`, and a duration `d` on it
+ * is `d / rate` virtual ms (what nodeTime and nodeDelay compute).
+ */
+export interface SimNodeClock {
+  baseMs: number
+  rate: number
 }
 
 /** A node went down ("crashed") or came back ("restarted"). */

@@ -108,6 +108,7 @@ export type {
   NativePeerInfo,
   NativeStats,
   SimFaults,
+  SimNodeClock,
   SimNodeNotice,
   SimNodeOptions,
   SimWorld,

@@ -71,6 +71,14 @@ pub struct SimNodeOptions {
     pub clock_offset_ms: Option<f64>,
 }
 
+/// A node's clock: it reads `baseMs + now() * rate`, and a duration `d` on it
+/// is `d / rate` virtual ms (what nodeTime and nodeDelay compute).
+#[napi(object)]
+pub struct SimNodeClock {
+    pub base_ms: f64,
+    pub rate: f64,
+}
+
 /// A node went down ("crashed") or came back ("restarted").
 #[napi(object)]
 pub struct SimNodeNotice {
@@ -439,6 +447,14 @@ impl SimWorld {
     #[napi(catch_unwind)]
     pub fn node_time(&self, node: u32) -> Result<f64> {
         self.world.node_time_ms(node).map_err(sim_error)
+    }
+
+    /// The node's clock as numbers, fixed for its life: a caller that knows
+    /// now() computes nodeTime and nodeDelay without a call per reading.
+    #[napi(catch_unwind)]
+    pub fn node_clock(&self, node: u32) -> Result<SimNodeClock> {
+        let (base_ms, rate) = self.world.node_clock(node).map_err(sim_error)?;
+        Ok(SimNodeClock { base_ms, rate })
     }
 
     /// A duration on the node's clock, in virtual ms.

@@ -810,18 +810,31 @@ impl World {
             .is_some_and(|node| node.up && node.generation == generation)
     }
 
+    /// The node's clock as `(base_ms, rate)`: it reads
+    /// `base_ms + virtual_ms * rate`, and a duration `d` on it is `d / rate`
+    /// virtual ms. Both are fixed for the node's life, so the application may
+    /// compute its clock itself (the same operations give the same bits)
+    /// instead of asking.
+    pub fn node_clock(&self, n: NodeId) -> Result<(f64, f64), SimError> {
+        let node = self.node(n)?;
+        Ok((
+            EPOCH_MS + node.config.clock_offset_ms,
+            1.0 + node.drift_ppm / 1e6,
+        ))
+    }
+
     /// The node's clock, in ms: the epoch, its offset, and virtual time run
     /// through its drift.
     pub fn node_time_ms(&self, n: NodeId) -> Result<f64, SimError> {
-        let node = self.node(n)?;
+        let (base, rate) = self.node_clock(n)?;
         let virtual_ms = self.now_us as f64 / 1000.0;
-        Ok(EPOCH_MS + node.config.clock_offset_ms + virtual_ms * (1.0 + node.drift_ppm / 1e6))
+        Ok(base + virtual_ms * rate)
     }
 
     /// A duration on the node's clock, in virtual ms.
     pub fn node_delay_ms(&self, n: NodeId, ms: f64) -> Result<f64, SimError> {
-        let node = self.node(n)?;
-        Ok(ms / (1.0 + node.drift_ppm / 1e6))
+        let (_, rate) = self.node_clock(n)?;
+        Ok(ms / rate)
     }
 
     // ---- determinism and coverage ----
