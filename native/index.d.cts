@@ -112,6 +112,11 @@ export declare class SimWorld {
   setLimits(node: number, limits: NativeLimits): void
   setConnectionLimits(node: number, limits: NativeConnectionLimits): void
   peerInfo(node: number, peer: number): NativePeerInfo | null
+  /**
+   * The node's slot counts in one call (what peerIds and a peerInfo per
+   * peer would add up to).
+   */
+  slotCounts(node: number): SimSlotCounts
   peerIds(node: number): Array<number>
   stats(node: number): NativeStats
   /** Graceful close of a node's transport; `closed` is its last event. */
@@ -560,6 +565,14 @@ export interface SimNodeOptions {
   /** Parts per million the node's clock runs fast (default: drawn from the profile). */
   clockDriftPpm?: number
   clockOffsetMs?: number
+}
+
+/** A node's live (not closing) connections, as its slots count them. */
+export interface SimSlotCounts {
+  inbound: number
+  /** Inbound connections whose handshake is not complete. */
+  handshaking: number
+  total: number
 }
 
 export interface SimWorldOptions {

@@ -111,6 +111,7 @@ export type {
   SimNodeClock,
   SimNodeNotice,
   SimNodeOptions,
+  SimSlotCounts,
   SimWorld,
   SimWorldOptions,
 } from '../../native/index.cjs';

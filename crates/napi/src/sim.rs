@@ -79,6 +79,15 @@ pub struct SimNodeClock {
     pub rate: f64,
 }
 
+/// A node's live (not closing) connections, as its slots count them.
+#[napi(object)]
+pub struct SimSlotCounts {
+    pub inbound: u32,
+    /// Inbound connections whose handshake is not complete.
+    pub handshaking: u32,
+    pub total: u32,
+}
+
 /// A node went down ("crashed") or came back ("restarted").
 #[napi(object)]
 pub struct SimNodeNotice {
@@ -347,6 +356,18 @@ impl SimWorld {
             held: info.held,
             min_ping_us: info.min_ping_us.map(|us| us as f64),
         })
+    }
+
+    /// The node's slot counts in one call (what peerIds and a peerInfo per
+    /// peer would add up to).
+    #[napi(catch_unwind)]
+    pub fn slot_counts(&self, node: u32) -> SimSlotCounts {
+        let (inbound, outbound, handshaking) = self.world.slot_counts(node);
+        SimSlotCounts {
+            inbound: inbound as u32,
+            handshaking: handshaking as u32,
+            total: (inbound + outbound) as u32,
+        }
     }
 
     #[napi(catch_unwind)]

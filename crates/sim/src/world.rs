@@ -573,6 +573,15 @@ impl World {
         })
     }
 
+    /// Live (not closing) connections of a running node: (inbound, outbound,
+    /// inbound still handshaking); zeros for an unknown or crashed node.
+    pub fn slot_counts(&self, n: NodeId) -> (usize, usize, usize) {
+        match self.nodes.get(n as usize) {
+            Some(node) if node.up => node.slot_counts(),
+            _ => (0, 0, 0),
+        }
+    }
+
     pub fn peer_ids(&self, n: NodeId) -> Vec<PeerId> {
         self.nodes
             .get(n as usize)
