@@ -354,14 +354,20 @@ export class SimNetwork {
 
   /**
    * A step that does not move virtual time past `limit`. `ready` is
-   * anyReady() now (callers that just asked pass it on: it scans every node).
+   * anyReady() now and `net` the world's nextEventAt() (callers that just
+   * asked pass them on: each is a native call, and nothing changes them
+   * before this step runs).
    */
-  private async stepWithin(limit: number, ready = this.anyReady()): Promise<boolean> {
+  private async stepWithin(
+    limit: number,
+    ready = this.anyReady(),
+    net = ready ? null : this.world.nextEventAt(),
+  ): Promise<boolean> {
     if (this.checks && !ready) {
       // Quiet stretches still get their periodic check, on time: a request
       // whose timer never fires is caught within FULL_CHECK_EVERY_MS.
       const checkAt = this.nextCheckAt();
-      const next = this.nextAt();
+      const next = this.nextAt(net);
       if (checkAt <= limit && (next === null || next > checkAt)) {
         this.advanceTo(checkAt);
         this.takeNotices();
@@ -369,7 +375,7 @@ export class SimNetwork {
         return true;
       }
     }
-    const moved = ready ? true : this.advance(limit);
+    const moved = ready ? true : this.advance(limit, net);
     const dispatched = await this.settle();
     this.afterStep();
     return moved || dispatched;
@@ -388,11 +394,12 @@ export class SimNetwork {
       }
       for (;;) {
         const ready = this.anyReady();
+        const net = ready ? null : this.world.nextEventAt();
         if (!ready) {
-          const next = Math.min(this.nextAt() ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
+          const next = Math.min(this.nextAt(net) ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
           if (next > until) break;
         }
-        await this.stepWithin(until, ready);
+        await this.stepWithin(until, ready, net);
       }
       this.advanceTo(until);
       this.takeNotices();
@@ -406,8 +413,9 @@ export class SimNetwork {
     const deadline = this.now() + budget;
     while (!until()) {
       const ready = this.anyReady();
+      const net = ready ? null : this.world.nextEventAt();
       if (!ready) {
-        const next = this.nextAt();
+        const next = this.nextAt(net);
         if (next === null) {
           throw new SimTimeoutError(
             this.seed,
@@ -421,7 +429,7 @@ export class SimNetwork {
           throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
         }
       }
-      await this.stepWithin(deadline, ready);
+      await this.stepWithin(deadline, ready, net);
     }
     this.fullCheck();
     return this.now();
@@ -571,9 +579,11 @@ export class SimNetwork {
     return this.checks ? this.lastFullCheck + FULL_CHECK_EVERY_MS : Number.POSITIVE_INFINITY;
   }
 
-  /** When the next network event or timer is due, or null when nothing is scheduled. */
-  private nextAt(): number | null {
-    const net = this.world.nextEventAt();
+  /**
+   * When the next network event (`net`, the world's nextEventAt()) or timer
+   * is due, or null when nothing is scheduled.
+   */
+  private nextAt(net: number | null): number | null {
     const timer = this.timers.nextDue();
     if (net === null) return timer;
     if (timer === null) return net;
@@ -585,8 +595,7 @@ export class SimNetwork {
    * `limit`. Network actions that leave no events for a polled node run in
    * one native call, up to the next timer.
    */
-  private advance(limit = Number.POSITIVE_INFINITY): boolean {
-    const net = this.world.nextEventAt();
+  private advance(limit: number, net: number | null): boolean {
     const timer = this.timers.nextDue();
     if (net === null && timer === null) return false;
     if (net !== null && (timer === null || net <= timer)) {
