@@ -112,6 +112,11 @@ export declare class SimWorld {
   setLimits(node: number, limits: NativeLimits): void
   setConnectionLimits(node: number, limits: NativeConnectionLimits): void
   peerInfo(node: number, peer: number): NativePeerInfo | null
+  /**
+   * The node's slot counts in one call (what peerIds and a peerInfo per
+   * peer would add up to).
+   */
+  slotCounts(node: number): SimSlotCounts
   peerIds(node: number): Array<number>
   stats(node: number): NativeStats
   /** Graceful close of a node's transport; `closed` is its last event. */
@@ -151,6 +156,11 @@ export declare class SimWorld {
   setPolled(node: number, polled: boolean): void
   /** The node's own clock (epoch, offset and drift applied), ms. */
   nodeTime(node: number): number
+  /**
+   * The node's clock as numbers, fixed for its life: a caller that knows
+   * now() computes nodeTime and nodeDelay without a call per reading.
+   */
+  nodeClock(node: number): SimNodeClock
   /** A duration on the node's clock, in virtual ms. */
   nodeDelay(node: number, ms: number): number
   crash(node: number): void
@@ -530,6 +540,15 @@ export interface SimFaults {
   clockDriftMaxPpm?: number
 }
 
+/**
+ * A node's clock: it reads `baseMs + now() * rate`, and a duration `d` on it
+ * is `d / rate` virtual ms (what nodeTime and nodeDelay compute).
+ */
+export interface SimNodeClock {
+  baseMs: number
+  rate: number
+}
+
 /** A node went down ("crashed") or came back ("restarted"). */
 export interface SimNodeNotice {
   node: number
@@ -546,6 +565,14 @@ export interface SimNodeOptions {
   /** Parts per million the node's clock runs fast (default: drawn from the profile). */
   clockDriftPpm?: number
   clockOffsetMs?: number
+}
+
+/** A node's live (not closing) connections, as its slots count them. */
+export interface SimSlotCounts {
+  inbound: number
+  /** Inbound connections whose handshake is not complete. */
+  handshaking: number
+  total: number
 }
 
 export interface SimWorldOptions {

@@ -108,8 +108,10 @@ export type {
   NativePeerInfo,
   NativeStats,
   SimFaults,
+  SimNodeClock,
   SimNodeNotice,
   SimNodeOptions,
+  SimSlotCounts,
   SimWorld,
   SimWorldOptions,
 } from '../../native/index.cjs';

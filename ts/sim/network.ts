@@ -13,9 +13,10 @@ import {
   type SimWorld as NativeSimWorld,
   native,
   type SimFaults,
+  type SimNodeClock,
   type SimNodeOptions,
 } from '../native/binding.js';
-import { SimClock, TimerQueue } from './clock.js';
+import { SimClock, type SimTimeSource, TimerQueue } from './clock.js';
 import { Invariants, InvariantViolation } from './invariants.js';
 import { SimNodeDownError, SimTransport, simTransportOptions } from './transport.js';
 
@@ -229,6 +230,25 @@ export class SimNetwork {
   /** Sets that collect the ids of nodes that ran code (trackActivity). */
   private readonly activity = new Set<Set<number>>();
   private pendingError: { error: unknown } | undefined;
+  /**
+   * The world's virtual time (ms), read once after each call that moves it:
+   * only this class moves it (moving the world's time directly would skip
+   * the timers here), and Engines read their clocks tens of thousands of
+   * times a run, a native call each when they asked the world.
+   */
+  private nowMs = 0;
+  /** Each node's clock numbers (fixed for its life), by id. */
+  private readonly nodeClocks: SimNodeClock[] = [];
+  /** What every SimClock reads: the cached time through the node's clock. */
+  private readonly time: SimTimeSource = {
+    now: () => this.nowMs,
+    nodeTime: (node) => {
+      const clock = this.nodeClocks[node] as SimNodeClock;
+      // The world's own formula (World::node_time_ms), so the same bits.
+      return clock.baseMs + this.nowMs * clock.rate;
+    },
+    nodeDelay: (node, ms) => ms / (this.nodeClocks[node] as SimNodeClock).rate,
+  };
 
   constructor(options: SimNetworkOptions) {
     this.seed = parseSeed(options.seed);
@@ -255,7 +275,7 @@ export class SimNetwork {
     this.checks = options.checks ?? true;
     this.invariants = new Invariants({
       seed: this.seed,
-      now: () => this.world.now(),
+      now: () => this.nowMs,
       ...(options.requestSlackMs !== undefined ? { requestSlackMs: options.requestSlackMs } : {}),
     });
   }
@@ -273,7 +293,7 @@ export class SimNetwork {
 
   /** Virtual ms since the world began. */
   now(): number {
-    return this.world.now();
+    return this.nowMs;
   }
 
   /** Adds a node and builds its user object with `create`. */
@@ -281,6 +301,7 @@ export class SimNetwork {
     const index = this.nodeList.length;
     const ip = options.ip ?? simNodeIp(index);
     const id = this.world.addNode(ip, options.options ?? null);
+    this.nodeClocks[id] = this.world.nodeClock(id);
     const node = new SimNode<T>(id, ip, options.create, this.world);
     this.nodeList[id] = node as SimNode<unknown>;
     this.start(node);
@@ -333,22 +354,28 @@ export class SimNetwork {
 
   /**
    * A step that does not move virtual time past `limit`. `ready` is
-   * anyReady() now (callers that just asked pass it on: it scans every node).
+   * anyReady() now and `net` the world's nextEventAt() (callers that just
+   * asked pass them on: each is a native call, and nothing changes them
+   * before this step runs).
    */
-  private async stepWithin(limit: number, ready = this.anyReady()): Promise<boolean> {
+  private async stepWithin(
+    limit: number,
+    ready = this.anyReady(),
+    net = ready ? null : this.world.nextEventAt(),
+  ): Promise<boolean> {
     if (this.checks && !ready) {
       // Quiet stretches still get their periodic check, on time: a request
       // whose timer never fires is caught within FULL_CHECK_EVERY_MS.
       const checkAt = this.nextCheckAt();
-      const next = this.nextAt();
+      const next = this.nextAt(net);
       if (checkAt <= limit && (next === null || next > checkAt)) {
-        this.world.advanceTo(checkAt);
+        this.advanceTo(checkAt);
         this.takeNotices();
         this.fullCheck();
         return true;
       }
     }
-    const moved = ready ? true : this.advance(limit);
+    const moved = ready ? true : this.advance(limit, net);
     const dispatched = await this.settle();
     this.afterStep();
     return moved || dispatched;
@@ -367,13 +394,14 @@ export class SimNetwork {
       }
       for (;;) {
         const ready = this.anyReady();
+        const net = ready ? null : this.world.nextEventAt();
         if (!ready) {
-          const next = Math.min(this.nextAt() ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
+          const next = Math.min(this.nextAt(net) ?? Number.POSITIVE_INFINITY, this.nextCheckAt());
           if (next > until) break;
         }
-        await this.stepWithin(until, ready);
+        await this.stepWithin(until, ready, net);
       }
-      this.world.advanceTo(until);
+      this.advanceTo(until);
       this.takeNotices();
       this.fullCheck();
       return this.now();
@@ -385,8 +413,9 @@ export class SimNetwork {
     const deadline = this.now() + budget;
     while (!until()) {
       const ready = this.anyReady();
+      const net = ready ? null : this.world.nextEventAt();
       if (!ready) {
-        const next = this.nextAt();
+        const next = this.nextAt(net);
         if (next === null) {
           throw new SimTimeoutError(
             this.seed,
@@ -395,12 +424,12 @@ export class SimNetwork {
           );
         }
         if (Math.min(next, this.nextCheckAt()) > deadline) {
-          this.world.advanceTo(deadline);
+          this.advanceTo(deadline);
           this.takeNotices();
           throw new SimTimeoutError(this.seed, this.now(), 'the condition did not hold in time');
         }
       }
-      await this.stepWithin(deadline, ready);
+      await this.stepWithin(deadline, ready, net);
     }
     this.fullCheck();
     return this.now();
@@ -477,7 +506,7 @@ export class SimNetwork {
   private start<T>(node: SimNode<T>): void {
     this.touch(node.id);
     const seed = this.world.randomU32(`node:${node.id}:${node.generation}`);
-    node.clock = new SimClock(this.world, node.id, this.timers, seed);
+    node.clock = new SimClock(this.time, node.id, this.timers, seed);
     node.transport = new SimTransport(this.world, node.id, this.invariants);
     node.value = node.create({
       node: node.id,
@@ -539,14 +568,22 @@ export class SimNetwork {
     return false;
   }
 
+  /** Runs the world's actions up to `time` and moves its clock there. */
+  private advanceTo(time: number): void {
+    this.world.advanceTo(time);
+    this.nowMs = this.world.now();
+  }
+
   /** When the next periodic check of every node is due (never without checks). */
   private nextCheckAt(): number {
     return this.checks ? this.lastFullCheck + FULL_CHECK_EVERY_MS : Number.POSITIVE_INFINITY;
   }
 
-  /** When the next network event or timer is due, or null when nothing is scheduled. */
-  private nextAt(): number | null {
-    const net = this.world.nextEventAt();
+  /**
+   * When the next network event (`net`, the world's nextEventAt()) or timer
+   * is due, or null when nothing is scheduled.
+   */
+  private nextAt(net: number | null): number | null {
     const timer = this.timers.nextDue();
     if (net === null) return timer;
     if (timer === null) return net;
@@ -558,26 +595,26 @@ export class SimNetwork {
    * `limit`. Network actions that leave no events for a polled node run in
    * one native call, up to the next timer.
    */
-  private advance(limit = Number.POSITIVE_INFINITY): boolean {
-    const net = this.world.nextEventAt();
+  private advance(limit: number, net: number | null): boolean {
     const timer = this.timers.nextDue();
     if (net === null && timer === null) return false;
     if (net !== null && (timer === null || net <= timer)) {
       const bound = Math.min(timer ?? Number.POSITIVE_INFINITY, limit);
       if (!Number.isFinite(bound)) {
         // No timer and no limit to run up to: this instant's actions only.
-        this.world.advanceTo(Math.max(net, this.world.now()));
+        this.advanceTo(Math.max(net, this.nowMs));
         this.takeNotices();
         return true;
       }
       const stopped = this.world.advanceUntilReady(bound);
+      this.nowMs = this.world.now();
       this.takeNotices();
       // Events to hand out, or the limit reached before the next timer.
       if (stopped || timer === null || bound < timer) return true;
     }
     const due = timer as number;
     if (due > limit) return false;
-    this.world.advanceTo(Math.max(due, this.world.now()));
+    this.advanceTo(Math.max(due, this.nowMs));
     this.takeNotices();
     // The timers due now that existed before this instant, in (due, creation)
     // order; one set for now by these runs waits for the next step, after any

@@ -11,6 +11,7 @@ import type {
   NativeLimits,
   NativePeerInfo,
   NativeStats,
+  SimSlotCounts,
 } from '../native/binding.js';
 import {
   dispatchBatch,
@@ -47,6 +48,7 @@ export interface SimNodeCalls {
   setConnectionLimits(node: number, limits: NativeConnectionLimits): void;
   peerInfo(node: number, peer: number): NativePeerInfo | null;
   peerIds(node: number): number[];
+  slotCounts(node: number): SimSlotCounts;
   stats(node: number): NativeStats;
   closeNode(node: number): void;
 }
@@ -153,6 +155,12 @@ export class SimTransport implements Transport {
   peerIds(): PeerId[] {
     if (this.dead) return [];
     return this.world.peerIds(this.node);
+  }
+
+  /** Live connections by slot (the invariants' count, in one call). */
+  slotCounts(): SimSlotCounts {
+    if (this.dead) return { inbound: 0, handshaking: 0, total: 0 };
+    return this.world.slotCounts(this.node);
   }
 
   stats(): TransportStats {

@@ -8,7 +8,7 @@
 //! not pin the batch's other payloads (nor theirs it).
 
 use bytes::Bytes;
-use napi::bindgen_prelude::{Buffer, BufferSlice, Uint32Array};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Uint32Array, Uint32ArraySlice};
 use napi::{Env, Result};
 use napi_derive::napi;
 use peerwire_driver::Event;
@@ -92,6 +92,27 @@ fn own_buffer(env: &Env, bytes: Bytes) -> Result<Buffer> {
     let slice =
         unsafe { BufferSlice::from_external(env, data, len, bytes, |_, bytes| drop(bytes)) }?;
     slice.into_buffer(env)
+}
+
+// The batch's own buffers are copied into memory the engine allocates: made
+// over Rust memory they would each carry a finaliser (a weak handle every
+// collection must visit) for a few hundred bytes and one use. A large `data`
+// stays over Rust memory (a copy would cost more); if a copy fails, the
+// external buffer still delivers the batch.
+
+fn copied_buffer(env: &Env, data: Vec<u8>) -> Buffer {
+    if data.len() >= OWN_BUFFER_MIN {
+        return Buffer::from(data);
+    }
+    BufferSlice::copy_from(env, &data)
+        .and_then(|slice| slice.into_buffer(env))
+        .unwrap_or_else(|_| Buffer::from(data))
+}
+
+fn copied_meta(env: &Env, meta: Vec<u32>) -> Uint32Array {
+    Uint32ArraySlice::copy_from(env, &meta)
+        .and_then(|slice| slice.into_typed_array(env))
+        .unwrap_or_else(|_| Uint32Array::new(meta))
 }
 
 /// Packs `events`; the returned flag says whether `Closed` was among them.
@@ -207,8 +228,8 @@ pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> (EventBatch, bool) {
         meta.extend_from_slice(&entry);
     }
     let batch = EventBatch {
-        data: Buffer::from(data),
-        meta: Uint32Array::new(meta),
+        data: copied_buffer(env, data),
+        meta: copied_meta(env, meta),
         strings: strings.list,
         buffers,
         more,

@@ -71,6 +71,23 @@ pub struct SimNodeOptions {
     pub clock_offset_ms: Option<f64>,
 }
 
+/// A node's clock: it reads `baseMs + now() * rate`, and a duration `d` on it
+/// is `d / rate` virtual ms (what nodeTime and nodeDelay compute).
+#[napi(object)]
+pub struct SimNodeClock {
+    pub base_ms: f64,
+    pub rate: f64,
+}
+
+/// A node's live (not closing) connections, as its slots count them.
+#[napi(object)]
+pub struct SimSlotCounts {
+    pub inbound: u32,
+    /// Inbound connections whose handshake is not complete.
+    pub handshaking: u32,
+    pub total: u32,
+}
+
 /// A node went down ("crashed") or came back ("restarted").
 #[napi(object)]
 pub struct SimNodeNotice {
@@ -341,6 +358,18 @@ impl SimWorld {
         })
     }
 
+    /// The node's slot counts in one call (what peerIds and a peerInfo per
+    /// peer would add up to).
+    #[napi(catch_unwind)]
+    pub fn slot_counts(&self, node: u32) -> SimSlotCounts {
+        let (inbound, outbound, handshaking) = self.world.slot_counts(node);
+        SimSlotCounts {
+            inbound: inbound as u32,
+            handshaking: handshaking as u32,
+            total: (inbound + outbound) as u32,
+        }
+    }
+
     #[napi(catch_unwind)]
     pub fn peer_ids(&self, node: u32) -> Vec<u32> {
         self.world.peer_ids(node)
@@ -439,6 +468,14 @@ impl SimWorld {
     #[napi(catch_unwind)]
     pub fn node_time(&self, node: u32) -> Result<f64> {
         self.world.node_time_ms(node).map_err(sim_error)
+    }
+
+    /// The node's clock as numbers, fixed for its life: a caller that knows
+    /// now() computes nodeTime and nodeDelay without a call per reading.
+    #[napi(catch_unwind)]
+    pub fn node_clock(&self, node: u32) -> Result<SimNodeClock> {
+        let (base_ms, rate) = self.world.node_clock(node).map_err(sim_error)?;
+        Ok(SimNodeClock { base_ms, rate })
     }
 
     /// A duration on the node's clock, in virtual ms.

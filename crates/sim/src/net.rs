@@ -6,7 +6,7 @@ use crate::conn::{Closing, Conn, Standing};
 use crate::node::{Dial, NodeId, DROPPED_EVENT_COST};
 use crate::pipe::{fingerprint, Payload, Pipe, PipeId, Segment};
 use crate::world::{Action, World};
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use peerwire_core::admission::{admit_inbound, Admission, Occupant};
 use peerwire_core::{
     held_cost, netgroup, Action as RejectAction, Decoded, DisconnectReason, Event, FrameDecoder,
@@ -582,14 +582,19 @@ impl World {
                 .budget
                 .on_delivered(dropped.len() * DROPPED_EVENT_COST);
             self.acknowledge(rx, read);
-            self.check_order(rx, &frames, !dropped.is_empty());
+            // One pass over each payload serves the order check and the trace.
+            let prints: Vec<u64> = frames
+                .iter()
+                .map(|f| fingerprint(f.command.as_str().as_bytes(), &f.payload))
+                .collect();
+            self.check_order(rx, &frames, &prints, !dropped.is_empty());
             let mut dropped = dropped.into_iter().peekable();
-            for (i, frame) in frames.into_iter().enumerate() {
+            for (i, (frame, print)) in frames.into_iter().zip(prints).enumerate() {
                 while let Some((_, reason)) = dropped.next_if(|(at, _)| *at == i) {
                     self.emit(n, Event::Dropped { peer: p, reason }, DROPPED_EVENT_COST);
                 }
                 let cost = held_cost(&frame);
-                self.emit(n, Event::Frame { peer: p, frame }, cost);
+                self.emit_with(n, Event::Frame { peer: p, frame }, cost, print);
             }
             for (_, reason) in dropped {
                 self.emit(n, Event::Dropped { peer: p, reason }, DROPPED_EVENT_COST);
@@ -630,14 +635,20 @@ impl World {
         }
     }
 
-    /// Checks delivered frames against what the sender queued: in order, once.
-    fn check_order(&mut self, rx: PipeId, frames: &[peerwire_core::Frame], dropped: bool) {
+    /// Checks delivered frames (and their fingerprints) against what the
+    /// sender queued: in order, once.
+    fn check_order(
+        &mut self,
+        rx: PipeId,
+        frames: &[peerwire_core::Frame],
+        prints: &[u64],
+        dropped: bool,
+    ) {
         let Some(pipe) = self.pipes.get_mut(&rx) else {
             return;
         };
         let mut broken = None;
-        for frame in frames {
-            let print = fingerprint(frame.command.as_str().as_bytes(), &frame.payload);
+        for (frame, &print) in frames.iter().zip(prints) {
             self.counters.bump("check.frame-order");
             if pipe.corrupted || dropped {
                 // Frames may be lost to a flipped bit (and a flipped command
@@ -728,20 +739,24 @@ impl World {
         }
         let mut chunks = VecDeque::new();
         conn.state.outbox.take_batch(room, &mut chunks);
-        let mut data =
-            BytesMut::with_capacity(room.min(chunks.iter().map(|c| c.bytes.len()).sum()));
+        // What goes on the wire, as slices of the queued chunks: copying them
+        // into one buffer first cost a pass over every byte sent.
+        let mut data = VecDeque::with_capacity(chunks.len());
+        let mut written = 0;
         let mut frames_done = 0;
         for chunk in &chunks {
-            let take = (room - data.len()).min(chunk.bytes.len());
-            data.extend_from_slice(&chunk.bytes[..take]);
+            let take = (room - written).min(chunk.bytes.len());
+            if take > 0 {
+                data.push_back(chunk.bytes.slice(..take));
+            }
+            written += take;
             if take == chunk.bytes.len() {
                 frames_done += chunk.messages;
             }
-            if data.len() == room {
+            if written == room {
                 break;
             }
         }
-        let written = data.len();
         conn.state.outbox.return_unwritten(chunks, written);
         let writable = conn.state.on_written(written, frames_done);
         conn.last_progress_us = now;
@@ -751,7 +766,7 @@ impl World {
         }
         pipe.unacked += written;
         let room_left = pipe.room();
-        self.send_bytes(tx, data.freeze());
+        self.send_bytes(tx, data, written);
         if writable {
             self.emit(n, Event::Writable { peer: p }, 0);
             self.read(n, p);
@@ -771,17 +786,15 @@ impl World {
         }
     }
 
-    /// Cuts written bytes into segments of random size; a few lose a bit.
-    fn send_bytes(&mut self, tx: PipeId, mut data: Bytes) {
+    /// Cuts written bytes (`len` of them, in pieces) into segments of random
+    /// size; a few lose a bit.
+    fn send_bytes(&mut self, tx: PipeId, mut data: VecDeque<Bytes>, mut len: usize) {
         let max = self.faults.max_segment_bytes.max(1) as u64;
         let flip_p = self.faults.bit_flip_p;
-        while !data.is_empty() {
-            let size = self
-                .rng
-                .get("segments")
-                .between(1, max)
-                .min(data.len() as u64) as usize;
-            let mut segment = data.split_to(size);
+        while len > 0 {
+            let size = self.rng.get("segments").between(1, max).min(len as u64) as usize;
+            len -= size;
+            let mut segment = take_front(&mut data, size);
             if self.rng.get("bitflips").chance(flip_p) {
                 let rng = self.rng.get("bitflips");
                 let at = rng.below(segment.len() as u64) as usize;
@@ -921,6 +934,31 @@ impl World {
             self.pipes.remove(&id);
         }
     }
+}
+
+/// The first `size` bytes of `pieces` (which hold at least that many): a
+/// slice of the head piece when it holds them all, else a copy of the bytes
+/// that straddle pieces.
+fn take_front(pieces: &mut VecDeque<Bytes>, size: usize) -> Bytes {
+    let head = pieces.front_mut().expect("enough bytes queued");
+    if head.len() > size {
+        return head.split_to(size);
+    }
+    if head.len() == size {
+        return pieces.pop_front().expect("head exists");
+    }
+    let mut out = BytesMut::with_capacity(size);
+    while out.len() < size {
+        let head = pieces.front_mut().expect("enough bytes queued");
+        let n = (size - out.len()).min(head.len());
+        out.extend_from_slice(&head[..n]);
+        if n == head.len() {
+            pieces.pop_front();
+        } else {
+            head.advance(n);
+        }
+    }
+    out.freeze()
 }
 
 /// The most a peer's budget may be overrun by one read: every frame completed

@@ -92,12 +92,66 @@ impl Pipe {
     }
 }
 
-/// A frame's identity for the in-order, exactly-once check (FNV-1a over
-/// command and payload).
+/// A frame's identity for the in-order, exactly-once check and the trace:
+/// command, length and payload, eight bytes per step in four lanes. Each step
+/// is a bijection of the lane and of the word, so frames of one length that
+/// differ in a single word never share a print; byte-wise FNV was a tenth of
+/// the simulator's time on header payloads.
 pub fn fingerprint(command: &[u8], payload: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in command.iter().chain([0xffu8].iter()).chain(payload) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    fn step(h: u64, word: u64) -> u64 {
+        (h.rotate_left(29) ^ word).wrapping_mul(K)
     }
-    h
+    fn word(bytes: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    }
+    let mut lanes = [K, K ^ 1, K ^ 2, K ^ 3];
+    let mut blocks = payload.chunks_exact(32);
+    for block in &mut blocks {
+        for (lane, bytes) in lanes.iter_mut().zip(block.chunks_exact(8)) {
+            *lane = step(*lane, word(bytes));
+        }
+    }
+    let mut h = step(K, payload.len() as u64);
+    for lane in lanes {
+        h = step(h, lane);
+    }
+    for bytes in blocks.remainder().chunks(8).chain(command.chunks(8)) {
+        h = step(h, word(bytes));
+    }
+    // Command lengths differ ("ping" vs "ping\0"): fold it in too.
+    h = step(h, command.len() as u64);
+    // Final avalanche (murmur3's fmix64), so that every bit of the print depends on every word.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn every_byte_command_and_length_count() {
+        let payload: Vec<u8> = (0..200u32).map(|i| (i * 7) as u8).collect();
+        let base = fingerprint(b"headers", &payload);
+        assert_eq!(base, fingerprint(b"headers", &payload));
+        for at in 0..payload.len() {
+            let mut p = payload.clone();
+            p[at] ^= 1;
+            assert_ne!(fingerprint(b"headers", &p), base, "byte {at}");
+        }
+        assert_ne!(fingerprint(b"headerz", &payload), base);
+        assert_ne!(fingerprint(b"headers", &payload[..199]), base);
+        // A trailing zero is not the same as nothing.
+        let mut longer = payload.clone();
+        longer.push(0);
+        assert_ne!(fingerprint(b"headers", &longer), base);
+        assert_ne!(fingerprint(b"ping", b""), fingerprint(b"ping\0", b""));
+        assert_ne!(fingerprint(b"ping", b"\0"), fingerprint(b"ping", b""));
+    }
 }

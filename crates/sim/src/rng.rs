@@ -2,7 +2,7 @@
 //! named streams so that drawing more in one place (a new fault kind, an
 //! extra node) does not shift what every other place draws.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// xoshiro256** (Blackman and Vigna): small, fast and statistically sound for
 /// simulation; the exact generator matters because runs must replay bit for bit.
@@ -84,14 +84,17 @@ impl Rng {
 #[derive(Debug)]
 pub struct Streams {
     seed: u64,
-    streams: BTreeMap<String, Rng>,
+    /// By name. Hashed, not ordered: nothing iterates it, and every segment
+    /// looks up two streams among hundreds of per-node ones, where a tree
+    /// compared strings all the way down.
+    streams: HashMap<String, Rng>,
 }
 
 impl Streams {
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
-            streams: BTreeMap::new(),
+            streams: HashMap::new(),
         }
     }
 

@@ -14,7 +14,9 @@ pub struct Trace {
 
 impl Trace {
     /// Adds one record: a line of text and, optionally, bytes it refers to
-    /// (a payload) hashed after it.
+    /// hashed after it. A payload goes in as its fingerprint (pipe.rs): the
+    /// payload is hashed once per side already, and a SHA-256 pass over every
+    /// payload twice more was the simulator's largest native cost.
     pub fn record(&mut self, line: &str, bytes: &[u8]) {
         self.records += 1;
         self.hasher.update((line.len() as u32).to_le_bytes());

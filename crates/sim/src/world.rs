@@ -220,13 +220,25 @@ impl World {
     /// charged against the node's total receive budget (the caller has
     /// charged the peer's own budget).
     pub(crate) fn emit(&mut self, n: NodeId, event: Event, cost: usize) {
+        let print = match &event {
+            Event::Frame { frame, .. } => {
+                fingerprint(frame.command.as_str().as_bytes(), &frame.payload)
+            }
+            _ => 0,
+        };
+        self.emit_with(n, event, cost, print);
+    }
+
+    /// `emit` for a frame whose fingerprint the caller already has (`print`,
+    /// recorded in the trace for the payload; ignored for other events).
+    pub(crate) fn emit_with(&mut self, n: NodeId, event: Event, cost: usize, print: u64) {
         self.counters.bump("events");
         let line = match &event {
             Event::Frame { peer, frame } => {
                 self.counters.bump("frames");
                 let line = format!("n{n} frame p{peer} {}", frame.command.as_str());
                 self.trace
-                    .record(&format!("{} {line}", self.now_us), &frame.payload);
+                    .record(&format!("{} {line}", self.now_us), &print.to_le_bytes());
                 None
             }
             Event::Dropped { peer, reason } => {
@@ -379,27 +391,29 @@ impl World {
         } else {
             admitted
         };
+        let print = fingerprint(command.as_str().as_bytes(), payload);
         if status.is_queued() {
-            self.on_queued(n, p, command, payload, status, now);
+            self.on_queued(n, p, command, payload, print, status, now);
         }
         self.record(
             format!("n{n} send p{p} {} {status:?}", command.as_str()),
-            payload,
+            &print.to_le_bytes(),
         );
         Ok(status)
     }
 
-    /// Bookkeeping after a frame entered a peer's queue.
+    /// Bookkeeping after a frame entered a peer's queue; `print` is its fingerprint.
+    #[allow(clippy::too_many_arguments)]
     fn on_queued(
         &mut self,
         n: NodeId,
         p: PeerId,
         command: &Command,
         payload: &[u8],
+        print: u64,
         status: SendStatus,
         now: u64,
     ) {
-        let print = fingerprint(command.as_str().as_bytes(), payload);
         let Some(conn) = self.conn_mut(n, p) else {
             return;
         };
@@ -427,6 +441,7 @@ impl World {
     ) -> Result<BroadcastReport, SimError> {
         let now = self.now_us;
         let frame = encode_frame(self.magic, command, payload);
+        let print = fingerprint(command.as_str().as_bytes(), payload);
         let node = self.node_mut(n)?;
         let targets: Vec<PeerId> = match peers {
             Some(list) => list.to_vec(),
@@ -457,7 +472,7 @@ impl World {
                 _ => report.refused.push(p),
             }
             if status.is_queued() {
-                self.on_queued(n, p, command, payload, status, now);
+                self.on_queued(n, p, command, payload, print, status, now);
             }
         }
         self.record(
@@ -467,7 +482,7 @@ impl World {
                 report.queued,
                 report.refused
             ),
-            payload,
+            &print.to_le_bytes(),
         );
         Ok(report)
     }
@@ -556,6 +571,15 @@ impl World {
             held: c.held,
             min_ping_us: c.standing.min_ping_us,
         })
+    }
+
+    /// Live (not closing) connections of a running node: (inbound, outbound,
+    /// inbound still handshaking); zeros for an unknown or crashed node.
+    pub fn slot_counts(&self, n: NodeId) -> (usize, usize, usize) {
+        match self.nodes.get(n as usize) {
+            Some(node) if node.up => node.slot_counts(),
+            _ => (0, 0, 0),
+        }
     }
 
     pub fn peer_ids(&self, n: NodeId) -> Vec<PeerId> {
@@ -795,18 +819,31 @@ impl World {
             .is_some_and(|node| node.up && node.generation == generation)
     }
 
+    /// The node's clock as `(base_ms, rate)`: it reads
+    /// `base_ms + virtual_ms * rate`, and a duration `d` on it is `d / rate`
+    /// virtual ms. Both are fixed for the node's life, so the application may
+    /// compute its clock itself (the same operations give the same bits)
+    /// instead of asking.
+    pub fn node_clock(&self, n: NodeId) -> Result<(f64, f64), SimError> {
+        let node = self.node(n)?;
+        Ok((
+            EPOCH_MS + node.config.clock_offset_ms,
+            1.0 + node.drift_ppm / 1e6,
+        ))
+    }
+
     /// The node's clock, in ms: the epoch, its offset, and virtual time run
     /// through its drift.
     pub fn node_time_ms(&self, n: NodeId) -> Result<f64, SimError> {
-        let node = self.node(n)?;
+        let (base, rate) = self.node_clock(n)?;
         let virtual_ms = self.now_us as f64 / 1000.0;
-        Ok(EPOCH_MS + node.config.clock_offset_ms + virtual_ms * (1.0 + node.drift_ppm / 1e6))
+        Ok(base + virtual_ms * rate)
     }
 
     /// A duration on the node's clock, in virtual ms.
     pub fn node_delay_ms(&self, n: NodeId, ms: f64) -> Result<f64, SimError> {
-        let node = self.node(n)?;
-        Ok(ms / (1.0 + node.drift_ppm / 1e6))
+        let (_, rate) = self.node_clock(n)?;
+        Ok(ms / rate)
     }
 
     // ---- determinism and coverage ----
