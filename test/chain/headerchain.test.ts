@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeHeader, headerHash } from '../../ts/chain/block.js';
-import { generateHeaders } from '../../ts/chain/generate.js';
+import { generateHeaders, generateHeadersPayload } from '../../ts/chain/generate.js';
 import { chainFor, type HeaderChain, HeaderError } from '../../ts/chain/headerchain.js';
 import { readHeadersFile, writeHeadersFile } from '../../ts/chain/headersfile.js';
 import { bitsToTarget, blockWork, checkProofOfWork, targetToBits } from '../../ts/chain/pow.js';
 import { networkPreset, parseNetwork } from '../../ts/config/schema.js';
+import { encodePayload } from '../../ts/wire/codec.js';
 import type { BlockHeader } from '../../ts/wire/types.js';
 
 const REGTEST = networkPreset('regtest');
@@ -83,6 +84,18 @@ describe('HeaderChain', () => {
     expect(e.code).toBe('unconnected');
     expect(e.permanent).toBe(false);
     expect(chain.height).toBe(30);
+  });
+
+  it('generates the same chain as records as it does as headers', () => {
+    const payload = generateHeadersPayload(REGTEST, 40, 'same');
+    expect(encodePayload('headers', payload)).toEqual(
+      encodePayload('headers', { headers: generateHeaders(REGTEST, 40, 'same') }),
+    );
+    const chain = chainFor(REGTEST);
+    expect(chain.acceptPayload(payload).added).toBe(40);
+    expect(chain.tipHash).toEqual(
+      headerHash(generateHeaders(REGTEST, 40, 'same')[39] as BlockHeader),
+    );
   });
 
   it('rejects a header whose hash misses its target', () => {

@@ -1,10 +1,11 @@
 // What a simulation scenario is: a setup and a run on a SimNetwork, ending in
 // an outcome with a few figures. Scenarios throw InvariantViolation (or let
 // one surface from the network) when something that must hold did not.
-import { generateHeaders } from '../../chain/generate.js';
+import { generateHeadersPayload } from '../../chain/generate.js';
 import { hashToHex } from '../../chain/hash.js';
 import { chainFor, type HeaderChain } from '../../chain/headerchain.js';
 import { type Network, networkPreset } from '../../config/schema.js';
+import type { HeadersPayload } from '../../wire/headers.js';
 import { type SimNetwork, simNodeIp } from '../network.js';
 
 export interface ScenarioOptions {
@@ -48,17 +49,18 @@ export const REGTEST_PORT = REGTEST.port;
 /** What node clocks read at virtual time 0 (the world's epoch). */
 export const SIM_EPOCH_MS = 1_700_000_000_000;
 
-const generated = new Map<number, ReturnType<typeof generateHeaders>>();
+const generated = new Map<number, HeadersPayload>();
 
 /** A regtest chain of `count` generated headers (generated once per process). */
 export function generatedChain(count: number, clock: { now(): number }): HeaderChain {
-  let headers = generated.get(count);
-  if (!headers) {
-    headers = generateHeaders(REGTEST, count, 'peerwire-sim');
-    generated.set(count, headers);
+  let payload = generated.get(count);
+  if (!payload) {
+    payload = generateHeadersPayload(REGTEST, count, 'peerwire-sim');
+    generated.set(count, payload);
   }
   const chain = chainFor(REGTEST, { clock });
-  chain.append(headers);
+  // Its records, validated and stored in place: no header object is made.
+  chain.acceptPayload(payload);
   return chain;
 }
 
