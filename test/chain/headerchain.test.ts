@@ -98,6 +98,20 @@ describe('HeaderChain', () => {
     );
   });
 
+  it('takes a message it already holds as nothing new, and still refuses one that does not link', () => {
+    const headers = generateHeaders(REGTEST, 30);
+    const chain = chainFor(REGTEST);
+    chain.append(headers);
+    const again = chain.accept(headers.slice(5));
+    expect(again.added).toBe(0);
+    expect(again.last).toBe(chain.tip);
+    // The last header is known, but one in the middle does not follow its predecessor.
+    const broken = headers.slice(5);
+    broken[10] = { ...(broken[10] as BlockHeader), prevBlock: new Uint8Array(32) };
+    expect(errorOf(() => chain.accept(broken)).code).toBe('non-continuous');
+    expect(chain.height).toBe(30);
+  });
+
   it('rejects a header whose hash misses its target', () => {
     const [first] = generateHeaders(REGTEST, 1) as [BlockHeader];
     const limit = BigInt(`0x${REGTEST.pow.limit}`);

@@ -272,6 +272,8 @@ export class HeaderChain {
     let added = 0;
     let last: ChainEntry | undefined;
     const hashes = sha256dEach(raw.subarray(start, start + count * stride), stride, HEADER_BYTES);
+    const known = this.allKnown(raw, start, count, stride, hashes);
+    if (known) return { added: 0, last: known };
     try {
       for (let i = 0, at = start; i < count; i++, at += stride) {
         let prev: ChainEntry | undefined;
@@ -309,6 +311,30 @@ export class HeaderChain {
       if (this.sideHeaders > this.maxSideHeaders) this.prune(last);
     }
     return { added, last };
+  }
+
+  /**
+   * The entry of the last header, when every header of the message is already
+   * in the index: its last one is, and each links to the one before it (an
+   * entry's ancestors are always in the index), the first to a known block.
+   * A peer that sends what we have, as several do in a sync, then costs a
+   * hash and a comparison per header, not a lookup. Undefined otherwise: the
+   * caller's walk then adds, and reports, exactly as without this check.
+   */
+  private allKnown(
+    raw: Buffer,
+    start: number,
+    count: number,
+    stride: number,
+    hashes: Buffer,
+  ): ChainEntry | undefined {
+    if (count === 0) return undefined;
+    const last = this.index.get(hashes.toString('latin1', (count - 1) * 32, count * 32));
+    if (last === undefined) return undefined;
+    for (let i = 1, at = start + stride; i < count; i++, at += stride) {
+      if (!sameHash(hashes, (i - 1) * 32, raw, at + 4)) return undefined;
+    }
+    return this.index.has(raw.toString('latin1', start + 4, start + 36)) ? last : undefined;
   }
 
   /** Bitcoin Core's CheckBlockHeader and ContextualCheckBlockHeader. */
