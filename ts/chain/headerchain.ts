@@ -581,10 +581,7 @@ export class HeaderChain {
     const slots = this.slotsAfter(locator, hashStop);
     // Each record: the stored header, then a zero transaction count.
     const { wire, start } = allocHeadersWire(slots.length);
-    for (let i = 0, at = start; i < slots.length; i++, at += HEADER_RECORD_BYTES) {
-      this.store.copyTo(slots[i] as number, wire, at);
-      wire[at + HEADER_BYTES] = 0;
-    }
+    this.store.copyRecordsTo(slots, wire, start);
     return headersFromWire(wire, start, slots.length);
   }
 
