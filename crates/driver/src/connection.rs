@@ -142,7 +142,9 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
         }
         let max_read = read_size.min(limits.wake.read_bytes);
         let size = decoder.next_read_size(max_read);
-        let read = {
+        let read = if decoder.buffered() == 0 && size <= FIRST_READ {
+            read_small(&mut decoder, stream, size)
+        } else {
             let buf = decoder.read_buffer(max_read);
             stream.try_read_buf(&mut buf.limit(size))
         };
@@ -152,7 +154,15 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             _ => read_size,
         };
         match read {
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Caught up: an idle peer keeps no read buffer (a large read's
+                // room included) and no event slots while it waits.
+                decoder.release_idle_buffer();
+                if batch.capacity() > 0 {
+                    batch = Vec::new();
+                }
+                continue;
+            }
             Ok(0) => {
                 link.peer_eof.notify_one();
                 if link.is_closing() {
@@ -244,6 +254,21 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// A small read when nothing is buffered, into a scratch array on the stack:
+/// the decoder is handed only the bytes that arrived, so the read that finds
+/// the socket drained, which every wake ends with, allocates nothing, and a
+/// lone small frame costs an allocation of its own size.
+fn read_small(
+    decoder: &mut FrameDecoder,
+    stream: &TcpStream,
+    size: usize,
+) -> std::io::Result<usize> {
+    let mut scratch = [0u8; FIRST_READ];
+    let n = stream.try_read(&mut scratch[..size])?;
+    decoder.feed(&scratch[..n]);
+    Ok(n)
 }
 
 /// Reads and discards what a closing peer still sends, without parsing it, until

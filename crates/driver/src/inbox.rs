@@ -283,8 +283,9 @@ impl Inbox {
                     break;
                 }
             }
-            if !ended && queue.events.is_empty() && queue.events.capacity() > 64 {
-                // A burst's worth of slots is not kept for the life of the peer.
+            if !ended && queue.events.is_empty() && queue.events.capacity() > 0 {
+                // Slots are not kept for the life of the peer: most peers idle,
+                // and a busy one's next batch allocates once (push_batch).
                 queue.events = VecDeque::new();
             }
             if ended {
