@@ -12,6 +12,7 @@ import {
 import { hashToHex, hexToHash, sha256d, sha256dEach } from '../../ts/chain/hash.js';
 import { bitsToTarget, blockWork, checkProofOfWork, targetToBits } from '../../ts/chain/pow.js';
 import { networkPreset } from '../../ts/config/schema.js';
+import { native } from '../../ts/native/binding.js';
 import { DecodeError } from '../../ts/wire/errors.js';
 import type { BlockHeader } from '../../ts/wire/types.js';
 
@@ -43,6 +44,19 @@ describe('chain helpers', () => {
       );
     }
     expect(() => sha256dEach(records.subarray(1), 80)).toThrow(/whole records of 80 bytes/);
+  });
+
+  it('refuses an output buffer that is too small or overlaps the input, natively', () => {
+    const data = Buffer.alloc(160, 3);
+    expect(() => native.doubleSha256Into(data, Buffer.alloc(31))).toThrow(/holds 31 bytes; 32/);
+    expect(() => native.doubleSha256Into(data, data.subarray(100))).toThrow(/overlaps/);
+    expect(() => native.doubleSha256EachInto(data, 80, 80, Buffer.alloc(63))).toThrow(/64/);
+    expect(() => native.doubleSha256EachInto(data, 80, 80, data.subarray(0, 64))).toThrow(
+      /overlaps/,
+    );
+    const out = Buffer.alloc(64);
+    native.doubleSha256EachInto(data, 80, 80, out);
+    expect(out.subarray(32)).toEqual(sha256d(data.subarray(80)));
   });
 
   it('hashes the first bytes of each record when given a length (headers in place)', () => {

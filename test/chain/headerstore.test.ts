@@ -49,4 +49,19 @@ describe('HeaderStore records', () => {
     expect(store.view(slots[20] as number)).toEqual(rawHeader(20).subarray(1));
     expect(store.time(slots[20] as number)).toBe(rawHeader(20).readUInt32LE(1 + 68));
   });
+
+  it('writes a zero transaction count into a reused slot whatever its memory held', () => {
+    const store = new HeaderStore();
+    const slot = store.add(rawHeader(1), 1);
+    store.add(rawHeader(2), 1);
+    // Dirty the byte after the header, as junk in fresh memory would be.
+    const view = store.view(slot);
+    new Uint8Array(view.buffer, view.byteOffset + HEADER_BYTES, 1)[0] = 0xff;
+    store.release(slot);
+    expect(store.add(rawHeader(3), 1)).toBe(slot);
+    const out = Buffer.alloc(HEADER_RECORD_BYTES);
+    store.copyRecordsTo([slot], out, 0);
+    expect(out[HEADER_BYTES]).toBe(0);
+    expect(out.subarray(0, HEADER_BYTES)).toEqual(rawHeader(3).subarray(1));
+  });
 });

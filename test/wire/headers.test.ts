@@ -105,6 +105,13 @@ describe('headers payloads', () => {
     expect(copied(own(), false)).toBe(true);
     const batch = Buffer.concat([Buffer.alloc(7), encoded]);
     expect(copied(batch.subarray(7), true)).toBe(true);
+    // Records followed by bytes a peer appended: copied, or the view would
+    // keep the appended bytes alive with the message.
+    const padded = new Uint8Array(new ArrayBuffer(encoded.length + 100_000));
+    padded.set(encoded);
+    const paddedRecords = headerRecords(decode(padded, true))?.wire;
+    expect(paddedRecords?.buffer).not.toBe(padded.buffer);
+    expect(paddedRecords?.buffer.byteLength).toBeLessThan(100_000);
     // A count to rewrite: copied, so the sender's bytes are left as they were.
     const odd = own();
     odd[1 + 80] = 7;

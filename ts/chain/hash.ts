@@ -3,7 +3,9 @@ import { native } from '../native/binding.js';
 
 /**
  * SHA-256 applied twice (in Rust: node:crypto's per-call setup costs more than
- * the hash). The result comes from node's buffer pool and is filled natively.
+ * the hash). The result comes from node's buffer pool, as small `Buffer.from`
+ * results do, and is filled natively: one kept for long holds on to its 8 KiB
+ * pool slab, so copy hashes you keep by the thousand into memory of their own.
  */
 export function sha256d(data: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(32);

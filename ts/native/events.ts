@@ -41,6 +41,11 @@ export type TransportEvent =
   /** `close()` finished; nothing more will arrive. */
   | { type: 'closed' };
 
+/**
+ * A verified frame's payload, handed over: a transport must not reuse or
+ * change a payload's memory once it has passed it on (the Engine may keep a
+ * large `headers` payload's bytes as the decoded message's records).
+ */
 export type FrameHandler = (peer: PeerId, command: string, payload: Buffer) => void;
 export type EventHandler = (event: TransportEvent) => void;
 

@@ -122,6 +122,8 @@ export interface TransportHandlers {
   /**
    * A verified frame. A payload under 64 KiB is a view into the batch's shared
    * buffer (copy it to keep it: see dispatchBatch); a larger one is its own.
+   * A transport of your own must hand payloads over: never reuse or change
+   * one's memory after passing it here.
    */
   onFrame?: FrameHandler;
   /** Every other event: connections, drops, backpressure relief, disconnects. */

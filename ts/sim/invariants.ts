@@ -250,10 +250,28 @@ export class Invariants implements TransportObserver {
     node: number,
     transport: SimTransport,
     limits: { maxInbound: number; maxHandshaking: number; maxConnections: number },
+    independent = false,
   ): void {
-    // One call, not a peerInfo (an object of 17 fields) per peer.
+    // One call, not a peerInfo (an object of 17 fields) per peer. The world
+    // admits connections by the same counts, so a periodic sweep (`independent`)
+    // also counts peer by peer and holds the two to agreement.
     const { inbound, handshaking, total } = transport.slotCounts();
     this.exercised('transport-slots');
+    if (independent) {
+      const counted = countSlots(transport);
+      if (
+        counted.inbound !== inbound ||
+        counted.handshaking !== handshaking ||
+        counted.total !== total
+      ) {
+        this.violation(
+          'transport-slots',
+          `slot counts ${inbound}/${handshaking}/${total} (inbound/handshaking/all), ` +
+            `peer by peer ${counted.inbound}/${counted.handshaking}/${counted.total}`,
+          node,
+        );
+      }
+    }
     if (inbound > limits.maxInbound) {
       this.violation('transport-slots', `${inbound} inbound, limit ${limits.maxInbound}`, node);
     }
@@ -272,6 +290,27 @@ export class Invariants implements TransportObserver {
       );
     }
   }
+}
+
+/** Live connections counted from each peer's own info: closing ones hold no slot. */
+function countSlots(transport: SimTransport): {
+  inbound: number;
+  handshaking: number;
+  total: number;
+} {
+  let inbound = 0;
+  let handshaking = 0;
+  let total = 0;
+  for (const id of transport.peerIds()) {
+    const info = transport.peerInfo(id);
+    if (!info || info.closing) continue;
+    total++;
+    if (info.inbound) {
+      inbound++;
+      if (!info.handshakeComplete) handshaking++;
+    }
+  }
+  return { inbound, handshaking, total };
 }
 
 export interface ConvergenceOptions<T> {

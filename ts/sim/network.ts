@@ -718,6 +718,7 @@ export class SimNetwork {
     if (all) this.lastSweep = this.now();
     for (const node of this.nodeList) {
       const id = node.id;
+      if (all) this.checkSlotsOf(id, true);
       if (all || this.touched.has(id)) this.checkEngineOf(id);
       else this.checkDeadlinesOf(id);
     }
@@ -753,15 +754,20 @@ export class SimNetwork {
     if (engine) this.invariants.checkDeadline(id, engine, earliest);
   }
 
-  private checkSlotsOf(id: number): void {
+  private checkSlotsOf(id: number, independent = false): void {
     const engine = this.engineOf(id);
     const node = this.nodeList[id];
     if (!engine || !node) return;
     const limits = engine.config.limits;
-    this.invariants.checkTransport(id, node.transport, {
-      maxInbound: limits.maxInbound,
-      maxHandshaking: limits.maxHandshaking,
-      maxConnections: limits.maxConnections ?? limits.maxInbound + limits.maxOutbound,
-    });
+    this.invariants.checkTransport(
+      id,
+      node.transport,
+      {
+        maxInbound: limits.maxInbound,
+        maxHandshaking: limits.maxHandshaking,
+        maxConnections: limits.maxConnections ?? limits.maxInbound + limits.maxOutbound,
+      },
+      independent,
+    );
   }
 }

@@ -143,9 +143,10 @@ export function readHeaderAt(bytes: Buffer, at: number): BlockHeader {
  * A received payload (`count` read, records from `start`) as records, when
  * every transaction count is one byte; undefined otherwise (the caller decodes
  * field by field). The bytes are copied, so the payload pins no receive batch,
- * unless the caller `owns` the payload and it is the whole of its memory (a
- * large frame gets a buffer of its own) with every count already 0: then the
- * records are a view of it, and a headers message costs no copy.
+ * unless the caller `owns` the payload, the records are all of it, it is the
+ * whole of its memory (a large frame gets a buffer of its own) and every count
+ * is already 0: then the records are a view of it, and a headers message costs
+ * no copy.
  */
 export function headersFromPayload(
   payload: Uint8Array,
@@ -161,9 +162,13 @@ export function headersFromPayload(
     if (txCount >= 0xfd) return undefined;
     if (txCount !== 0) zeros = false;
   }
+  // Only when the records are the whole payload: a view of a few records
+  // followed by megabytes a peer appended (ignored, as Core ignores them)
+  // would keep those megabytes alive with the message.
   if (
     owned &&
     zeros &&
+    end === payload.byteLength &&
     payload.byteOffset === 0 &&
     payload.byteLength === payload.buffer.byteLength
   ) {

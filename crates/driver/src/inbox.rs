@@ -487,8 +487,11 @@ mod tests {
         let mut burst: Vec<Event> = (0..10_000).map(|_| frame(1, 0)).collect();
         inbox.push_batch(1, &mut burst);
         while inbox.drain(&BatchLimits::default()).more {}
-        let state = lock(&inbox.state);
-        assert!(state.peers[&1].events.capacity() <= 64);
+        assert_eq!(lock(&inbox.state).peers[&1].events.capacity(), 0);
+        // A small batch too: an idle peer keeps no slots at all.
+        inbox.push_batch(1, &mut vec![frame(1, 10)]);
+        while inbox.drain(&BatchLimits::default()).more {}
+        assert_eq!(lock(&inbox.state).peers[&1].events.capacity(), 0);
     }
 
     #[test]

@@ -10,6 +10,19 @@ use napi_derive::napi;
 
 const HASH_BYTES: usize = 32;
 
+/// `data` and `out` may be views of the same memory from JavaScript; writing
+/// through one while reading the other is not allowed, so that is refused.
+fn check_disjoint(data: &[u8], out: &[u8]) -> Result<()> {
+    let (d, o) = (data.as_ptr_range(), out.as_ptr_range());
+    if d.start < o.end && o.start < d.end {
+        return Err(Error::new(
+            Status::InvalidArg,
+            "the output buffer overlaps the input".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 fn too_small(needed: usize, got: usize) -> Error {
     Error::new(
         Status::InvalidArg,
@@ -20,6 +33,7 @@ fn too_small(needed: usize, got: usize) -> Error {
 /// SHA-256 applied twice, into the first 32 bytes of `out`.
 #[napi(catch_unwind)]
 pub fn double_sha256_into(data: &[u8], mut out: BufferSlice) -> Result<()> {
+    check_disjoint(data, &out)?;
     let got = out.len();
     let out = out
         .get_mut(..HASH_BYTES)
@@ -57,6 +71,7 @@ pub fn double_sha256_each_into(
             format!("cannot hash {len} bytes of {stride}-byte records"),
         ));
     }
+    check_disjoint(data, &out)?;
     let needed = data.len() / stride * HASH_BYTES;
     let got = out.len();
     let out = out
