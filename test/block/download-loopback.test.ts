@@ -3,20 +3,18 @@
 // a mutated copy, one lacks some blocks. The downloader must finish from the
 // others and deliver every block once, in height order through blocks().
 import { afterEach, describe, expect, it } from 'vitest';
-import { assembleBlock, blockSubsidy, buildTx, coinbaseTx } from '../../ts/block/build.js';
 import { BlockError, checkBlock } from '../../ts/block/check.js';
 import { downloadBlocks } from '../../ts/block/download.js';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { BlockNotFoundError, requestBlock } from '../../ts/block/request.js';
 import { MemoryBlockSink } from '../../ts/block/sink.js';
-import { headerHash } from '../../ts/chain/block.js';
 import { hashToHex } from '../../ts/chain/hash.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
-import { checkProofOfWork } from '../../ts/chain/pow.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { INV_TYPE, type InvVector } from '../../ts/wire/types.js';
+import { invalidBlockAt } from '../helpers/blocks.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const REGTEST = networkPreset('regtest');
@@ -25,36 +23,7 @@ const COUNT = 240;
 const BLOCKS = generateBlocks(REGTEST, COUNT, { txsPerBlock: 3 });
 const BY_HASH = new Map(BLOCKS.map((b) => [hashToHex(b.hash), b]));
 
-/**
- * A block for height COUNT on BLOCKS[COUNT - 2] with a valid header and proof
- * of work whose coinbase claims another height: invalid itself (bad-cb-height),
- * not a mutation.
- */
-function invalidTip() {
-  const prev = BLOCKS[COUNT - 2] as (typeof BLOCKS)[number];
-  const coinbase = buildTx(
-    coinbaseTx({
-      height: COUNT + 7,
-      outputs: [{ value: blockSubsidy(COUNT, 150), script: Buffer.from([0x51]) }],
-    }),
-  );
-  const block = assembleBlock(
-    {
-      version: 0x2000_0000,
-      prevBlock: prev.hash,
-      time: prev.header.time + 30,
-      bits: prev.header.bits,
-      nonce: 0,
-    },
-    [coinbase],
-  );
-  const limit = BigInt(`0x${REGTEST.pow.limit}`);
-  while (checkProofOfWork(headerHash(block.header), block.header.bits, limit) !== 'ok')
-    block.header.nonce++;
-  block.raw.writeUInt32LE(block.header.nonce, 76);
-  return { ...block, hash: headerHash(block.header), height: COUNT };
-}
-const INVALID = invalidTip();
+const INVALID = invalidBlockAt(BLOCKS, COUNT);
 BY_HASH.set(hashToHex(INVALID.hash), INVALID);
 
 const engines: Engine[] = [];

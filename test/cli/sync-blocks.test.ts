@@ -9,20 +9,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { assembleBlock, blockSubsidy, buildTx, coinbaseTx } from '../../ts/block/build.js';
 import { checkBlock } from '../../ts/block/check.js';
 import { generateBlocks } from '../../ts/block/generate.js';
-import { headerHash } from '../../ts/chain/block.js';
 import { hashToHex } from '../../ts/chain/hash.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
-import { checkProofOfWork } from '../../ts/chain/pow.js';
 import { serveHeaders } from '../../ts/cli/headers-service.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
 import { BlockStore } from '../../ts/store/blocks/store.js';
 import type { BlockHeader, InvVector } from '../../ts/wire/types.js';
-import { exitOf, ROOT, runCli } from '../helpers/cli.js';
+import { invalidBlockAt } from '../helpers/blocks.js';
+import { exitOf, ROOT, runCli, syncBlocksArgs } from '../helpers/cli.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const REGTEST = networkPreset('regtest');
@@ -66,35 +64,7 @@ function openGate(): void {
   gate.paceMs = 0;
 }
 
-/**
- * A block for height COUNT on BLOCKS[COUNT - 2] with a valid header and proof
- * of work whose coinbase claims another height: invalid itself (bad-cb-height).
- */
-function invalidTip() {
-  const prev = BLOCKS[COUNT - 2] as (typeof BLOCKS)[number];
-  const coinbase = buildTx(
-    coinbaseTx({
-      height: COUNT + 7,
-      outputs: [{ value: blockSubsidy(COUNT, 150), script: Buffer.from([0x51]) }],
-    }),
-  );
-  const block = assembleBlock(
-    {
-      version: 0x2000_0000,
-      prevBlock: prev.hash,
-      time: prev.header.time + 30,
-      bits: prev.header.bits,
-      nonce: 0,
-    },
-    [coinbase],
-  );
-  const limit = BigInt(`0x${REGTEST.pow.limit}`);
-  while (checkProofOfWork(headerHash(block.header), block.header.bits, limit) !== 'ok')
-    block.header.nonce++;
-  block.raw.writeUInt32LE(block.header.nonce, 76);
-  return { ...block, hash: headerHash(block.header), height: COUNT };
-}
-const INVALID = invalidTip();
+const INVALID = invalidBlockAt(BLOCKS, COUNT);
 BY_HASH.set(hashToHex(INVALID.hash), INVALID);
 
 /** A NODE_NETWORK | NODE_WITNESS Engine serving the chain's headers and blocks. */
@@ -143,18 +113,12 @@ function hangingUp(): Server {
   return { address: `127.0.0.1:${e.listen('127.0.0.1', 0).port}`, sent: [] };
 }
 
-function syncArgs(servers: Server[], datadir: string, extra: string[] = []): string[] {
-  return [
-    'sync',
-    ...servers.flatMap((s) => ['--connect', s.address]),
-    '--network',
-    'regtest',
-    '--blocks',
-    '--datadir',
+const syncArgs = (servers: Server[], datadir: string, extra: string[] = []) =>
+  syncBlocksArgs(
+    servers.map((s) => s.address),
     datadir,
-    ...extra,
-  ];
-}
+    extra,
+  );
 
 /** Opens the store the CLI wrote and checks it holds the chain, each block once and verified. */
 async function expectWholeChain(datadir: string): Promise<void> {

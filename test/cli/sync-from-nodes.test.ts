@@ -14,7 +14,7 @@ import { networkPreset } from '../../ts/config/schema.js';
 import { INDEX_HEADER_BYTES, INDEX_RECORD_BYTES } from '../../ts/store/blocks/format.js';
 import { BlockStore } from '../../ts/store/blocks/store.js';
 import { decodeHeadersPayload, readHeadersPayload } from '../../ts/store/headers-file.js';
-import { exitOf, ROOT, runCli, startCli } from '../helpers/cli.js';
+import { exitOf, ROOT, runCli, startCli, syncBlocksArgs } from '../helpers/cli.js';
 
 const REGTEST = networkPreset('regtest');
 const HEIGHT = 3_000;
@@ -32,18 +32,8 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function syncArgs(addresses: string[], datadir: string): string[] {
-  return [
-    'sync',
-    ...addresses.flatMap((a) => ['--connect', a]),
-    '--network',
-    'regtest',
-    '--blocks',
-    '--datadir',
-    datadir,
-    '--json',
-  ];
-}
+const syncArgs = (addresses: string[], datadir: string) =>
+  syncBlocksArgs(addresses, datadir, ['--json']);
 
 describe('peerwire sync --blocks from several peerwire nodes', () => {
   it('downloads from all of them, survives kill -9 and resumes', async () => {

@@ -101,3 +101,21 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
   return new Promise((resolve) => child.once('exit', (code) => resolve(code)));
 }
+
+/** `peerwire sync --blocks` on regtest from `addresses` into `datadir`, then `extra` flags. */
+export function syncBlocksArgs(
+  addresses: readonly string[],
+  datadir: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [
+    'sync',
+    ...addresses.flatMap((a) => ['--connect', a]),
+    '--network',
+    'regtest',
+    '--blocks',
+    '--datadir',
+    datadir,
+    ...extra,
+  ];
+}

@@ -15,7 +15,7 @@ import { networkPreset } from '../../ts/config/schema.js';
 import { BlockStore } from '../../ts/store/blocks/store.js';
 import { type BcoinNodeHandle, startBcoin } from '../helpers/bcoin.js';
 import { type MinedChain, mineChainWithTxs, rawBlockAt } from '../helpers/bcoin-chain.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, syncBlocksArgs } from '../helpers/cli.js';
 
 const REGTEST = networkPreset('regtest');
 // Past 432, where segwit activates on bcoin's regtest (version bits).
@@ -44,19 +44,7 @@ describe('interop with bcoin: blocks', () => {
     const datadir = join(dir, 'data');
     // bcoin never sends an empty `headers` at its tip: the sync ends on the timeout.
     const run = await runCli(
-      [
-        'sync',
-        '--connect',
-        bcoin.address,
-        '--network',
-        'regtest',
-        '--blocks',
-        '--datadir',
-        datadir,
-        '--timeout-ms',
-        '3000',
-        '--json',
-      ],
+      syncBlocksArgs([bcoin.address], datadir, ['--timeout-ms', '3000', '--json']),
       90_000,
     );
     expect(run.stderr).toBe('');

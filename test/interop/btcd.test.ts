@@ -12,7 +12,7 @@ import { hexToHash } from '../../ts/chain/hash.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { BlockStore } from '../../ts/store/blocks/store.js';
 import { BTCD_MINING_ADDRESS, type BtcdHandle, startBtcd } from '../helpers/btcd.js';
-import { exitOf, runCli, startCli } from '../helpers/cli.js';
+import { exitOf, runCli, startCli, syncBlocksArgs } from '../helpers/cli.js';
 
 /**
  * Past btcd's regtest segwit activation (BIP 9 signalling, active from 432),
@@ -103,20 +103,7 @@ describe('btcd and peerwire node', () => {
     expect(hashes).toHaveLength(MINED);
     const datadir = mkdtempSync(join(tmpdir(), 'peerwire-btcd-sync-'));
     try {
-      const run = await runCli(
-        [
-          'sync',
-          '--connect',
-          handle.address,
-          '--network',
-          'regtest',
-          '--blocks',
-          '--datadir',
-          datadir,
-          '--json',
-        ],
-        120_000,
-      );
+      const run = await runCli(syncBlocksArgs([handle.address], datadir, ['--json']), 120_000);
       expect(run.stderr).toBe('');
       expect(run.code).toBe(0);
       const result = JSON.parse(run.stdout);

@@ -1,6 +1,7 @@
 // serveBlocks' send-queue handling, driven by a fake transport: a send refused
 // as `full` is retried after `writable`, not lost; `backpressure` pauses until
-// `writable`; a peer that piles up more than MAX_PENDING_ITEMS is dropped.
+// `writable`; a peer that piles up more than MAX_PENDING_ITEMS is dropped; and a
+// large getdata is answered over many turns of the event loop, not one.
 import { describe, expect, it } from 'vitest';
 import { generateBlocks } from '../../ts/block/generate.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
@@ -85,4 +86,48 @@ describe('serveBlocks and the send queue', () => {
     expect(t.transport.disconnects.map((d) => d.reason)).toEqual(['getdata-flood']);
     await t.engine.close();
   });
+});
+
+// Nor may it answer a whole getdata in one turn of the event loop: with blocks
+// in memory (a synchronous source) and a peer that reads as fast as we write,
+// 50,000 items would otherwise be served in microtasks alone, starving every
+// other peer, timer and I/O for as long as that takes.
+describe('serveBlocks and the event loop', () => {
+  it.each([
+    ['held blocks', INV_TYPE.witnessBlock],
+    ['items answered by notfound', INV_TYPE.tx],
+  ])(
+    'a 50,000-item getdata of %s yields to the event loop',
+    { timeout: 30_000 },
+    async (_, type) => {
+      const { transport, engine, service, peer, id } = await setup();
+      const inventory = Array.from({ length: 50_000 }, (_, i) => ({
+        type,
+        hash: (BLOCKS[i % 5] as (typeof BLOCKS)[number]).hash,
+      }));
+      transport.deliver(id, { command: 'getdata', payload: { inventory } });
+      const pendingAtNextTurn = await new Promise<number>((r) =>
+        setImmediate(() => r(service.queueOf(peer).pending)),
+      );
+      expect(pendingAtNextTurn).toBeGreaterThan(0);
+      // And it all gets answered.
+      for (let i = 0; i < 3000 && service.queueOf(peer).pending > 0; i++) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      expect(service.queueOf(peer).pending).toBe(0);
+      if (type === INV_TYPE.witnessBlock) {
+        expect(transport.sentTo(id, 'block')).toHaveLength(50_000);
+      } else {
+        const items = transport
+          .sentTo(id, 'notfound')
+          .reduce(
+            (n, s) =>
+              n + (s.message as { payload: { inventory: unknown[] } }).payload.inventory.length,
+            0,
+          );
+        expect(items).toBe(50_000);
+      }
+      await engine.close();
+    },
+  );
 });
