@@ -77,34 +77,17 @@ impl World {
     }
 
     /// Live, unfrozen connection ends on running nodes, in a fixed order.
-    fn live_ends(&self) -> Vec<(NodeId, PeerId)> {
-        let mut out = Vec::new();
-        for (i, node) in self.nodes.iter().enumerate() {
-            if !node.up {
-                continue;
-            }
-            for conn in node.conns.values() {
-                if conn.is_open() && !conn.frozen {
-                    out.push((i as NodeId, conn.id));
-                }
-            }
-        }
-        out
-    }
-
-    /// How many `live_ends` there are, without listing them: every tick of
-    /// three kinds needs the count, and few ticks hit.
-    fn live_end_count(&self) -> usize {
+    fn live_ends(&self) -> impl Iterator<Item = (NodeId, PeerId)> + '_ {
         self.nodes
             .iter()
-            .filter(|node| node.up)
-            .map(|node| {
+            .enumerate()
+            .filter(|(_, node)| node.up)
+            .flat_map(|(i, node)| {
                 node.conns
                     .values()
-                    .filter(|c| c.is_open() && !c.frozen)
-                    .count()
+                    .filter(|conn| conn.is_open() && !conn.frozen)
+                    .map(move |conn| (i as NodeId, conn.id))
             })
-            .sum()
     }
 
     fn up_nodes(&self) -> Vec<NodeId> {
@@ -119,7 +102,7 @@ impl World {
         }
         self.schedule(self.now_us + TICK_US, Action::Chaos { kind, epoch });
         let population = match kind {
-            FaultKind::Reset | FaultKind::Fin | FaultKind::HalfOpen => self.live_end_count(),
+            FaultKind::Reset | FaultKind::Fin | FaultKind::HalfOpen => self.live_ends().count(),
             FaultKind::Clog | FaultKind::Crash => self.nodes.iter().filter(|n| n.up).count(),
             FaultKind::Partition => {
                 usize::from(self.nodes.len() >= 2 && self.partitions.is_empty())
@@ -139,7 +122,7 @@ impl World {
         let f = self.faults;
         match kind {
             FaultKind::Reset | FaultKind::Fin | FaultKind::HalfOpen => {
-                let ends = self.live_ends();
+                let ends: Vec<_> = self.live_ends().collect();
                 if ends.is_empty() {
                     return;
                 }
