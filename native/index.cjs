@@ -859,6 +859,7 @@ module.exports.EVENT_WRITABLE = nativeBinding.EVENT_WRITABLE
 module.exports.merkleRoot = nativeBinding.merkleRoot
 module.exports.SEND_BACKPRESSURE = nativeBinding.SEND_BACKPRESSURE
 module.exports.SEND_CLOSED = nativeBinding.SEND_CLOSED
+module.exports.SEND_CODE_BITS = nativeBinding.SEND_CODE_BITS
 module.exports.SEND_FULL = nativeBinding.SEND_FULL
 module.exports.SEND_QUEUED = nativeBinding.SEND_QUEUED
 module.exports.SEND_TOO_LARGE = nativeBinding.SEND_TOO_LARGE

@@ -31,7 +31,8 @@ export declare class NativeEngine {
   connect(address: string, proxy?: NativeProxy | undefined | null): number
   /**
    * Frames and queues one message; it is written at the next `flush()`
-   * (the owner calls it once per event-loop turn). Returns a SEND_* code.
+   * (the owner calls it once per event-loop turn). Returns a SEND_* code
+   * with the peer's credit above it (see SEND_CODE_BITS).
    */
   send(peer: number, commandName: string, payload: Uint8Array): number
   /**
@@ -41,6 +42,15 @@ export declare class NativeEngine {
   registerCommand(commandName: string): number | null
   /** `send` with a command id from `registerCommand`. */
   sendCommand(peer: number, commandId: number, payload: Uint8Array): number
+  /**
+   * Queues, corked, the sends the owner staged while it had credit for
+   * them: record `i` is `meta[3i..3i + 3]` = peer, command id, payload
+   * length, and the payloads lie back to back in `data`. The whole batch
+   * is checked before any of it is queued. One call per turn replaces a
+   * call per message. Returns how many the queues refused (a peer that
+   * closed meanwhile); the owner's credit keeps that at 0 otherwise.
+   */
+  sendStaged(meta: Uint32Array, data: Uint8Array): number
   /** Writes what `send` queued since the last flush, for every peer. */
   flush(): void
   /**
@@ -504,6 +514,13 @@ export interface NativeStats {
 export declare const SEND_BACKPRESSURE: number
 
 export declare const SEND_CLOSED: number
+
+/**
+ * `send` and `sendCommand` return a SEND_* code in the low bits and, above
+ * them, the peer's send credit: frame bytes (each frame counted as at least
+ * 24) that are sure to be queued without asking again (see `sendStaged`).
+ */
+export declare const SEND_CODE_BITS: number
 
 export declare const SEND_FULL: number
 

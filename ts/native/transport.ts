@@ -16,6 +16,7 @@ import {
   type PeerId,
   type TransportEvent,
 } from './events.js';
+import { StagedSends } from './staged.js';
 
 /** What `send` did with a message. */
 export type SendResult =
@@ -37,6 +38,11 @@ export type SendResult =
 let SEND_RESULT_BY_CODE: SendResult[] | undefined;
 
 function sendResultTable(): SendResult[] {
+  if (native.SEND_CODE_BITS !== SEND_CODE_BITS) {
+    throw new Error(
+      `the addon packs send codes in ${native.SEND_CODE_BITS} bits, not ${SEND_CODE_BITS}`,
+    );
+  }
   const table: SendResult[] = [];
   table[native.SEND_QUEUED] = 'queued';
   table[native.SEND_BACKPRESSURE] = 'backpressure';
@@ -46,6 +52,10 @@ function sendResultTable(): SendResult[] {
   table[native.SEND_TOO_LARGE] = 'too-large';
   return table;
 }
+
+/** A reply of `send`/`sendCommand`: a SEND_* code in these bits, the credit above them. */
+const SEND_CODE_BITS = 3;
+const SEND_CODE_MASK = (1 << SEND_CODE_BITS) - 1;
 
 export function sendResult(code: number): SendResult {
   SEND_RESULT_BY_CODE ??= sendResultTable();
@@ -168,8 +178,11 @@ export class NativeTransport {
   private flushScheduled = false;
   private readonly flush = () => {
     this.flushScheduled = false;
+    this.staged.flush();
     this.engine.flush();
   };
+  /** Sends the addon's credit already covers, handed over once per turn. */
+  private readonly staged: StagedSends;
   private readonly closeWaiters: Array<() => void> = [];
   /** Command ids from the addon (registerCommand), so `send` passes a number. */
   private readonly commandIds = new Map<string, number>();
@@ -189,6 +202,7 @@ export class NativeTransport {
       },
       () => this.pump(),
     );
+    this.staged = new StagedSends((meta, data) => this.engine.sendStaged(meta, data));
   }
 
   /** Replaces the handlers (for code that wires them after construction). */
@@ -215,7 +229,12 @@ export class NativeTransport {
    * Frames and queues one message. Sends made in the same turn of the event
    * loop go out together, in one write per peer, as soon as the turn's
    * synchronous code is done (a microtask): a burst costs one syscall, a
-   * lone pong goes out right after its handler returns.
+   * lone pong goes out right after its handler returns. The payload is
+   * copied before this returns.
+   *
+   * A small message the peer's queue is known to have room for is staged
+   * here and handed to the addon with the rest of the turn's (one native call
+   * for the lot); its result is exact all the same (see staged.ts).
    */
   send(peer: PeerId, command: string, payload: Uint8Array): SendResult {
     let id: number | null | undefined = this.commandIds.get(command);
@@ -226,15 +245,19 @@ export class NativeTransport {
       if (id !== null) this.commandIds.set(command, id);
       else this.commandTableFull = true;
     }
-    const code =
-      id === null
-        ? this.engine.send(peer, command, payload)
-        : this.engine.sendCommand(peer, id, payload);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       queueMicrotask(this.flush);
     }
-    return sendResult(code);
+    if (id !== null && this.staged.tryStage(peer, id, payload)) return 'queued';
+    // What was staged goes first, then this one with the addon's answer.
+    this.staged.flush();
+    const reply =
+      id === null
+        ? this.engine.send(peer, command, payload)
+        : this.engine.sendCommand(peer, id, payload);
+    this.staged.setCredit(peer, reply >>> SEND_CODE_BITS);
+    return sendResult(reply & SEND_CODE_MASK);
   }
 
   /**
@@ -247,12 +270,17 @@ export class NativeTransport {
     data: Uint8Array,
     offsets: Uint32Array,
   ): { sent: number; last: SendResult } {
+    this.staged.flush();
+    this.staged.forget(peer);
     const [sent, last] = this.engine.sendMany(peer, command, data, offsets);
     return { sent: sent ?? 0, last: sendResult(last ?? native.SEND_QUEUED) };
   }
 
   /** Encodes and checksums once, then queues the same bytes for every target. */
   broadcast(command: string, payload: Uint8Array, peers?: PeerId[]): BroadcastOutcome {
+    this.staged.flush();
+    if (peers === undefined) this.staged.forgetAll();
+    else for (const peer of peers) this.staged.forget(peer);
     return this.engine.broadcast(command, payload, peers);
   }
 
@@ -266,6 +294,8 @@ export class NativeTransport {
    * first. Returns false if the peer is unknown or already disconnecting.
    */
   disconnect(peer: PeerId, reason: string, options: { flush?: boolean } = {}): boolean {
+    this.staged.flush();
+    this.staged.forget(peer);
     return this.engine.disconnect(peer, reason, options.flush ?? false);
   }
 
@@ -275,11 +305,15 @@ export class NativeTransport {
    */
   setLimits(limits: Limits): void {
     const { peer, connections } = splitLimits(limits);
+    // Credits were given under the old limits.
+    this.staged.flush();
+    this.staged.forgetAll();
     this.engine.setLimits(peer);
     if (connections) this.engine.setConnectionLimits(connections);
   }
 
   peerInfo(peer: PeerId): PeerInfo | null {
+    this.staged.flush();
     return this.engine.peerInfo(peer);
   }
 
@@ -306,6 +340,9 @@ export class NativeTransport {
     const done = new Promise<void>((resolve) => this.closeWaiters.push(resolve));
     if (!this.closing) {
       this.closing = true;
+      // Later sends go to the addon, which refuses them as closed.
+      this.staged.flush();
+      this.staged.forgetAll();
       this.engine.close();
     }
     return done;
@@ -365,6 +402,7 @@ export class NativeTransport {
 
   private readonly onEventAndClose = (event: TransportEvent): void => {
     if (event.type === 'closed') this.closedFlag = true;
+    else if (event.type === 'disconnected') this.staged.forget(event.peer);
     this.onEvent(event);
   };
 }

@@ -281,6 +281,28 @@ impl Outbox {
         self.queue.len() + usize::from(!self.tail.is_empty())
     }
 
+    /// Frame bytes that may still be queued, in frames of any sizes, each
+    /// sure to be `Queued` (not past the pause point, not refused), with every
+    /// frame counted as at least [`HEADER_SIZE`] bytes so the message limit
+    /// holds too. A sender that keeps its own tally against this can report
+    /// `Queued` without asking; the queue only drains meanwhile.
+    pub fn credit(&self) -> usize {
+        if self.closed {
+            return 0;
+        }
+        let below_pause = self
+            .limits
+            .pause_bytes
+            .saturating_sub(self.pending_bytes + 1);
+        let below_max = self.limits.max_bytes.saturating_sub(self.pending_bytes);
+        let messages = self
+            .limits
+            .max_messages
+            .saturating_sub(self.pending_messages)
+            .saturating_mul(HEADER_SIZE);
+        below_pause.min(below_max).min(messages)
+    }
+
     /// Bytes not yet written, including those handed to the writer.
     pub fn pending_bytes(&self) -> usize {
         self.pending_bytes
@@ -305,6 +327,51 @@ mod tests {
 
     fn frame(n: usize) -> Bytes {
         Bytes::from(vec![0u8; n])
+    }
+
+    #[test]
+    fn frames_within_credit_are_queued_and_one_past_it_is_not() {
+        let mut seed = 7u64;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        // Pause point binding, message count binding, pause above the hard
+        // limit; whether a byte limit binds (then the credit is exact).
+        let cases = [
+            (1_000, 5_000, 1_000, true),
+            (1_000_000, 10_000_000, 40, false),
+            (900, 600, 100, true),
+        ];
+        for (pause, max, msgs, exact) in cases {
+            for _ in 0..50 {
+                let mut out = Outbox::new(limits(pause, max, msgs));
+                out.push(frame(HEADER_SIZE + next(200)));
+                let mut credit = out.credit();
+                loop {
+                    let len = HEADER_SIZE + next(300);
+                    if len > credit {
+                        break;
+                    }
+                    assert_eq!(out.push(frame(len)), SendStatus::Queued);
+                    credit -= len;
+                    assert!(
+                        out.credit() >= credit,
+                        "the credit only grows as the queue drains"
+                    );
+                }
+                if exact {
+                    // One byte past the credit is not plainly queued.
+                    let status = out.push(frame((out.credit() + 1).max(HEADER_SIZE)));
+                    assert_ne!(status, SendStatus::Queued, "{pause} {max} {msgs}");
+                }
+            }
+        }
+        let mut closed = Outbox::new(OutboxLimits::default());
+        closed.close();
+        assert_eq!(closed.credit(), 0);
     }
 
     #[test]

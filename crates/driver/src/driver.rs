@@ -5,7 +5,7 @@ use crate::config::{ConnectionLimits, DriverConfig};
 use crate::connection::{self, DROPPED_EVENT_COST};
 use crate::event::{DisconnectReason, Event, PeerId};
 use crate::inbox::{lock, BatchLimits, Drained, Inbox, Waker};
-use crate::link::{CloseRequest, Direction, PeerLink};
+use crate::link::{CloseRequest, Corked, Direction, PeerLink};
 use crate::listener;
 use crate::proxy::{self, CredentialSource, Proxy};
 use crate::tasks::TaskCounter;
@@ -495,20 +495,36 @@ impl Driver {
     /// Frames and queues one message without writing it yet: call
     /// [`Driver::flush`] at the end of the caller's turn. Many small sends
     /// then cost one write (a per-message write is a syscall each), and a
-    /// quiet peer's message still goes out as soon as the turn ends.
+    /// quiet peer's message still goes out as soon as the turn ends. Returns
+    /// the status and the queue's credit after it (see `Outbox::credit`).
     pub fn send_corked(
         &self,
         peer: PeerId,
         command: &Command,
         payload: &[u8],
-    ) -> Result<SendStatus, UnknownPeer> {
-        let link = self.sending_to(peer, command, payload)?;
-        let (status, first) =
-            link.queue_frame(&self.shared.inbox, self.shared.magic, command, payload);
-        if first {
+    ) -> Result<(SendStatus, usize), UnknownPeer> {
+        let corked = self.send_corked_run(peer, [(command, payload)])?;
+        Ok((corked.status, corked.credit))
+    }
+
+    /// [`Driver::send_corked`] for a run of messages to one peer, under one
+    /// lock: it stops at the first message the queue refuses.
+    pub fn send_corked_run<'a>(
+        &self,
+        peer: PeerId,
+        sends: impl IntoIterator<Item = (&'a Command, &'a [u8])>,
+    ) -> Result<Corked, UnknownPeer> {
+        let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
+        let sends = sends.into_iter().inspect(|&(command, payload)| {
+            link.note_sent(command);
+            link.standing
+                .note_sent(command, payload, || self.shared.now_us());
+        });
+        let corked = link.queue_frames(&self.shared.inbox, self.shared.magic, sends);
+        if corked.first {
             lock(&self.shared.corked).push(link);
         }
-        Ok(status)
+        Ok(corked)
     }
 
     /// Writes what corked sends queued, for every peer that has some.

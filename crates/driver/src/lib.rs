@@ -26,6 +26,6 @@ pub use config::{
 pub use driver::{BroadcastReport, Driver, DriverStats, PeerInfo, UnknownPeer};
 pub use event::{DisconnectReason, Event, PeerId};
 pub use inbox::{BatchLimits, Drained, Waker};
-pub use link::Direction;
+pub use link::{Corked, Direction};
 pub use peerwire_core;
 pub use proxy::Proxy;

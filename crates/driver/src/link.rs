@@ -120,6 +120,19 @@ pub struct CloseRequest {
     pub flush: bool,
 }
 
+/// What [`PeerLink::queue_frames`] did.
+#[derive(Debug, Clone, Copy)]
+pub struct Corked {
+    /// The status of the last message tried.
+    pub status: SendStatus,
+    /// Messages queued (the ones before a refusal).
+    pub queued: usize,
+    /// What the queue can still take, all `Queued` (see `Outbox::credit`).
+    pub credit: usize,
+    /// The first corked send since the last flush: the peer must be listed for flushing.
+    pub first: bool,
+}
+
 pub struct PeerLink {
     pub id: PeerId,
     pub direction: Direction,
@@ -200,34 +213,42 @@ impl PeerLink {
         true
     }
 
-    /// Frames and queues one message without writing it: the application
+    /// Frames and queues messages without writing them: the application
     /// flushes once per turn (see [`PeerLink::flush`]), so a burst of small
     /// sends costs one write, not one each. Past [`CORK_LIMIT`] queued bytes
     /// it writes at once, so a long burst streams into the socket as it is
-    /// produced. Returns the status; whether this is the first corked send
-    /// since the last flush (the peer must be listed for flushing); and
-    /// whether a sender waiting for `writable` may now send.
-    pub fn queue_frame(
+    /// produced. Stops at the first message the queue refuses.
+    pub fn queue_frames<'a>(
         &self,
         inbox: &Inbox,
         magic: Magic,
-        command: &Command,
-        payload: &[u8],
-    ) -> (SendStatus, bool) {
-        let status = {
+        sends: impl IntoIterator<Item = (&'a Command, &'a [u8])>,
+    ) -> Corked {
+        let (status, queued, credit) = {
             let mut state = lock(&self.state);
-            let admitted = state.outbox.admit(HEADER_SIZE + payload.len(), 1);
-            if admitted != SendStatus::Queued {
-                self.settle(&state, inbox, admitted, false);
-                return (admitted, false);
+            let mut status = SendStatus::Queued;
+            let mut queued = 0;
+            for (command, payload) in sends {
+                status = state.outbox.admit(HEADER_SIZE + payload.len(), 1);
+                if status != SendStatus::Queued {
+                    break;
+                }
+                status = state.outbox.enqueue_frame(magic, command, payload);
+                queued += 1;
             }
-            let status = state.outbox.enqueue_frame(magic, command, payload);
-            let writable =
-                state.outbox.queued_bytes() >= CORK_LIMIT && self.write_queued(&mut state);
+            let writable = queued > 0
+                && state.outbox.queued_bytes() >= CORK_LIMIT
+                && self.write_queued(&mut state);
             self.settle(&state, inbox, status, writable);
-            status
+            (status, queued, state.outbox.credit())
         };
-        (status, !self.corked.swap(true, Ordering::AcqRel))
+        let first = queued > 0 && !self.corked.swap(true, Ordering::AcqRel);
+        Corked {
+            status,
+            queued,
+            credit,
+            first,
+        }
     }
 
     /// fPauseSend, decided under the state lock so that it cannot interleave

@@ -222,11 +222,15 @@ fn a_large_corked_send_that_drains_at_once_leaves_the_peer_unheld() {
         client
     });
     let block = Command::new("block").unwrap();
-    let status = server
+    let (status, credit) = server
         .driver
         .send_corked(id, &block, &vec![0u8; 1_200_000])
         .unwrap();
     assert_eq!(status, SendStatus::Backpressure);
+    assert_eq!(
+        credit, 0,
+        "past the pause point nothing is sure to be queued"
+    );
     server.driver.flush();
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.driver.peer_info(id).unwrap().held {

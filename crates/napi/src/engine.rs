@@ -26,6 +26,18 @@ pub const SEND_UNKNOWN_PEER: u32 = 4;
 #[napi]
 pub const SEND_TOO_LARGE: u32 = 5;
 
+/// `send` and `sendCommand` return a SEND_* code in the low bits and, above
+/// them, the peer's send credit: frame bytes (each frame counted as at least
+/// 24) that are sure to be queued without asking again (see `sendStaged`).
+#[napi]
+pub const SEND_CODE_BITS: u32 = 3;
+/// The credit is capped so that code and credit fit in 32 bits.
+const MAX_CREDIT: usize = (u32::MAX >> SEND_CODE_BITS) as usize;
+
+fn code_with_credit(status: SendStatus, credit: usize) -> u32 {
+    status_code(status) | ((credit.min(MAX_CREDIT) as u32) << SEND_CODE_BITS)
+}
+
 pub(crate) fn status_code(status: SendStatus) -> u32 {
     match status {
         SendStatus::Queued => SEND_QUEUED,
@@ -39,6 +51,13 @@ pub(crate) fn status_code(status: SendStatus) -> u32 {
 pub(crate) fn command(name: &str) -> Result<Command> {
     Command::new(name)
         .map_err(|e| Error::new(Status::InvalidArg, format!("command \"{name}\": {e}")))
+}
+
+fn unregistered(command_id: u32) -> Error {
+    Error::new(
+        Status::InvalidArg,
+        format!("command id {command_id} was never registered"),
+    )
 }
 
 pub(crate) fn unknown(e: UnknownPeer) -> Error {
@@ -193,14 +212,19 @@ impl NativeEngine {
     }
 
     /// Frames and queues one message; it is written at the next `flush()`
-    /// (the owner calls it once per event-loop turn). Returns a SEND_* code.
+    /// (the owner calls it once per event-loop turn). Returns a SEND_* code
+    /// with the peer's credit above it (see SEND_CODE_BITS).
     #[napi(catch_unwind)]
     pub fn send(&self, peer: u32, command_name: String, payload: &[u8]) -> Result<u32> {
         let command = command(&command_name)?;
-        Ok(match self.driver.send_corked(peer, &command, payload) {
-            Ok(status) => status_code(status),
+        Ok(self.send_one(peer, &command, payload))
+    }
+
+    fn send_one(&self, peer: u32, command: &Command, payload: &[u8]) -> u32 {
+        match self.driver.send_corked(peer, command, payload) {
+            Ok((status, credit)) => code_with_credit(status, credit),
             Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
-        })
+        }
     }
 
     /// Validates a command name once and returns its id for `sendCommand`
@@ -227,16 +251,68 @@ impl NativeEngine {
             .borrow()
             .get(command_id as usize)
             .copied()
-            .ok_or_else(|| {
-                Error::new(
-                    Status::InvalidArg,
-                    format!("command id {command_id} was never registered"),
-                )
-            })?;
-        Ok(match self.driver.send_corked(peer, &command, payload) {
-            Ok(status) => status_code(status),
-            Err(UnknownPeer(_)) => SEND_UNKNOWN_PEER,
-        })
+            .ok_or_else(|| unregistered(command_id))?;
+        Ok(self.send_one(peer, &command, payload))
+    }
+
+    /// Queues, corked, the sends the owner staged while it had credit for
+    /// them: record `i` is `meta[3i..3i + 3]` = peer, command id, payload
+    /// length, and the payloads lie back to back in `data`. The whole batch
+    /// is checked before any of it is queued. One call per turn replaces a
+    /// call per message. Returns how many the queues refused (a peer that
+    /// closed meanwhile); the owner's credit keeps that at 0 otherwise.
+    #[napi(catch_unwind)]
+    pub fn send_staged(&self, meta: Uint32Array, data: &[u8]) -> Result<u32> {
+        let records: &[u32] = &meta;
+        if !records.len().is_multiple_of(3) {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("staged records come in threes, not {}", records.len()),
+            ));
+        }
+        let commands = self.commands.borrow();
+        let mut total = 0u64;
+        for record in records.chunks_exact(3) {
+            if commands.get(record[1] as usize).is_none() {
+                return Err(unregistered(record[1]));
+            }
+            total += u64::from(record[2]);
+        }
+        if total > data.len() as u64 {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!(
+                    "staged payloads of {total} bytes exceed data of {} bytes",
+                    data.len()
+                ),
+            ));
+        }
+        let mut refused = 0;
+        let mut start = 0usize;
+        let mut rest = records;
+        // One lock per run of records for the same peer.
+        while let [peer, ..] = *rest {
+            let count = rest
+                .chunks_exact(3)
+                .take_while(|record| record[0] == peer)
+                .count();
+            let (run, next) = rest.split_at(count * 3);
+            let mut at = start;
+            let sends = run.chunks_exact(3).map(|record| {
+                let len = record[2] as usize;
+                let payload = &data[at..at + len];
+                at += len;
+                (&commands[record[1] as usize], payload)
+            });
+            refused += match self.driver.send_corked_run(peer, sends) {
+                Ok(corked) => count - corked.queued,
+                Err(UnknownPeer(_)) => count,
+            };
+            // The run's payloads, whether or not all were queued.
+            start += run.chunks_exact(3).map(|r| r[2] as usize).sum::<usize>();
+            rest = next;
+        }
+        Ok(refused as u32)
     }
 
     /// Writes what `send` queued since the last flush, for every peer.
