@@ -61,6 +61,12 @@ impl Command {
         std::str::from_utf8(&self.raw[..self.len as usize]).unwrap_or("")
     }
 
+    /// The name without padding, as bytes: for hot paths that compare names
+    /// (no UTF-8 check).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.raw[..self.len as usize]
+    }
+
     /// The 12 bytes as they go on the wire.
     pub fn wire_bytes(&self) -> &[u8; COMMAND_SIZE] {
         &self.raw

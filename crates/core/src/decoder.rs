@@ -354,9 +354,9 @@ impl FrameDecoder {
         if self.handshake_complete {
             return;
         }
-        match command.as_str() {
-            "version" => self.seen_version = true,
-            "verack" => self.seen_verack = true,
+        match command.as_bytes() {
+            b"version" => self.seen_version = true,
+            b"verack" => self.seen_verack = true,
             _ => return,
         }
         self.maybe_lift();

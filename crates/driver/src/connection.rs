@@ -185,6 +185,8 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
             let mut parsed = 0;
             let mut dropped = 0;
             let mut fatal = None;
+            // One clock reading for the slice: the frames arrived together.
+            let mut now_us = None;
             while parsed < limits.wake.messages {
                 // Checked per frame: a peer's first post-handshake message may
                 // sit right behind its verack in the same read.
@@ -199,7 +201,9 @@ async fn read_loop(shared: &Shared, link: &PeerLink, stream: &TcpStream) -> Disc
                     None => break,
                     Some(Decoded::Frame(frame)) => {
                         link.standing
-                            .note_received(&frame.command, &frame.payload, || shared.now_us());
+                            .note_received(&frame.command, &frame.payload, || {
+                                *now_us.get_or_insert_with(|| shared.now_us())
+                            });
                         batch.push(Event::Frame {
                             peer: link.id,
                             frame,

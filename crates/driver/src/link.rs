@@ -46,7 +46,7 @@ impl Standing {
 
     /// We are sending `command` with `payload`; `now_us` reads the clock.
     pub fn note_sent(&self, command: &Command, payload: &[u8], now_us: impl FnOnce() -> u64) {
-        if command.as_str() == "ping" {
+        if command.as_bytes() == b"ping" {
             if let Ok(nonce) = <[u8; 8]>::try_from(payload) {
                 *lock(&self.ping) = Some((u64::from_le_bytes(nonce), now_us()));
             }
@@ -55,13 +55,13 @@ impl Standing {
 
     /// The peer sent `command` with `payload`; `now_us` reads the clock.
     pub fn note_received(&self, command: &Command, payload: &[u8], now_us: impl FnOnce() -> u64) {
-        let command = command.as_str();
-        if !matches!(command, "pong" | "block" | "cmpctblock" | "tx") {
+        let command = command.as_bytes();
+        if !matches!(command, b"pong" | b"block" | b"cmpctblock" | b"tx") {
             return;
         }
         let now_us = now_us();
         match command {
-            "pong" => {
+            b"pong" => {
                 let Ok(nonce) = <[u8; 8]>::try_from(payload) else {
                     return;
                 };
@@ -76,10 +76,10 @@ impl Standing {
             }
             // Core protects peers that recently sent novel blocks and transactions;
             // the driver cannot judge novelty, so any block or transaction counts.
-            "block" | "cmpctblock" => self
+            b"block" | b"cmpctblock" => self
                 .last_block_at_ms
                 .store((now_us / 1000).max(1), Ordering::Relaxed),
-            "tx" => self
+            b"tx" => self
                 .last_tx_at_ms
                 .store((now_us / 1000).max(1), Ordering::Relaxed),
             _ => {}
@@ -367,7 +367,7 @@ impl PeerLink {
     /// Notes a command we are sending; our `verack` means we accepted the peer's
     /// version, which lets the reader lift the pre-handshake limit.
     pub fn note_sent(&self, command: &Command) {
-        if command.as_str() == "verack" {
+        if command.as_bytes() == b"verack" {
             self.verack_sent.store(true, Ordering::Release);
         }
     }

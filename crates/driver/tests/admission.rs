@@ -227,10 +227,9 @@ fn a_large_corked_send_that_drains_at_once_leaves_the_peer_unheld() {
         .send_corked(id, &block, &vec![0u8; 1_200_000])
         .unwrap();
     assert_eq!(status, SendStatus::Backpressure);
-    assert_eq!(
-        credit, 0,
-        "past the pause point nothing is sure to be queued"
-    );
+    // Written at once (past the cork limit): the credit is what the emptied
+    // queue can take, never past the pause point.
+    assert!(credit < 1_000_000, "credit {credit}");
     server.driver.flush();
     let deadline = Instant::now() + Duration::from_secs(5);
     while server.driver.peer_info(id).unwrap().held {
