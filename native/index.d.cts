@@ -43,6 +43,14 @@ export declare class NativeEngine {
   /** `send` with a command id from `registerCommand`. */
   sendCommand(peer: number, commandId: number, payload: Uint8Array): number
   /**
+   * A 4-byte buffer over a native-endian u32 that the I/O threads bump
+   * whenever a peer's send queue closes, whoever closed it. An owner that
+   * spends credit without asking (see `sendStaged`) reads it before each
+   * send and drops every credit when it has moved. Null where the runtime
+   * refuses buffers over native memory: then ask for every send.
+   */
+  closeCounter(): Buffer | null
+  /**
    * Queues, corked, the sends the owner staged while it had credit for
    * them: record `i` is `meta[3i..3i + 3]` = peer, command id, payload
    * length, and the payloads lie back to back in `data`. The whole batch

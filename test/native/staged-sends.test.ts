@@ -141,4 +141,55 @@ describe('native transport: staged sends', () => {
     await new Promise((r) => setTimeout(r, 50));
     expect(server.framesFrom(inbound).map((f) => f.payload.readUInt32LE())).toEqual([0, 2]);
   });
+
+  it('stage: a burst of small sends costs one native send and one hand-over', async () => {
+    const { server, client, out } = await pair();
+    const engine = Reflect.get(client.transport, 'engine') as Record<string, unknown>;
+    const calls = { sendCommand: 0, sendStaged: 0 };
+    for (const name of Object.keys(calls) as Array<keyof typeof calls>) {
+      const original = engine[name] as (...args: unknown[]) => unknown;
+      engine[name] = (...args: unknown[]) => {
+        calls[name]++;
+        return original.apply(engine, args);
+      };
+    }
+    for (let i = 0; i < 100; i++) client.transport.send(out, 'tx', numbered(i, 8));
+    expect(calls).toEqual({ sendCommand: 1, sendStaged: 0 });
+    await server.until('every message', () => server.frames.length === 100);
+    expect(calls).toEqual({ sendCommand: 1, sendStaged: 1 });
+  });
+
+  it('a close on the I/O side stops the credit before its event reaches JavaScript', async () => {
+    const { server, client, out, inbound } = await pair();
+    expect(client.transport.send(out, 'tx', numbered(0, 8))).toBe('queued');
+    expect(client.transport.send(out, 'tx', numbered(1, 8))).toBe('queued');
+    server.transport.disconnect(inbound, 'test');
+    // Block this thread: the client's I/O thread sees the hang-up and closes
+    // the queue, but no event can be handled here meanwhile.
+    const until = Date.now() + 300;
+    while (Date.now() < until && client.transport.peerInfo(out) !== null) {
+      // spin
+    }
+    expect(client.events.some((e) => e.type === 'disconnected')).toBe(false);
+    expect(['closed', 'unknown-peer']).toContain(client.transport.send(out, 'tx', numbered(2, 8)));
+  });
+
+  it('new limits drop the credit given under the old ones', async () => {
+    const { client, out } = await pair();
+    expect(client.transport.send(out, 'tx', numbered(0, 100))).toBe('queued');
+    // The credit now covers thousands of these; the new pause point covers two.
+    client.transport.setLimits({ sendPauseBytes: 3 * FRAME });
+    expect(client.transport.send(out, 'tx', numbered(1, 100))).toBe('queued');
+    expect(client.transport.send(out, 'tx', numbered(2, 100))).toBe('backpressure');
+  });
+
+  it('a flushing disconnect writes the staged messages first', async () => {
+    const { server, client, out, inbound } = await pair();
+    for (let i = 0; i < 50; i++) client.transport.send(out, 'tx', numbered(i, 8));
+    client.transport.disconnect(out, 'done', { flush: true });
+    await server.event('disconnected', (e) => e.peer === inbound);
+    expect(server.framesFrom(inbound).map((f) => f.payload.readUInt32LE())).toEqual(
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+  });
 });

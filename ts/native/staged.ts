@@ -4,7 +4,11 @@
 // the addon reports, with each send it does take, the peer's credit (frame
 // bytes its queue is sure to take as `queued`, each frame counted as at least
 // a header). The queue only drains between calls, so spending that credit
-// here can never promise more than the queue would have given.
+// here can never promise more than the queue would have given, except when
+// the queue closes: the I/O threads close queues too (the peer hung up, an
+// error, a stall), and say so only in an event that comes later. So the
+// addon also keeps a counter of queue closes in memory this side reads; when
+// it moves, every credit is dropped and the next send asks the addon.
 
 /** A frame's header; the addon counts every frame as at least this. */
 const HEADER_BYTES = 24;
@@ -25,13 +29,32 @@ export class StagedSends {
   private bytes = 0;
   /** Per peer: the addon's last credit, less what was staged since. */
   private readonly credit = new Map<number, number>();
+  /** The close counter's value the credits were given under. */
+  private closesSeen = 0;
 
-  constructor(private readonly handOver: HandOver) {}
+  /**
+   * `closes` views the addon's queue-close counter; without it nothing is
+   * staged (every send asks the addon).
+   */
+  constructor(
+    private readonly handOver: HandOver,
+    private readonly closes: Uint32Array | null,
+  ) {}
+
+  /** Read before a native send: what its reported credit is valid under. */
+  closesNow(): number {
+    return this.closes === null ? 0 : (this.closes[0] as number);
+  }
 
   /** Stages the send if the peer's credit covers it; false: ask the addon. */
   tryStage(peer: number, commandId: number, payload: Uint8Array): boolean {
     const length = payload.length;
-    if (length > MAX_STAGED_PAYLOAD) return false;
+    if (length > MAX_STAGED_PAYLOAD || this.closes === null) return false;
+    if (this.closes[0] !== this.closesSeen) {
+      // A queue closed somewhere since the credits were given.
+      this.credit.clear();
+      return false;
+    }
     const credit = this.credit.get(peer);
     const frame = length + HEADER_BYTES;
     if (credit === undefined || credit < frame) return false;
@@ -47,8 +70,15 @@ export class StagedSends {
     return true;
   }
 
-  /** The addon's credit for `peer`, just reported by a send it took or refused. */
-  setCredit(peer: number, credit: number): void {
+  /**
+   * The addon's credit for `peer`, just reported by a send it took or
+   * refused; `closes` is closesNow() read before that send.
+   */
+  setCredit(peer: number, credit: number, closes: number): void {
+    if (closes !== this.closesSeen) {
+      this.credit.clear();
+      this.closesSeen = closes;
+    }
     if (credit >= HEADER_BYTES) this.credit.set(peer, credit);
     else this.credit.delete(peer);
   }
@@ -62,7 +92,11 @@ export class StagedSends {
     this.credit.clear();
   }
 
-  /** Hands what is staged to the addon, in order; it is written at the next flush. */
+  /**
+   * Hands what is staged to the addon, in order; it is written at the next
+   * flush. Should the addon throw (it validates the whole batch first), the
+   * batch is lost, never sent twice.
+   */
   flush(): void {
     const records = this.records;
     if (records === 0) return;

@@ -178,8 +178,12 @@ export class NativeTransport {
   private flushScheduled = false;
   private readonly flush = () => {
     this.flushScheduled = false;
-    this.staged.flush();
-    this.engine.flush();
+    try {
+      this.staged.flush();
+    } finally {
+      // What went to the addon directly this turn is written regardless.
+      this.engine.flush();
+    }
   };
   /** Sends the addon's credit already covers, handed over once per turn. */
   private readonly staged: StagedSends;
@@ -202,7 +206,11 @@ export class NativeTransport {
       },
       () => this.pump(),
     );
-    this.staged = new StagedSends((meta, data) => this.engine.sendStaged(meta, data));
+    const closes = this.engine.closeCounter();
+    this.staged = new StagedSends(
+      (meta, data) => this.engine.sendStaged(meta, data),
+      closes ? new Uint32Array(closes.buffer, closes.byteOffset, 1) : null,
+    );
   }
 
   /** Replaces the handlers (for code that wires them after construction). */
@@ -252,11 +260,12 @@ export class NativeTransport {
     if (id !== null && this.staged.tryStage(peer, id, payload)) return 'queued';
     // What was staged goes first, then this one with the addon's answer.
     this.staged.flush();
+    const closes = this.staged.closesNow();
     const reply =
       id === null
         ? this.engine.send(peer, command, payload)
         : this.engine.sendCommand(peer, id, payload);
-    this.staged.setCredit(peer, reply >>> SEND_CODE_BITS);
+    this.staged.setCredit(peer, reply >>> SEND_CODE_BITS, closes);
     return sendResult(reply & SEND_CODE_MASK);
   }
 

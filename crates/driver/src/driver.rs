@@ -136,6 +136,10 @@ pub(crate) struct Shared {
     pub inbound_refused: AtomicU64,
     pub inbound_evicted: AtomicU64,
     pub send_stalled: AtomicU64,
+    /// Bumped whenever a peer's send queue closes, whoever closed it: a sender
+    /// keeping its own tally of queue credit (see `Outbox::credit`) drops it
+    /// when this moves.
+    closes: Arc<AtomicU32>,
 }
 
 impl Shared {
@@ -237,6 +241,7 @@ impl Shared {
         if !link.request_close(CloseRequest { reason, flush }) {
             return false;
         }
+        self.closes.fetch_add(1, Ordering::Release);
         let discarded: usize = self
             .inbox
             .discard_input(link.id)
@@ -268,6 +273,7 @@ impl Shared {
 
     pub fn unregister(&self, id: PeerId) {
         write(&self.peers).remove(&id);
+        self.closes.fetch_add(1, Ordering::Release);
     }
 
     fn link(&self, id: PeerId) -> Option<Arc<PeerLink>> {
@@ -324,6 +330,7 @@ impl Driver {
             inbound_refused: AtomicU64::new(0),
             inbound_evicted: AtomicU64::new(0),
             send_stalled: AtomicU64::new(0),
+            closes: Arc::new(AtomicU32::new(0)),
         });
         Ok(Self {
             shared,
@@ -508,7 +515,10 @@ impl Driver {
     }
 
     /// [`Driver::send_corked`] for a run of messages to one peer, under one
-    /// lock: it stops at the first message the queue refuses.
+    /// lock: it stops at the first message the queue refuses. What a message
+    /// tells the driver (a ping's send time, our verack) is noted here, as it
+    /// reaches the queue: for sends staged in JavaScript, at the end of the
+    /// turn, which is also when they are written.
     pub fn send_corked_run<'a>(
         &self,
         peer: PeerId,
@@ -525,6 +535,12 @@ impl Driver {
             lock(&self.shared.corked).push(link);
         }
         Ok(corked)
+    }
+
+    /// The counter bumped whenever any peer's send queue closes (see
+    /// `Shared::closes`): credit reported before it moved may be stale.
+    pub fn close_counter(&self) -> Arc<AtomicU32> {
+        self.shared.closes.clone()
     }
 
     /// Writes what corked sends queued, for every peer that has some.

@@ -5,7 +5,7 @@ use crate::options::{
     apply_connection_limits, apply_limits, driver_config, NativeConnectionLimits,
     NativeEngineOptions, NativeLimits,
 };
-use napi::bindgen_prelude::{Function, Uint32Array};
+use napi::bindgen_prelude::{Buffer, BufferSlice, Function, Uint32Array};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Error, Result, Status};
 use napi_derive::napi;
@@ -253,6 +253,22 @@ impl NativeEngine {
             .copied()
             .ok_or_else(|| unregistered(command_id))?;
         Ok(self.send_one(peer, &command, payload))
+    }
+
+    /// A 4-byte buffer over a native-endian u32 that the I/O threads bump
+    /// whenever a peer's send queue closes, whoever closed it. An owner that
+    /// spends credit without asking (see `sendStaged`) reads it before each
+    /// send and drops every credit when it has moved. Null where the runtime
+    /// refuses buffers over native memory: then ask for every send.
+    #[napi(catch_unwind)]
+    pub fn close_counter(&self, env: Env) -> Option<Buffer> {
+        let counter = self.driver.close_counter();
+        let data = counter.as_ptr().cast::<u8>();
+        // SAFETY: `data` points at the counter's 4 bytes, kept alive by the
+        // `Arc` the finaliser holds until JavaScript has collected the buffer.
+        // Rust only ever writes them atomically; JavaScript only reads them.
+        let slice = unsafe { BufferSlice::from_external(&env, data, 4, counter, |_, c| drop(c)) };
+        slice.and_then(|slice| slice.into_buffer(&env)).ok()
     }
 
     /// Queues, corked, the sends the owner staged while it had credit for
