@@ -33,6 +33,34 @@ async function enginePair(): Promise<{ a: Engine; b: Engine; toB: Peer }> {
 }
 
 describe('payload ownership', () => {
+  it('a small payload view is a Buffer in every way a handler can tell', async () => {
+    const { server, client, out } = await connectedPair();
+    cleanups.push(
+      () => client.transport.close(),
+      () => server.transport.close(),
+    );
+    const seen: Buffer[] = [];
+    server.transport.setHandlers({ onFrame: (_peer, _command, payload) => seen.push(payload) });
+    client.transport.send(out, 'tx', Buffer.from('00010203deadbeef', 'hex'));
+    client.transport.send(out, 'tx', Buffer.from('ff', 'hex'));
+    const deadline = Date.now() + 10_000;
+    while (seen.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const [p, q] = seen as [Buffer, Buffer];
+    expect(Buffer.isBuffer(p)).toBe(true);
+    expect(p).toBeInstanceOf(Buffer);
+    expect(p.toString('hex')).toBe('00010203deadbeef');
+    expect(p.readUInt32BE(4)).toBe(0xdeadbeef);
+    expect(p.equals(Buffer.from('00010203deadbeef', 'hex'))).toBe(true);
+    expect(Buffer.compare(q, Buffer.from([0xff]))).toBe(0);
+    expect(p.subarray(4)).toBeInstanceOf(Buffer);
+    expect(p.subarray(4).toString('hex')).toBe('deadbeef');
+    expect(Buffer.concat([p, q]).toString('hex')).toBe('00010203deadbeefff');
+    const copy = Buffer.from(p);
+    copy[0] = 9;
+    expect(p[0]).toBe(0);
+    expect(JSON.stringify(q)).toBe('{"type":"Buffer","data":[255]}');
+  });
+
   it('small transactions and unknown commands kept by handlers own their bytes', async () => {
     const { a, b, toB } = await enginePair();
     const kept: Uint8Array[] = [];
