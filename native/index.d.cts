@@ -46,8 +46,9 @@ export declare class NativeEngine {
    * A 4-byte buffer over a native-endian u32 that the I/O threads bump
    * whenever a peer's send queue closes, whoever closed it. An owner that
    * spends credit without asking (see `sendStaged`) reads it before each
-   * send and drops every credit when it has moved. Null where the runtime
-   * refuses buffers over native memory: then ask for every send.
+   * send and drops every credit when it has moved; it must never write it.
+   * Null where the runtime refuses buffers over native memory (Electron's
+   * V8 sandbox): then ask for every send.
    */
   closeCounter(): Buffer | null
   /**

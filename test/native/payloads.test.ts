@@ -1,5 +1,6 @@
 // Which payloads are views and which are their own: what a handler may keep
 // without pinning the memory of a whole batch.
+import { inspect, isDeepStrictEqual } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
@@ -59,6 +60,12 @@ describe('payload ownership', () => {
     copy[0] = 9;
     expect(p[0]).toBe(0);
     expect(JSON.stringify(q)).toBe('{"type":"Buffer","data":[255]}');
+    // Indistinguishable from a Buffer made any other way.
+    expect(Object.getPrototypeOf(p)).toBe(Buffer.prototype);
+    expect(p.constructor).toBe(Buffer);
+    expect(p).toStrictEqual(Buffer.from('00010203deadbeef', 'hex'));
+    expect(isDeepStrictEqual(q, Buffer.from([0xff]))).toBe(true);
+    expect(inspect(q)).toBe('<Buffer ff>');
   });
 
   it('small transactions and unknown commands kept by handlers own their bytes', async () => {

@@ -51,16 +51,6 @@ export type EventHandler = (event: TransportEvent) => void;
 
 const STRIDE = 5;
 
-/**
- * A payload view into a batch's buffer, made the way Node makes its own
- * Buffers (a Uint8Array whose prototype chain has Buffer's): it is a Buffer
- * to `Buffer.isBuffer`, `instanceof` and every Buffer method. Constructing one
- * costs about a fifth of `subarray`, which reads the `buffer` getter and
- * checks its arguments for every frame.
- */
-class PayloadView extends Uint8Array {}
-Object.setPrototypeOf(PayloadView.prototype, Buffer.prototype);
-
 /** How far a call to dispatchBatch got. */
 export interface Dispatched {
   /** Where to continue (an index into `meta`); `meta.length` when the batch is done. */
@@ -103,8 +93,9 @@ export function dispatchBatch(
     const c = meta[i + 4] as number;
     try {
       if (kind === FRAME) {
-        const payload = new PayloadView(arrayBuffer, base + b, c) as unknown as Buffer;
-        onFrame(peer, strings[a] as string, payload);
+        // From the ArrayBuffer, not data.subarray: a real Buffer all the same,
+        // without subarray's read of the `buffer` getter for every frame.
+        onFrame(peer, strings[a] as string, Buffer.from(arrayBuffer, base + b, c));
       } else if (kind === FRAME_OWN) {
         onFrame(peer, strings[a] as string, buffers[b] as Buffer);
       } else {

@@ -43,14 +43,16 @@ export class StagedSends {
 
   /** Read before a native send: what its reported credit is valid under. */
   closesNow(): number {
-    return this.closes === null ? 0 : (this.closes[0] as number);
+    // Atomics: an atomic read is never merged with an earlier one, so a
+    // burst of sends inlined into one loop still sees the counter move.
+    return this.closes === null ? 0 : Atomics.load(this.closes, 0);
   }
 
   /** Stages the send if the peer's credit covers it; false: ask the addon. */
   tryStage(peer: number, commandId: number, payload: Uint8Array): boolean {
     const length = payload.length;
     if (length > MAX_STAGED_PAYLOAD || this.closes === null) return false;
-    if (this.closes[0] !== this.closesSeen) {
+    if (Atomics.load(this.closes, 0) !== this.closesSeen) {
       // A queue closed somewhere since the credits were given.
       this.credit.clear();
       return false;

@@ -272,7 +272,9 @@ impl Shared {
     }
 
     pub fn unregister(&self, id: PeerId) {
-        write(&self.peers).remove(&id);
+        let mut peers = write(&self.peers);
+        peers.remove(&id);
+        // Under the lock: whoever finds the peer gone sees the count moved.
         self.closes.fetch_add(1, Ordering::Release);
     }
 

@@ -258,8 +258,9 @@ impl NativeEngine {
     /// A 4-byte buffer over a native-endian u32 that the I/O threads bump
     /// whenever a peer's send queue closes, whoever closed it. An owner that
     /// spends credit without asking (see `sendStaged`) reads it before each
-    /// send and drops every credit when it has moved. Null where the runtime
-    /// refuses buffers over native memory: then ask for every send.
+    /// send and drops every credit when it has moved; it must never write it.
+    /// Null where the runtime refuses buffers over native memory (Electron's
+    /// V8 sandbox): then ask for every send.
     #[napi(catch_unwind)]
     pub fn close_counter(&self, env: Env) -> Option<Buffer> {
         let counter = self.driver.close_counter();
@@ -267,8 +268,14 @@ impl NativeEngine {
         // SAFETY: `data` points at the counter's 4 bytes, kept alive by the
         // `Arc` the finaliser holds until JavaScript has collected the buffer.
         // Rust only ever writes them atomically; JavaScript only reads them.
-        let slice = unsafe { BufferSlice::from_external(&env, data, 4, counter, |_, c| drop(c)) };
-        slice.and_then(|slice| slice.into_buffer(&env)).ok()
+        let slice =
+            unsafe { BufferSlice::from_external(&env, data, 4, counter, |_, c| drop(c)) }.ok()?;
+        // Where external buffers are refused, napi-rs quietly returns a copy,
+        // which would never move: no counter then.
+        if slice.as_ptr() != data.cast_const() {
+            return None;
+        }
+        slice.into_buffer(&env).ok()
     }
 
     /// Queues, corked, the sends the owner staged while it had credit for
