@@ -495,10 +495,15 @@ impl Driver {
         payload: &[u8],
     ) -> Result<Arc<PeerLink>, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
+        self.note_sending(&link, command, payload);
+        Ok(link)
+    }
+
+    /// Tells `link` what it is about to carry: our verack, a ping's send time.
+    fn note_sending(&self, link: &PeerLink, command: &Command, payload: &[u8]) {
         link.note_sent(command);
         link.standing
             .note_sent(command, payload, || self.shared.now_us());
-        Ok(link)
     }
 
     /// Frames and queues one message without writing it yet: call
@@ -527,11 +532,9 @@ impl Driver {
         sends: impl IntoIterator<Item = (&'a Command, &'a [u8])>,
     ) -> Result<Corked, UnknownPeer> {
         let link = self.shared.link(peer).ok_or(UnknownPeer(peer))?;
-        let sends = sends.into_iter().inspect(|&(command, payload)| {
-            link.note_sent(command);
-            link.standing
-                .note_sent(command, payload, || self.shared.now_us());
-        });
+        let sends = sends
+            .into_iter()
+            .inspect(|&(command, payload)| self.note_sending(&link, command, payload));
         let corked = link.queue_frames(&self.shared.inbox, self.shared.magic, sends);
         if corked.first {
             lock(&self.shared.corked).push(link);
