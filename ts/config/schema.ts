@@ -127,8 +127,9 @@ export const LimitsSchema = z.object({
   recvBudgetBytes: positiveInt(0xffff_ffff).default(5_000_000),
   /** The same until the handshake completes. */
   preHandshakeRecvBudgetBytes: positiveInt(0xffff_ffff).default(65_536),
-  /** The same across all peers together: one cap however many peers there are. */
-  totalRecvBudgetBytes: positiveInt(0xffff_ffff).default(64 * 1024 * 1024),
+  /** The same across all peers together: one cap however many peers there are (a counted
+   *  byte costs about 2.5 resident under floods; see DEFAULT_TOTAL_RECV_BUDGET in Rust). */
+  totalRecvBudgetBytes: positiveInt(0xffff_ffff).default(32 * 1024 * 1024),
   /** A peer that reads none of our queued bytes this long is disconnected ("send-stalled"). */
   sendStallTimeoutMs: ms().default(120_000),
   /** Messages handed to the Engine per batch; the event loop gets a turn between batches. */

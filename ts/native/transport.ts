@@ -110,7 +110,7 @@ export interface NativeTransportOptions {
   /** A peer that reads none of our queued bytes this long is disconnected (default 120,000). */
   sendStallTimeoutMs?: number;
   /** Received input waiting for handlers across all peers at which busy readers pause
-   *  (default 64 MiB). */
+   *  (default 32 MiB). */
   totalRecvBudgetBytes?: number;
   /** I/O threads (default 1). */
   workerThreads?: number;

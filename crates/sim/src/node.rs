@@ -41,7 +41,7 @@ impl NodeConfig {
             connect_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(5),
             send_stall_timeout: Duration::from_secs(120),
-            total_recv_budget: 64 * 1024 * 1024,
+            total_recv_budget: 32 * 1024 * 1024,
             clock_drift_ppm: None,
             clock_offset_ms: 0.0,
         }
