@@ -352,6 +352,36 @@ describe('engine slots and bans', () => {
     expect(t.transport.sentTo(31, 'verack')).toHaveLength(1);
   });
 
+  it('counts inbound slots as peers come, complete the handshake and go', () => {
+    const t = setup({ limits: { maxInbound: 1 } });
+    const refused = () => t.transport.disconnects.filter((d) => d.reason === 'inbound-full');
+    // Mid-handshake: maxInbound + 8 may wait; the next is refused at once.
+    for (let id = 100; id < 109; id++) t.transport.inbound(id, `10.0.2.${id}:5000`);
+    expect(refused()).toEqual([]);
+    t.transport.inbound(109, '10.0.2.109:5000');
+    expect(refused()).toEqual([{ peer: 109, reason: 'inbound-full', flush: false }]);
+    // One that hangs up frees its slot (the refused one's goes with its disconnect).
+    t.transport.drop(109, 'reset', 'test');
+    t.transport.drop(100, 'reset', 'test');
+    t.transport.inbound(110, '10.0.2.110:5000');
+    expect(refused()).toHaveLength(1);
+    // Through the handshake it moves to the ready slots, and a newcomer may wait again.
+    t.transport.deliver(101, version());
+    t.transport.deliver(101, verack);
+    t.transport.inbound(111, '10.0.2.111:5000');
+    expect(refused()).toHaveLength(1);
+    // The one ready slot is taken: a second peer through the handshake is refused,
+    // and once the first leaves, the next is not.
+    t.transport.deliver(102, version());
+    t.transport.deliver(102, verack);
+    expect(refused().map((d) => d.peer)).toEqual([109, 102]);
+    t.transport.drop(101, 'reset', 'test');
+    t.transport.drop(102, 'reset', 'test');
+    t.transport.deliver(103, version());
+    t.transport.deliver(103, verack);
+    expect(refused().map((d) => d.peer)).toEqual([109, 102]);
+  });
+
   it('bans at the misbehaviour threshold, refuses the host, and the ban expires', () => {
     const t = setup({ limits: { banThreshold: 50, banTimeMs: 60_000 } });
     const peer = handshakeOutbound(t, '10.0.0.7:18444');

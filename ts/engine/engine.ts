@@ -146,6 +146,10 @@ export class Engine implements PeerHost {
   private readonly targets = new Map<string, OutboundTarget>();
   private readonly dialing = new Map<PeerId, OutboundTarget>();
   private readonly ourNonces = new Set<bigint>();
+  /** Inbound peers in `peersById` mid-handshake, and through it: the slot checks
+   *  count them on every accept and handshake, so they are kept, not counted. */
+  private inboundHandshaking = 0;
+  private inboundReady = 0;
   private readonly startHeight: () => number;
   private closing = false;
   private closePromise?: Promise<void>;
@@ -156,6 +160,8 @@ export class Engine implements PeerHost {
     payload: unknown,
     info: MessageInfo,
   ) => void;
+  /** The clock's `coarseNow` where it has one (see Clock), else `now`. */
+  private readonly coarseNow: () => number;
 
   constructor(options: EngineOptions = {}) {
     const { clock, transport, startHeight, onHandlerError, ...config } = options;
@@ -163,6 +169,9 @@ export class Engine implements PeerHost {
     this.startHeight = startHeight ?? (() => 0);
     this.config = parseConfig(config);
     this.clock = clock ?? systemClock;
+    const c = this.clock;
+    const coarse = c.coarseNow;
+    this.coarseNow = coarse ? () => coarse.call(c) : () => c.now();
     this.banList = new BanList(this.config.limits.maxBans);
     // Display-order hex to wire order.
     const genesis = Buffer.from(this.config.network.genesisHash, 'hex').reverse();
@@ -385,7 +394,7 @@ export class Engine implements PeerHost {
 
   sendTo(peer: Peer, message: Message): SendResult {
     if (message.command === 'sendheaders') peer.state.sentSendHeaders = true;
-    peer.state.lastSendMs = this.clock.now();
+    peer.state.lastSendMs = this.coarseNow();
     return this.transport.send(peer.id, message.command, encodeMessage(message));
   }
 
@@ -475,6 +484,7 @@ export class Engine implements PeerHost {
       ? new Peer(this, id, target.address, inbound, now, target.proxy.address)
       : new Peer(this, id, remote, inbound, now);
     this.peersById.set(id, peer);
+    if (inbound) this.inboundHandshaking++;
     const host = hostOf(peer.address);
     this.peersPerHost.set(host, (this.peersPerHost.get(host) ?? 0) + 1);
     if (inbound) {
@@ -483,8 +493,7 @@ export class Engine implements PeerHost {
         this.disconnectPeer(peer, 'banned', false);
         return;
       }
-      const handshaking = this.peers.filter((p) => p.inbound && !p.state.handshakeComplete).length;
-      if (handshaking > this.config.limits.maxInbound + EXTRA_HANDSHAKING_INBOUND) {
+      if (this.inboundHandshaking > this.config.limits.maxInbound + EXTRA_HANDSHAKING_INBOUND) {
         this.disconnectPeer(peer, 'inbound-full', false);
         return;
       }
@@ -529,6 +538,10 @@ export class Engine implements PeerHost {
     const reason = code === 'requested' ? detail : code;
     this.cleanup(peer, reason);
     this.peersById.delete(id);
+    if (peer.inbound) {
+      if (peer.state.handshakeComplete) this.inboundReady--;
+      else this.inboundHandshaking--;
+    }
     const host = hostOf(peer.address);
     const left = (this.peersPerHost.get(host) ?? 1) - 1;
     if (left > 0) this.peersPerHost.set(host, left);
@@ -587,7 +600,7 @@ export class Engine implements PeerHost {
     if (this.closing) return;
     const peer = this.peersById.get(id);
     if (!peer?.active) return;
-    peer.state.lastRecvMs = this.clock.now();
+    peer.state.lastRecvMs = this.coarseNow();
     let message: Message | undefined;
     try {
       message = decodeMessage(command, payload, OWNED);
@@ -786,8 +799,9 @@ export class Engine implements PeerHost {
     if (st.timers.handshake) this.clock.clearTimer(st.timers.handshake);
     st.timers.handshake = undefined;
     if (peer.inbound) {
-      const ready = this.peers.filter((p) => p.inbound && p.state.handshakeComplete).length;
-      if (ready > this.config.limits.maxInbound) {
+      this.inboundHandshaking--;
+      this.inboundReady++;
+      if (this.inboundReady > this.config.limits.maxInbound) {
         // Polite: our verack is flushed before the connection closes.
         this.disconnectPeer(peer, 'inbound-full', true);
         return;
