@@ -6,7 +6,7 @@ import { headerHash } from '../../ts/chain/block.js';
 import { generateHeaders } from '../../ts/chain/generate.js';
 import { chainFor } from '../../ts/chain/headerchain.js';
 import { checkProofOfWork } from '../../ts/chain/pow.js';
-import { serveHeaders, TokenBucket } from '../../ts/cli/headers-service.js';
+import { serveHeaders } from '../../ts/cli/headers-service.js';
 import { networkPreset } from '../../ts/config/schema.js';
 import { ManualClock } from '../../ts/engine/clock.js';
 import { Engine } from '../../ts/engine/engine.js';
@@ -120,15 +120,6 @@ describe('following peers', () => {
 });
 
 describe('getheaders budget', () => {
-  it('a token bucket refills at its rate up to its burst', () => {
-    const b = new TokenBucket(2, 3, 0);
-    expect([b.take(0), b.take(0), b.take(0), b.take(0)]).toEqual([true, true, true, false]);
-    expect(b.waitMs(0)).toBe(500);
-    expect(b.take(500)).toBe(true);
-    expect(b.take(10_000) && b.take(10_000) && b.take(10_000)).toBe(true);
-    expect(b.take(10_000)).toBe(false);
-  });
-
   it('answers a burst, then the newest request when a token comes back', () => {
     const t = setup({ answersPerSecond: 2, answerBurst: 3 });
     for (let h = 0; h < 10; h++) t.send(getheaders(t.chain.hashAt(h) as Buffer));

@@ -15,6 +15,17 @@ describe('TokenBucket', () => {
     expect(bucket.available(100_000)).toBe(3);
   });
 
+  it('says how long until tokens come back', () => {
+    const bucket = new TokenBucket(2, 3, 0);
+    expect(bucket.waitMs(0)).toBe(0);
+    for (let i = 0; i < 3; i++) bucket.take(0);
+    expect(bucket.waitMs(0)).toBe(500);
+    expect(bucket.waitMs(200)).toBe(300);
+    expect(bucket.waitMs(200, 2)).toBe(800);
+    expect(bucket.take(500)).toBe(true);
+    expect(new TokenBucket(0, 1, 0).waitMs(0, 2)).toBe(Number.POSITIVE_INFINITY);
+  });
+
   it('a clock that steps back adds nothing; bad settings are refused', () => {
     const bucket = new TokenBucket(1, 1, 10_000);
     expect(bucket.take(10_000)).toBe(true);

@@ -7,10 +7,10 @@ import {
   HeaderError,
   MAX_HEADERS_PER_MESSAGE,
 } from '../chain/headerchain.js';
-import type { TimerHandle } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import { RequestAbortedError, RequestTimeoutError } from '../engine/errors.js';
 import type { Peer } from '../engine/peer.js';
+import { pacedAnswers } from '../serve/paced-answers.js';
 import { firstPrevBlock, type HeadersPayload, headerCount } from '../wire/headers.js';
 
 /** Core's MAX_NUM_UNCONNECTING_HEADERS_MSGS: `headers` that do not connect before a penalty. */
@@ -22,42 +22,6 @@ const INVALID_HEADER_SCORE = 100;
 
 /** Peers a syncFromPeer runs on: their `headers` are its answers, not announcements. */
 const syncing = new WeakSet<Peer>();
-
-/** Tokens refilled at a steady rate up to a burst; time in ms from the caller's clock. */
-export class TokenBucket {
-  private tokens: number;
-  private at: number;
-
-  constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
-    now: number,
-  ) {
-    this.tokens = burst;
-    this.at = now;
-  }
-
-  private refill(now: number): void {
-    if (now > this.at) {
-      this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) * this.perSecond) / 1000);
-    }
-    this.at = now;
-  }
-
-  /** Takes a token if there is one. */
-  take(now: number): boolean {
-    this.refill(now);
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
-  /** Milliseconds until a token is available (0 if one is). */
-  waitMs(now: number): number {
-    this.refill(now);
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * 1000) / this.perSecond);
-  }
-}
 
 export interface ServeHeadersOptions {
   /**
@@ -75,17 +39,26 @@ export interface ServeHeadersOptions {
   follow?: boolean;
 }
 
-interface ServedPeer {
-  bucket: TokenBucket;
-  /** Its send queue reported backpressure: no answers until it is writable. */
-  paused: boolean;
-  /** The newest request that could not be answered yet (one per peer, at most). */
-  pending?: { locator: Uint8Array[]; hashStop: Uint8Array };
-  timer?: TimerHandle;
+interface HeadersState {
   /** `headers` messages in a row whose first header did not connect. */
   unconnecting: number;
   /** When we last asked it for headers (Core: one getheaders in flight). */
   getheadersAt?: number;
+}
+
+/** Each peer's HeadersState, made on first use and dropped when it disconnects. */
+function headersStates(engine: Engine) {
+  const peers = new Map<Peer, HeadersState>();
+  engine.on('disconnected', (peer) => peers.delete(peer));
+  const stateOf = (peer: Peer): HeadersState => {
+    let s = peers.get(peer);
+    if (!s) {
+      s = { unconnecting: 0 };
+      peers.set(peer, s);
+    }
+    return s;
+  };
+  return { peers, stateOf };
 }
 
 export interface HeaderService {
@@ -106,60 +79,21 @@ export function serveHeaders(
   options: ServeHeadersOptions = {},
 ): HeaderService {
   const { answersPerSecond = 200, answerBurst = 400, follow = true } = options;
-  const clock = engine.clock;
-  const peers = new Map<Peer, ServedPeer>();
-  const stateOf = (peer: Peer): ServedPeer => {
-    let s = peers.get(peer);
-    if (!s) {
-      s = {
-        bucket: new TokenBucket(answersPerSecond, answerBurst, clock.now()),
-        paused: false,
-        unconnecting: 0,
-      };
-      peers.set(peer, s);
-    }
-    return s;
-  };
+  const { peers, stateOf } = headersStates(engine);
+  const answers = pacedAnswers<{ locator: Uint8Array[]; hashStop: Uint8Array }>(
+    engine,
+    { perSecond: answersPerSecond, burst: answerBurst },
+    (peer, request) =>
+      peer.send({
+        command: 'headers',
+        payload: chain.headersPayloadAfter(request.locator, request.hashStop),
+      }),
+  );
+  engine.on('getheaders', (peer, request) => answers.offer(peer, request));
 
-  const answer = (peer: Peer, s: ServedPeer): void => {
-    const request = s.pending;
-    if (!request || !peer.active || s.paused) return;
-    const wait = s.bucket.waitMs(clock.now());
-    if (wait > 0) {
-      s.timer ??= clock.setTimer(wait, () => {
-        s.timer = undefined;
-        answer(peer, s);
-      });
-      return;
-    }
-    s.bucket.take(clock.now());
-    s.pending = undefined;
-    const payload = chain.headersPayloadAfter(request.locator, request.hashStop);
-    const sent = peer.send({ command: 'headers', payload });
-    if (sent === 'backpressure' || sent === 'full') s.paused = true;
-  };
-
-  const askForHeaders = (peer: Peer, s: ServedPeer, from?: ChainEntry): void =>
+  const askForHeaders = (peer: Peer, s: HeadersState, from?: ChainEntry): void =>
     sendGetHeaders(engine, chain, peer, s, from);
 
-  engine.on('getheaders', (peer, request) => {
-    if (!peer.active) return;
-    const s = stateOf(peer);
-    // A newer request replaces one still waiting: the peer wants the newest.
-    s.pending = { locator: request.locator, hashStop: request.hashStop };
-    answer(peer, s);
-  });
-  engine.on('writable', (peer) => {
-    const s = peers.get(peer);
-    if (!s) return;
-    s.paused = false;
-    answer(peer, s);
-  });
-  engine.on('disconnected', (peer) => {
-    const s = peers.get(peer);
-    if (s?.timer) clock.clearTimer(s.timer);
-    peers.delete(peer);
-  });
   watchHeaders(
     engine,
     chain,
@@ -195,11 +129,6 @@ function sendGetHeaders(
     command: 'getheaders',
     payload: { version: 70016, locator: chain.locator(from), hashStop: new Uint8Array(32) },
   });
-}
-
-interface HeadersState {
-  unconnecting: number;
-  getheadersAt?: number;
 }
 
 /**
@@ -243,16 +172,7 @@ function watchHeaders<S extends HeadersState>(
  * peers that send headers nobody can link.
  */
 export function watchUnconnectingHeaders(engine: Engine, chain: HeaderChain): void {
-  const peers = new Map<Peer, HeadersState>();
-  engine.on('disconnected', (peer) => peers.delete(peer));
-  const stateOf = (peer: Peer) => {
-    let s = peers.get(peer);
-    if (!s) {
-      s = { unconnecting: 0 };
-      peers.set(peer, s);
-    }
-    return s;
-  };
+  const { stateOf } = headersStates(engine);
   watchHeaders(
     engine,
     chain,

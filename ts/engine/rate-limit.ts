@@ -39,6 +39,15 @@ export class TokenBucket {
     return this.tokens;
   }
 
+  /** Milliseconds from `now` until `cost` tokens are available (0 if they are). */
+  waitMs(now: number, cost = 1): number {
+    this.refill(now);
+    if (this.tokens >= cost) return 0;
+    return this.ratePerSecond === 0
+      ? Number.POSITIVE_INFINITY
+      : Math.ceil(((cost - this.tokens) * 1000) / this.ratePerSecond);
+  }
+
   private refill(now: number): void {
     // A clock that steps back adds nothing.
     const elapsed = Math.max(0, now - this.last);

@@ -16,7 +16,8 @@
 //   50,000 blocks and never reads costs its send queue's limit, not 50,000
 //   blocks. getdata over 50,000 items (MAX_INV_SZ) does not decode: the Engine
 //   charges the peer as Core does (Misbehaving, 20 points).
-// - getblocks: an `inv` of up to 500 best-chain hashes after the locator's
+// - getblocks: answered within a per-peer rate (the newest waits past it;
+//   none while the peer's send queue is past its pause point), with an `inv` of up to 500 best-chain hashes after the locator's
 //   fork point, stopping before hashStop or at the first block not held. When
 //   it was cut at 500, the last one is remembered (Core's hashContinue): once
 //   the peer asks for that block, an `inv` of our tip follows it, so the peer
@@ -36,8 +37,9 @@ import { MAX_HEADERS_PER_MESSAGE } from '../chain/headerchain.js';
 import type { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { MESSAGE_LIMITS } from '../wire/limits.js';
-import { type BlockHeader, INV_TYPE, type InvVector } from '../wire/types.js';
+import { type BlockHeader, INV_TYPE, type InvVector, type LocatorMessage } from '../wire/types.js';
 import type { BlockSource } from './block-source.js';
+import { pacedAnswers } from './paced-answers.js';
 
 /** Core's getblocks answer limit. */
 export const MAX_GETBLOCKS_INV = 500;
@@ -94,6 +96,15 @@ export interface BlockServiceOptions {
    * stops waiting for a block it should not have asked for).
    */
   limited?: boolean;
+  /**
+   * getblocks answers per second per peer (default 10), and the burst a peer
+   * may use at once (default 20). Each answer walks up to 500 blocks; a peer
+   * syncing this way asks once per 500 blocks it downloads, so this is far
+   * more than sync needs and bounds what a getblocks flood costs. Past it,
+   * only the peer's newest request waits.
+   */
+  getblocksPerSecond?: number;
+  getblocksBurst?: number;
 }
 
 export interface BlockServiceEvents {
@@ -276,25 +287,28 @@ export function serveBlocks(
     void pump(peer, s);
   });
 
-  engine.on('getblocks', (peer, { locator, hashStop }) => {
-    if (!peer.active) return;
-    const s = stateOf(peer);
-    const stop = hexKey(hashStop);
-    const inventory: InvVector[] = [];
-    for (let h = forkHeight(locator) + 1; h <= chain.height; h++) {
-      const hash = chain.hashAt(h) as Buffer;
-      if (hexKey(hash) === stop || !source.has(hash)) break;
-      // Core (pruned): a block not likely to be served by the time the peer
-      // asks ends the list; a limited node would disconnect a peer asking.
-      if (options.limited && chain.height - h >= LIMITED_GETBLOCKS_DEPTH) break;
-      inventory.push({ type: INV_TYPE.block, hash });
-      if (inventory.length === MAX_GETBLOCKS_INV) {
-        s.continuation = hexKey(hash);
-        break;
+  const getblocks = pacedAnswers<LocatorMessage>(
+    engine,
+    { perSecond: options.getblocksPerSecond ?? 10, burst: options.getblocksBurst ?? 20 },
+    (peer, { locator, hashStop }) => {
+      const inventory: InvVector[] = [];
+      for (let h = forkHeight(locator) + 1; h <= chain.height; h++) {
+        const hash = chain.hashAt(h) as Buffer;
+        if (hash.equals(hashStop) || !source.has(hash)) break;
+        // Core (pruned): a block not likely to be served by the time the peer
+        // asks ends the list; a limited node would disconnect a peer asking.
+        if (options.limited && chain.height - h >= LIMITED_GETBLOCKS_DEPTH) break;
+        inventory.push({ type: INV_TYPE.block, hash });
+        if (inventory.length === MAX_GETBLOCKS_INV) {
+          stateOf(peer).continuation = hexKey(hash);
+          break;
+        }
       }
-    }
-    if (inventory.length > 0) peer.send({ command: 'inv', payload: { inventory } });
-  });
+      if (inventory.length === 0) return undefined;
+      return peer.send({ command: 'inv', payload: { inventory } });
+    },
+  );
+  engine.on('getblocks', (peer, request) => getblocks.offer(peer, request));
 
   // What the peer has of our chain: its locator's fork point, and the headers
   // our answer to its getheaders carries (serveHeaders sends them).

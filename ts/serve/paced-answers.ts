@@ -1,0 +1,85 @@
+// Answering one kind of request per peer within a budget, the way a peer that
+// floods us with requests should be answered: a token bucket per peer, and
+// when the peer asks faster than that, only its newest request waits (a newer
+// one replaces it: the peer wants the newest). A peer whose send queue is past
+// its pause point (Core's fPauseSend) gets nothing more until it is writable.
+// What a flood of requests costs is then the rate, not the flood.
+import type { TimerHandle } from '../engine/clock.js';
+import type { Engine } from '../engine/engine.js';
+import type { Peer } from '../engine/peer.js';
+import { TokenBucket } from '../engine/rate-limit.js';
+import type { SendResult } from '../native/transport.js';
+
+export interface PaceOptions {
+  /** Answers per second per peer. */
+  perSecond: number;
+  /** Answers a peer may have at once. */
+  burst: number;
+}
+
+export interface PacedAnswers<R> {
+  /** A request from `peer`: answered now if its budget allows, else it waits (replacing one waiting). */
+  offer(peer: Peer, request: R): void;
+}
+
+interface Paced<R> {
+  bucket: TokenBucket;
+  paused: boolean;
+  pending?: R;
+  timer?: TimerHandle;
+}
+
+/**
+ * Calls `answer` for requests offered, within `pace` per peer. `answer` returns
+ * what its send returned (undefined if it sent nothing); backpressure or a full
+ * queue pauses the peer until the engine reports it writable.
+ */
+export function pacedAnswers<R>(
+  engine: Engine,
+  pace: PaceOptions,
+  answer: (peer: Peer, request: R) => SendResult | undefined,
+): PacedAnswers<R> {
+  const clock = engine.clock;
+  const peers = new Map<Peer, Paced<R>>();
+
+  const run = (peer: Peer, s: Paced<R>): void => {
+    const request = s.pending;
+    if (request === undefined || !peer.active || s.paused) return;
+    const now = clock.now();
+    if (!s.bucket.take(now)) {
+      s.timer ??= clock.setTimer(s.bucket.waitMs(now), () => {
+        s.timer = undefined;
+        run(peer, s);
+      });
+      return;
+    }
+    s.pending = undefined;
+    const sent = answer(peer, request);
+    if (sent === 'backpressure' || sent === 'full') s.paused = true;
+  };
+
+  engine.on('writable', (peer) => {
+    const s = peers.get(peer);
+    if (!s) return;
+    s.paused = false;
+    run(peer, s);
+  });
+  engine.on('disconnected', (peer) => {
+    const s = peers.get(peer);
+    if (s?.timer) clock.clearTimer(s.timer);
+    peers.delete(peer);
+  });
+
+  return {
+    offer(peer, request) {
+      if (!peer.active) return;
+      let s = peers.get(peer);
+      if (!s) {
+        s = { bucket: new TokenBucket(pace.perSecond, pace.burst, clock.now()), paused: false };
+        peers.set(peer, s);
+      }
+      s.pending = request;
+      run(peer, s);
+    },
+  };
+}
