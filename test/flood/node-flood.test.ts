@@ -43,6 +43,23 @@ interface RunningNode {
   /** Its chain's tip, display order. */
   tip: string;
   maxRssMb: () => number;
+  /** Lines in its log so far. */
+  logLines: () => number;
+}
+
+/**
+ * Log lines one attacking connection may cause within a flood (well under a
+ * minute): connected, handshake, disconnected, and up to 10 per kind of
+ * rationed line (getheaders, addr, getaddr, misbehaving) with their
+ * suppressed counts.
+ */
+const LOG_LINES_PER_CONNECTION = 50;
+
+function countLines(path: string): number {
+  const text = readFileSync(path);
+  let lines = 0;
+  for (let at = text.indexOf(10); at !== -1; at = text.indexOf(10, at + 1)) lines++;
+  return lines;
 }
 
 function rssMb(pid: number): number {
@@ -92,7 +109,13 @@ async function startNode(): Promise<RunningNode> {
       );
     if (found) {
       const [, port, tip] = found as unknown as [string, string, string];
-      return { child, port: Number(port), tip, maxRssMb: () => Math.max(max, rssMb(pid)) };
+      return {
+        child,
+        port: Number(port),
+        tip,
+        maxRssMb: () => Math.max(max, rssMb(pid)),
+        logLines: () => countLines(logPath),
+      };
     }
     if (child.exitCode !== null || Date.now() > deadline) throw new Error('the node did not start');
     await new Promise((r) => setTimeout(r, 50));
@@ -195,6 +218,7 @@ async function underFlood(start: (port: number, node: RunningNode) => Attack | P
     exitedInTime,
     exitMs,
     opened: attack.opened(),
+    logLines: node.logLines(),
   };
   console.log(JSON.stringify(report));
   return report;
@@ -208,6 +232,9 @@ function expectHealthy(report: Awaited<ReturnType<typeof underFlood>>) {
   expect(report.pongsSecondHalf).toBeGreaterThanOrEqual(1);
   expect(report.newcomer).toBe(true);
   expect(report.exitedInTime).toBe(true);
+  // What a peer's messages write to the log is rationed: a few lines per
+  // connection, however much each one sent.
+  expect(report.logLines).toBeLessThanOrEqual(LOG_LINES_PER_CONNECTION * report.opened + 100);
 }
 
 const REGTEST = networkPreset('regtest');

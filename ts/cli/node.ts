@@ -31,6 +31,7 @@ import { chooseNetwork, describeDisconnect, requireGenesisHeader } from './netwo
 import { MEMORY_MAX_BLOCKS, NodeBlocks } from './node-blocks.js';
 import { openDataDir, SeedNodes } from './node-peers.js';
 import { logLine } from './output.js';
+import { PeerLogLimit } from './peer-log-limit.js';
 import { checkDialable, PROXY_HELP, PROXY_OPTIONS, PROXY_SYNOPSIS, proxyFlags } from './proxy.js';
 
 /** Core's DUMP_PEERS_INTERVAL: the address manager and bans are saved this often. */
@@ -49,7 +50,9 @@ locators) and the blocks it holds (getdata for MSG_BLOCK, without witness data,
 and MSG_WITNESS_BLOCK; getblocks/inv; notfound for anything else), announces
 new tips (headers to peers that sent sendheaders, else inv), answers pings,
 finds peers and keeps outbound connections to them, and logs peer events,
-until SIGINT or SIGTERM, when it shuts down gracefully.
+until SIGINT or SIGTERM, when it shuts down gracefully. Lines a peer's
+messages cause (getheaders, addr, getaddr, misbehaving) are limited to 10 of
+each kind per peer per minute; a log-suppressed line counts the rest.
 
 It advertises the services it can honour, as Core does: NODE_NETWORK|
 NODE_NETWORK_LIMITED|NODE_WITNESS (1033) when it holds every block from genesis
@@ -386,13 +389,24 @@ export async function runNode(argv: string[]): Promise<number> {
   engine.on('failed', (i) =>
     log('dial-failed', { address: i.address, error: i.error, retryInMs: i.retryInMs }),
   );
-  engine.on('getaddr', (p) => log('getaddr', { peer: p.id }));
+  // Lines a peer's messages cause are rationed per peer (see PeerLogLimit).
+  const peerLog = new PeerLogLimit(engine.clock, log);
+  engine.on('getaddr', (p) => peerLog.log(p.id, 'getaddr', { peer: p.id }));
   // After the relay's handler: `known` counts what this message added.
   engine.on('addr', (p, m) =>
-    log('addr', { peer: p.id, addresses: m.addresses.length, known: addrman.size() }),
+    peerLog.log(p.id, 'addr', {
+      peer: p.id,
+      addresses: m.addresses.length,
+      known: addrman.size(),
+    }),
   );
   engine.on('addrv2', (p, m) =>
-    log('addr', { peer: p.id, addresses: m.addresses.length, v2: true, known: addrman.size() }),
+    peerLog.log(p.id, 'addr', {
+      peer: p.id,
+      addresses: m.addresses.length,
+      v2: true,
+      known: addrman.size(),
+    }),
   );
   outbound.on('dial', (i) => log('dial', { address: i.address, kind: i.kind }));
   outbound.on('feeler', (i) =>
@@ -403,9 +417,10 @@ export async function runNode(argv: string[]): Promise<number> {
   );
   outbound.on('fixed-seeds', (i) => log('fixed-seeds', { added: i.added }));
   engine.on('getheaders', (p, req) =>
-    log('getheaders', { peer: p.id, locator: req.locator.length }),
+    peerLog.log(p.id, 'getheaders', { peer: p.id, locator: req.locator.length }),
   );
   engine.on('disconnected', (p, i) => {
+    peerLog.forget(p.id);
     const why = describeDisconnect({ ...i, sawVersion: p.version !== undefined }, network);
     log('disconnected', {
       peer: p.id,
@@ -416,7 +431,7 @@ export async function runNode(argv: string[]): Promise<number> {
     });
   });
   engine.on('misbehaving', (p, i) =>
-    log('misbehaving', { peer: p.id, score: i.total, reason: i.reason }),
+    peerLog.log(p.id, 'misbehaving', { peer: p.id, score: i.total, reason: i.reason }),
   );
   engine.on('banned', (b) => log('banned', { host: b.host, reason: b.reason }));
 
