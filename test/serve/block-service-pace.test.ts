@@ -63,6 +63,16 @@ describe('getblocks budget', () => {
     expect(t.answers()).toHaveLength(4);
   });
 
+  it('at a rate of 0 answers the burst only, and sets no timer for the rest', async () => {
+    const t = await setup({ getblocksPerSecond: 0, getblocksBurst: 2 });
+    const timers = t.clock.pending;
+    for (let h = 0; h < 5; h++) t.getblocks(h);
+    expect(t.answers()).toEqual([1, 2]);
+    expect(t.clock.pending).toBe(timers);
+    t.clock.advance(3_600_000);
+    expect(t.answers()).toEqual([1, 2]);
+  });
+
   it('walks no chain for a peer past its send pause point until it is writable', async () => {
     const t = await setup({});
     t.transport.refuse.set('inv', 'backpressure');

@@ -47,10 +47,15 @@ export function pacedAnswers<R>(
     if (request === undefined || !peer.active || s.paused) return;
     const now = clock.now();
     if (!s.bucket.take(now)) {
-      s.timer ??= clock.setTimer(s.bucket.waitMs(now), () => {
-        s.timer = undefined;
-        run(peer, s);
-      });
+      const wait = s.bucket.waitMs(now);
+      // At rate 0 no token comes back: the request waits for nothing (a timer
+      // of Infinity would fire at once in Node).
+      if (Number.isFinite(wait)) {
+        s.timer ??= clock.setTimer(wait, () => {
+          s.timer = undefined;
+          run(peer, s);
+        });
+      }
       return;
     }
     s.pending = undefined;
