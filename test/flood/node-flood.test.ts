@@ -22,6 +22,7 @@ import {
   getdataBlocks,
   getheadersFromGenesis,
   idleSockets,
+  invTransactions,
   unconnectingHeaders,
 } from '../helpers/attackers.js';
 import { exitOf, ROOT } from '../helpers/cli.js';
@@ -273,7 +274,7 @@ describe('peerwire node under floods, with defaults', { timeout: 150_000 }, () =
       await underFlood((port, node) => {
         // Blocks it holds, or this would be the notfound test below.
         expect(node.tip).toBe(hashToHex(NODE_CHAIN.at(-1) as Uint8Array));
-        return flood({ port, connections: 20, frames: requests, noRead: true });
+        return flood({ port, connections: 20, frames: requests, noRead: true, afterVerack: true });
       }),
     );
   });
@@ -283,10 +284,23 @@ describe('peerwire node under floods, with defaults', { timeout: 150_000 }, () =
     expectHealthy(await underFlood((port) => flood({ port, connections: 8, frames: requests })));
   });
 
+  it('peers that announce 50,000 transactions a message as fast as TCP allows', async () => {
+    const requests = [invTransactions(50_000)];
+    expectHealthy(
+      await underFlood((port) =>
+        flood({ port, connections: 20, frames: requests, afterVerack: true }),
+      ),
+    );
+  });
+
   it('peers that ask for blocks the node does not have', async () => {
     const unknown = Array.from({ length: 1000 }, () => randomBytes(32));
     const requests = [getdataBlocks(unknown, 50_000)];
-    expectHealthy(await underFlood((port) => flood({ port, connections: 20, frames: requests })));
+    expectHealthy(
+      await underFlood((port) =>
+        flood({ port, connections: 20, frames: requests, afterVerack: true }),
+      ),
+    );
   });
 
   it('2,000 idle sockets', async () => {

@@ -52,15 +52,35 @@ function fromGenesis(command: string, genesisHash: Uint8Array): Buffer {
 
 /** getdata for `hashes` (wire order) as MSG_WITNESS_BLOCK items, repeated to `count` items. */
 export function getdataBlocks(hashes: Uint8Array[], count: number): Buffer {
-  const payload = Buffer.alloc(5 + 36 * count);
-  payload[0] = 0xfe;
-  payload.writeUInt32LE(count, 1);
-  for (let i = 0; i < count; i++) {
-    const at = 5 + 36 * i;
-    payload.writeUInt32LE(0x40000002, at);
-    Buffer.from(hashes[i % hashes.length] as Uint8Array).copy(payload, at + 4);
+  return inventory('getdata', 0x40000002, hashes, count);
+}
+
+/** An inv of `count` transaction announcements (MSG_WTX): 1,000 random hashes round and round. */
+export function invTransactions(count: number): Buffer {
+  const hashes = Array.from({ length: 1000 }, () => randomBytes(32));
+  return inventory('inv', 5, hashes, count);
+}
+
+/** `command` with `count` items of `type`, taking `hashes` round and round. */
+function inventory(command: string, type: number, hashes: Uint8Array[], count: number): Buffer {
+  // The count as a canonical CompactSize: a longer form than the value needs
+  // does not decode (as in Core), and the message would test nothing else.
+  const head = count < 0xfd ? 1 : count <= 0xffff ? 3 : 5;
+  const payload = Buffer.alloc(head + 36 * count);
+  if (head === 1) payload[0] = count;
+  else if (head === 3) {
+    payload[0] = 0xfd;
+    payload.writeUInt16LE(count, 1);
+  } else {
+    payload[0] = 0xfe;
+    payload.writeUInt32LE(count, 1);
   }
-  return frame('getdata', payload);
+  for (let i = 0; i < count; i++) {
+    const at = head + 36 * i;
+    payload.writeUInt32LE(type, at);
+    payload.set(hashes[i % hashes.length] as Uint8Array, at + 4);
+  }
+  return frame(command, payload);
 }
 
 export interface FloodOptions {
@@ -73,6 +93,11 @@ export interface FloodOptions {
   noRead?: boolean;
   /** Skip the handshake (junk before version). */
   noHandshake?: boolean;
+  /**
+   * Flood only once the node's verack came (past the pre-handshake payload
+   * limit, which drops a large message sent earlier as oversized).
+   */
+  afterVerack?: boolean;
 }
 
 /** What one flooding socket writes before letting its event loop turn. */
@@ -96,7 +121,18 @@ export function flood(options: FloodOptions): Attack {
       // Redial, a little later, as a determined attacker would.
       if (!stopped) setTimeout(open, 20);
     });
-    if (options.noRead) socket.pause();
+    if (options.afterVerack) {
+      let seen = Buffer.alloc(0);
+      const onData = (data: Buffer) => {
+        seen = Buffer.concat([seen, data]);
+        if (seen.indexOf('verack\0') === -1) return;
+        socket.off('data', onData);
+        if (options.noRead) socket.pause();
+        else socket.on('data', () => {});
+        pump();
+      };
+      socket.on('data', onData);
+    } else if (options.noRead) socket.pause();
     else socket.on('data', () => {});
     // Writes until the socket pushes back, or a turn's worth went out: a node
     // that reads as fast as we write never pushes back, and a loop that never
@@ -114,7 +150,7 @@ export function flood(options: FloodOptions): Attack {
     };
     socket.on('connect', () => {
       if (!options.noHandshake) socket.write(Buffer.concat([version(), VERACK]));
-      pump();
+      if (!options.afterVerack) pump();
     });
   };
   for (let i = 0; i < options.connections; i++) open();
