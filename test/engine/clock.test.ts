@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, systemClock } from '../../ts/engine/clock.js';
+import { type Clock, ManualClock, systemClock } from '../../ts/engine/clock.js';
+import { Engine } from '../../ts/engine/engine.js';
+import { FakeTransport } from '../helpers/fake-transport.js';
+import { versionMessage } from '../helpers/messages.js';
 
 function spin(ms: number): void {
   const end = performance.now() + ms;
@@ -23,5 +26,16 @@ describe('systemClock.coarseNow', () => {
 
   it('is not on a manual clock, whose time moves inside a turn (the engine reads now())', () => {
     expect((new ManualClock() as { coarseNow?: unknown }).coarseNow).toBeUndefined();
+  });
+});
+
+describe('the engine and a clock made from systemClock', () => {
+  it('reads now(), not systemClock.coarseNow, when now() was replaced (another timeline)', () => {
+    const clock: Clock = { ...systemClock, now: () => 42_000 };
+    const transport = new FakeTransport();
+    const engine = new Engine({ network: 'regtest', transport, clock });
+    transport.inbound(9);
+    transport.deliver(9, versionMessage());
+    expect(engine.peer(9)?.state.lastRecvMs).toBe(42_000);
   });
 });

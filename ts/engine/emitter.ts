@@ -47,6 +47,11 @@ export class Emitter<Events extends { [K in keyof Events]: Handler }> {
     return (this.handlers.get(event)?.length ?? 0) > 0;
   }
 
+  /** Hands `error` to the sink handler errors go to. */
+  report(error: unknown): void {
+    this.onHandlerError(error);
+  }
+
   emit<K extends keyof Events>(event: K, ...args: Parameters<Events[K]>): void {
     // The list in force when the emit starts: handlers added or removed by a
     // handler take effect from the next emit.

@@ -170,7 +170,10 @@ export class Engine implements PeerHost {
     this.config = parseConfig(config);
     this.clock = clock ?? systemClock;
     const c = this.clock;
-    const coarse = c.coarseNow;
+    // A clock made from systemClock with its own now() (spread, then
+    // overridden) still carries systemClock's coarseNow: on another timeline.
+    const coarse =
+      c.coarseNow === systemClock.coarseNow && c.now !== systemClock.now ? undefined : c.coarseNow;
     this.coarseNow = coarse ? () => coarse.call(c) : () => c.now();
     this.banList = new BanList(this.config.limits.maxBans);
     // Display-order hex to wire order.
@@ -360,6 +363,15 @@ export class Engine implements PeerHost {
   /** Tracked requests still waiting for an answer, with their deadlines (read-only). */
   pendingRequests(): OutstandingRequest[] {
     return this.tracker.outstanding();
+  }
+
+  /**
+   * Reports an error thrown by code run for the engine outside its events (a
+   * service's own timer): it goes where a throwing event handler's error goes
+   * (`onHandlerError`), and the engine carries on.
+   */
+  reportHandlerError(error: unknown): void {
+    this.events.report(error);
   }
 
   /** Changes limits; transport limits apply to live connections at once. */
