@@ -73,6 +73,21 @@ describe('getblocks budget', () => {
     expect(t.answers()).toEqual([1, 2]);
   });
 
+  it('sends an answer its full queue refused once the peer is writable', async () => {
+    const t = await setup({});
+    t.transport.refuse.set('inv', 'full');
+    t.getblocks(4);
+    expect(t.answers()).toEqual([]);
+    t.transport.event({ type: 'writable', peer: t.id });
+    expect(t.answers()).toEqual([5]);
+  });
+
+  it('refuses a budget that could never answer, when the service is made', async () => {
+    await expect(setup({ getblocksBurst: 0.5 })).rejects.toThrow(RangeError);
+    await expect(setup({ getblocksPerSecond: -1 })).rejects.toThrow(RangeError);
+    await expect(setup({ getblocksPerSecond: Number.NaN })).rejects.toThrow(RangeError);
+  });
+
   it('walks no chain for a peer past its send pause point until it is writable', async () => {
     const t = await setup({});
     t.transport.refuse.set('inv', 'backpressure');

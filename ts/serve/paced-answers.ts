@@ -1,14 +1,18 @@
 // Answering one kind of request per peer within a budget, the way a peer that
 // floods us with requests should be answered: a token bucket per peer, and
 // when the peer asks faster than that, only its newest request waits (a newer
-// one replaces it: the peer wants the newest). A peer whose send queue is past
-// its pause point (Core's fPauseSend) gets nothing more until it is writable.
-// What a flood of requests costs is then the rate, not the flood.
+// one replaces it: the peer wants the newest). When an answer meets
+// backpressure or a full queue (Core's fPauseSend), the peer gets no more
+// answers from here until it is writable (a full queue's answer waits to be
+// sent again). What a flood of requests costs is then the rate, not the flood.
 import type { TimerHandle } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { TokenBucket } from '../engine/rate-limit.js';
 import type { SendResult } from '../native/transport.js';
+
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface PaceOptions {
   /** Answers per second per peer. */
@@ -39,6 +43,12 @@ export function pacedAnswers<R>(
   pace: PaceOptions,
   answer: (peer: Peer, request: R) => SendResult | undefined,
 ): PacedAnswers<R> {
+  if (!(pace.perSecond >= 0 && Number.isFinite(pace.perSecond))) {
+    throw new RangeError(`answers per second must be a finite number >= 0, got ${pace.perSecond}`);
+  }
+  if (!(pace.burst >= 1 && Number.isFinite(pace.burst))) {
+    throw new RangeError(`an answer burst must be a finite number >= 1, got ${pace.burst}`);
+  }
   const clock = engine.clock;
   const peers = new Map<Peer, Paced<R>>();
 
@@ -48,12 +58,16 @@ export function pacedAnswers<R>(
     const now = clock.now();
     if (!s.bucket.take(now)) {
       const wait = s.bucket.waitMs(now);
-      // At rate 0 no token comes back: the request waits for nothing (a timer
-      // of Infinity would fire at once in Node).
+      // At rate 0 no token comes back: the request waits for nothing. Node
+      // fires a timer longer than 2^31 - 1 ms (Infinity too) at once.
       if (Number.isFinite(wait)) {
-        s.timer ??= clock.setTimer(wait, () => {
+        s.timer ??= clock.setTimer(Math.min(wait, MAX_TIMER_MS), () => {
           s.timer = undefined;
-          run(peer, s);
+          try {
+            run(peer, s);
+          } catch (err) {
+            engine.reportHandlerError(err);
+          }
         });
       }
       return;
@@ -61,6 +75,9 @@ export function pacedAnswers<R>(
     s.pending = undefined;
     const sent = answer(peer, request);
     if (sent === 'backpressure' || sent === 'full') s.paused = true;
+    // Nothing was queued: unless a newer request came meanwhile, this one is
+    // answered once the queue has drained.
+    if (sent === 'full') s.pending ??= request;
   };
 
   engine.on('writable', (peer) => {
