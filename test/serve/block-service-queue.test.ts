@@ -80,9 +80,10 @@ describe('serveBlocks and the send queue', () => {
     );
     t.getdata(many);
     await t.settle();
-    t.getdata(many);
+    // One block went before the backpressure: room for one more item.
+    t.getdata(many.slice(0, 1));
     expect(t.transport.disconnects).toEqual([]);
-    t.getdata(many);
+    t.getdata(many.slice(0, 1));
     expect(t.transport.disconnects.map((d) => d.reason)).toEqual(['getdata-flood']);
     await t.engine.close();
   });

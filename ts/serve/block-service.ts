@@ -46,12 +46,13 @@ export const MAX_GETBLOCKS_INV = 500;
 /** Core's MAX_BLOCKS_TO_ANNOUNCE: more new blocks than this are announced by inv. */
 export const MAX_BLOCKS_TO_ANNOUNCE = 8;
 /**
- * getdata items a peer may have waiting (two full getdata messages). Core
- * stops reading a peer while its getdata is being served; an Engine handler
- * cannot, so a peer that keeps asking past this while it does not read is
- * disconnected ('getdata-flood').
+ * getdata items a peer may have waiting: one full getdata message. Core
+ * serves one getdata at a time and reads nothing more from the peer
+ * meanwhile; an Engine handler cannot stop the reading, so a peer that asks
+ * past this before we have answered is disconnected ('getdata-flood'). Peers
+ * that sync ask for a few blocks at a time (Core: 16 in flight).
  */
-export const MAX_PENDING_ITEMS = 2 * MESSAGE_LIMITS.inventory;
+export const MAX_PENDING_ITEMS = MESSAGE_LIMITS.inventory;
 
 /**
  * A limited node's getblocks lists no block this deep below the tip: Core's
