@@ -857,6 +857,7 @@ module.exports.EVENT_FRAME_OWN = nativeBinding.EVENT_FRAME_OWN
 module.exports.EVENT_LISTENER_ERROR = nativeBinding.EVENT_LISTENER_ERROR
 module.exports.EVENT_WRITABLE = nativeBinding.EVENT_WRITABLE
 module.exports.merkleRoot = nativeBinding.merkleRoot
+module.exports.pinMmapThreshold = nativeBinding.pinMmapThreshold
 module.exports.SEND_BACKPRESSURE = nativeBinding.SEND_BACKPRESSURE
 module.exports.SEND_CLOSED = nativeBinding.SEND_CLOSED
 module.exports.SEND_CODE_BITS = nativeBinding.SEND_CODE_BITS

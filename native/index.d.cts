@@ -520,6 +520,13 @@ export interface NativeStats {
   sendStalled: number
 }
 
+/**
+ * Fixes glibc malloc's mmap threshold at `bytes` for the whole process, so
+ * freed large buffers go back to the system. Returns false where the C
+ * library is not glibc (nothing to do) or glibc refused the value.
+ */
+export declare function pinMmapThreshold(bytes: number): boolean
+
 export declare const SEND_BACKPRESSURE: number
 
 export declare const SEND_CLOSED: number

@@ -195,6 +195,7 @@ export type {
   TrackedResponses,
 } from './engine/requests.js';
 export type { Transport } from './engine/transport.js';
+export { DEFAULT_MMAP_THRESHOLD, pinMmapThreshold } from './native/allocator.js';
 // The native transport.
 export type {
   DisconnectCode,

@@ -15,6 +15,7 @@ import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { isReachable } from '../engine/proxy.js';
+import { pinMmapThreshold } from '../native/allocator.js';
 import { serveBlocks } from '../serve/block-service.js';
 import { servicesFor, unhonoured } from '../serve/block-source.js';
 import {
@@ -304,6 +305,8 @@ export async function runNode(argv: string[]): Promise<number> {
     services: `0x${services.toString(16)}`,
   });
 
+  // Large frames freed after a flood go back to the system (glibc only).
+  pinMmapThreshold();
   const engine = new Engine({ network, proxy, startHeight: () => chain.height });
   // A node that holds blocks serves its own chain (whatever --services says):
   // following peers' headers would put headers it has no blocks for on it.

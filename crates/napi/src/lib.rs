@@ -8,6 +8,7 @@
 // exported functions looking unused.
 #![cfg_attr(test, allow(dead_code))]
 
+mod allocator;
 mod batch;
 mod block;
 mod engine;
