@@ -132,3 +132,52 @@ describe('serveBlocks and the event loop', () => {
     },
   );
 });
+
+describe('serveBlocks and a block it cannot read', () => {
+  it('answers notfound, and reports the block and the peer that asked', async () => {
+    const transport = new FakeTransport();
+    const engine = new Engine({ network: 'regtest', transport });
+    const chain = chainFor(REGTEST);
+    chain.append(BLOCKS.map((b) => b.header));
+    const broken = BLOCKS[2] as (typeof BLOCKS)[number];
+    const source = new MemoryBlocks(10);
+    for (const b of BLOCKS) await source.put(b.hash, b.raw);
+    const failing = {
+      has: (hash: Uint8Array) => source.has(hash),
+      get: (hash: Uint8Array) => {
+        if (Buffer.from(hash).equals(broken.hash))
+          throw new Error('checksum mismatch in blk00000.dat');
+        return source.get(hash);
+      },
+      put: (hash: Uint8Array, raw: Uint8Array) => source.put(hash, raw),
+      count: source.count,
+    };
+    const reports: Array<{ hash: string; error: string; peer: number }> = [];
+    serveBlocks(engine, chain, failing, {
+      unreadable: (hash, error, peer) =>
+        reports.push({
+          hash: Buffer.from(hash).toString('hex'),
+          error: (error as Error).message,
+          peer: peer.id,
+        }),
+    });
+    transport.inbound(501);
+    transport.deliver(501, versionMessage());
+    transport.deliver(501, { command: 'verack', payload: {} });
+    transport.deliver(501, {
+      command: 'getdata',
+      payload: { inventory: [{ type: INV_TYPE.witnessBlock, hash: broken.hash }] },
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(reports).toEqual([
+      {
+        hash: Buffer.from(broken.hash).toString('hex'),
+        error: 'checksum mismatch in blk00000.dat',
+        peer: 501,
+      },
+    ]);
+    const notfound = transport.sentTo(501, 'notfound');
+    expect(notfound).toHaveLength(1);
+    await engine.close();
+  });
+});

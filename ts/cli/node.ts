@@ -52,8 +52,9 @@ and MSG_WITNESS_BLOCK; getblocks/inv; notfound for anything else), announces
 new tips (headers to peers that sent sendheaders, else inv), answers pings,
 finds peers and keeps outbound connections to them, and logs peer events,
 until SIGINT or SIGTERM, when it shuts down gracefully. Lines a peer's
-messages cause (getheaders, addr, getaddr, misbehaving) are limited to 10 of
-each kind per peer per minute; a log-suppressed line counts the rest.
+messages cause (getheaders, addr, getaddr, misbehaving, block-unreadable)
+are limited to 10 of each kind per peer per minute; a log-suppressed line
+counts the rest.
 
 It advertises the services it can honour, as Core does: NODE_NETWORK|
 NODE_NETWORK_LIMITED|NODE_WITNESS (1033) when it holds every block from genesis
@@ -308,6 +309,8 @@ export async function runNode(argv: string[]): Promise<number> {
   // Large frames freed after a flood go back to the system (glibc only).
   pinMmapThreshold();
   const engine = new Engine({ network, proxy, startHeight: () => chain.height });
+  // Lines a peer's messages cause are rationed per peer (see PeerLogLimit).
+  const peerLog = new PeerLogLimit(engine.clock, log);
   // A node that holds blocks serves its own chain (whatever --services says):
   // following peers' headers would put headers it has no blocks for on it.
   // A headers-only node follows.
@@ -317,8 +320,14 @@ export async function runNode(argv: string[]): Promise<number> {
     chain,
     blocks.source,
     {
-      unreadable: (hash, err) =>
-        log('block-unreadable', { hash: hashToHex(hash), error: (err as Error).message }),
+      // Per peer: one asking again and again for a block we cannot read
+      // must not write a line each time.
+      unreadable: (hash, err, peer) =>
+        peerLog.log(peer.id, 'block-unreadable', {
+          peer: peer.id,
+          hash: hashToHex(hash),
+          error: (err as Error).message,
+        }),
     },
     { limited: (services & NODE_NETWORK) === 0n && (services & NODE_NETWORK_LIMITED) !== 0n },
   );
@@ -392,8 +401,6 @@ export async function runNode(argv: string[]): Promise<number> {
   engine.on('failed', (i) =>
     log('dial-failed', { address: i.address, error: i.error, retryInMs: i.retryInMs }),
   );
-  // Lines a peer's messages cause are rationed per peer (see PeerLogLimit).
-  const peerLog = new PeerLogLimit(engine.clock, log);
   engine.on('getaddr', (p) => peerLog.log(p.id, 'getaddr', { peer: p.id }));
   // After the relay's handler: `known` counts what this message added.
   engine.on('addr', (p, m) =>

@@ -113,8 +113,8 @@ export interface BlockServiceEvents {
   served?: (peer: Peer, hash: Uint8Array, witness: boolean) => void;
   /** A notfound was sent with this many items. */
   notfound?: (peer: Peer, items: number) => void;
-  /** A held block could not be read or parsed (it was answered with notfound). */
-  unreadable?: (hash: Uint8Array, error: unknown) => void;
+  /** A held block could not be read or parsed (it was answered with notfound to `peer`). */
+  unreadable?: (hash: Uint8Array, error: unknown, peer: Peer) => void;
 }
 
 export interface BlockService {
@@ -184,12 +184,16 @@ export function serveBlocks(
    * block that cannot be read (the store dropped it as corrupt, an I/O error,
    * the store closing at shutdown) or parsed is not served: it is notfound.
    */
-  const read = async (hash: Uint8Array, witness: boolean): Promise<Uint8Array | undefined> => {
+  const read = async (
+    peer: Peer,
+    hash: Uint8Array,
+    witness: boolean,
+  ): Promise<Uint8Array | undefined> => {
     try {
       const raw = await source.get(hash);
       return raw && !witness ? stripWitness(raw) : raw;
     } catch (err) {
-      events.unreadable?.(hash, err);
+      events.unreadable?.(hash, err, peer);
       return undefined;
     }
   };
@@ -231,7 +235,9 @@ export function serveBlocks(
           peer.disconnect('below-limited-threshold');
           return;
         }
-        const raw = source.has(item.hash) ? await read(Buffer.from(item.hash), witness) : undefined;
+        const raw = source.has(item.hash)
+          ? await read(peer, Buffer.from(item.hash), witness)
+          : undefined;
         if (!peer.active) return;
         if (!raw) {
           missing.push(item);
