@@ -14,8 +14,8 @@ export interface Clock {
   random(): number;
   /**
    * `now()`, or a reading taken earlier in the same turn of the event loop:
-   * for bookkeeping on the per-message path (a peer's last send and receive,
-   * which only timeouts of minutes read). Without it the engine calls `now()`.
+   * for bookkeeping on the per-message path (a peer's last receive, which
+   * only a timeout of minutes reads). Without it the engine calls `now()`.
    */
   coarseNow?(): number;
 }

@@ -317,8 +317,6 @@ export class Engine implements PeerHost {
       encodeMessage(message),
       targets.map((p) => p.id),
     );
-    const now = this.clock.now();
-    for (const p of targets) p.state.lastSendMs = now;
     return result.queued;
   }
 
@@ -406,7 +404,6 @@ export class Engine implements PeerHost {
 
   sendTo(peer: Peer, message: Message): SendResult {
     if (message.command === 'sendheaders') peer.state.sentSendHeaders = true;
-    peer.state.lastSendMs = this.coarseNow();
     return this.transport.send(peer.id, message.command, encodeMessage(message));
   }
 

@@ -42,7 +42,6 @@ export interface PeerState {
   handshakeComplete: boolean;
   score: number;
   lastRecvMs: number;
-  lastSendMs: number;
   sentSendHeaders: boolean;
   /** A getaddr has been taken from this peer (later ones are ignored). */
   getaddrReceived: boolean;
@@ -94,7 +93,6 @@ export class Peer {
       handshakeComplete: false,
       score: 0,
       lastRecvMs: connectedAtMs,
-      lastSendMs: connectedAtMs,
       sentSendHeaders: false,
       getaddrReceived: false,
       closing: false,
