@@ -119,6 +119,36 @@ describe('following peers', () => {
   });
 });
 
+describe('a node that does not follow peers', () => {
+  /** A header on our tip whose hash misses its bits (regtest: about one nonce in two). */
+  function badPow(prev: Uint8Array, time: number): BlockHeader {
+    const h = mine(prev, time, 7);
+    while (checkProofOfWork(headerHash(h), h.bits, LIMIT) === 'ok') h.nonce++;
+    return h;
+  }
+
+  it('adds no headers, valid or not', () => {
+    const t = setup({ follow: false });
+    t.send(headersMsg([HEADERS[20] as BlockHeader, HEADERS[21] as BlockHeader]));
+    expect(t.chain.height).toBe(20);
+    expect(t.peer.state.score).toBe(0);
+  });
+
+  it('still penalises headers with invalid proof of work, as Core checks every headers message', () => {
+    const t = setup({ follow: false });
+    t.send(headersMsg([badPow(t.chain.tipHash, (HEADERS[19] as BlockHeader).time + 30)]));
+    expect(t.peer.state.score).toBeGreaterThanOrEqual(100);
+    expect(t.peer.active).toBe(false);
+    expect(t.chain.height).toBe(20);
+  });
+
+  it('and headers that do not follow one another', () => {
+    const t = setup({ follow: false });
+    t.send(headersMsg([HEADERS[20] as BlockHeader, HEADERS[22] as BlockHeader]));
+    expect(t.peer.active).toBe(false);
+  });
+});
+
 describe('getheaders budget', () => {
   it('answers a burst, then the newest request when a token comes back', () => {
     const t = setup({ answersPerSecond: 2, answerBurst: 3 });

@@ -25,6 +25,12 @@ import { hashToHex, hexToHash, sha256dEach } from './hash.js';
 import { HeaderStore, writeHeaderBytes } from './headerstore.js';
 import { bitsToTarget, TargetCache, targetToBits } from './pow.js';
 
+/** Why a `headers` payload is invalid on its face (see checkPayloadPow). */
+export interface PayloadPowFault {
+  kind: 'non-continuous' | 'invalid-pow';
+  detail: string;
+}
+
 /** Headers a single `headers` message carries at most. */
 export const MAX_HEADERS_PER_MESSAGE = 2_000;
 /** Blocks in the median-time-past window. */
@@ -250,6 +256,42 @@ export class HeaderChain {
       writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
     }
     return this.acceptRecords(raw, 0, headers.length, HEADER_BYTES);
+  }
+
+  /**
+   * Core's CheckHeadersPoW, for headers that are not being added: why the
+   * payload is invalid on its face (its headers do not follow one another, or
+   * one's hash does not meet its own bits), or undefined. Nothing is stored.
+   */
+  checkPayloadPow(payload: HeadersPayload): PayloadPowFault | undefined {
+    const records = headerRecords(payload);
+    let raw: Buffer;
+    let start = 0;
+    let count: number;
+    let stride = HEADER_BYTES;
+    if (records) {
+      ({ wire: raw, start, count } = records);
+      stride = HEADER_RECORD_BYTES;
+    } else {
+      const headers = payload.headers;
+      count = headers.length;
+      raw = Buffer.allocUnsafe(count * HEADER_BYTES);
+      for (let i = 0; i < count; i++) {
+        writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
+      }
+    }
+    const hashes = sha256dEach(raw.subarray(start, start + count * stride), stride, HEADER_BYTES);
+    for (let i = 0, at = start; i < count; i++, at += stride) {
+      if (i > 0 && !sameHash(hashes, (i - 1) * 32, raw, at + 4)) {
+        return {
+          kind: 'non-continuous',
+          detail: `header ${i} of ${count} does not follow the one before it`,
+        };
+      }
+      const pow = this.targets.check(hashes, raw.readUInt32LE(at + 72), i * 32);
+      if (pow !== 'ok') return { kind: 'invalid-pow', detail: `header ${i} of ${count}: ${pow}` };
+    }
+    return undefined;
   }
 
   /**

@@ -99,7 +99,16 @@ export function serveHeaders(
     chain,
     stateOf,
     (peer, s, payload) => {
-      if (!follow || syncing.has(peer)) return;
+      if (syncing.has(peer)) return;
+      if (!follow) {
+        // Not added, but still checked on their face, as Core does for every
+        // headers message: a peer sending invalid ones is not let off.
+        const fault = chain.checkPayloadPow(payload);
+        // One score for both faults, as when following (and as Core since
+        // v28, which discourages a peer for any misbehaviour).
+        if (fault) peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${fault.detail}`);
+        return;
+      }
       try {
         const { last } = chain.acceptPayload(payload);
         if (headerCount(payload) === MAX_HEADERS_PER_MESSAGE && last) askForHeaders(peer, s, last);
