@@ -20,7 +20,8 @@ import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.
 import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
 import { Emitter } from './emitter.js';
-import { EngineClosedError, RequestAbortedError, RequestTimeoutError } from './errors.js';
+import { EngineClosedError, RequestAbortedError } from './errors.js';
+import { Keepalive } from './keepalive.js';
 import { Peer, type PeerHost } from './peer.js';
 import { isReachable, reachableNetworks, routeFor } from './proxy.js';
 import { Backoff } from './reconnect.js';
@@ -140,6 +141,7 @@ export class Engine implements PeerHost {
   private readonly events: Emitter<EngineEvents>;
   private readonly tracker: RequestTracker;
   private readonly banList: BanList;
+  private readonly keepalive: Keepalive;
   private readonly peersById = new Map<PeerId, Peer>();
   /** Peers per host (as `hostOf` reads their address): `hasPeerOnHost` without a scan. */
   private readonly peersPerHost = new Map<string, number>();
@@ -179,6 +181,17 @@ export class Engine implements PeerHost {
     // Display-order hex to wire order.
     const genesis = Buffer.from(this.config.network.genesisHash, 'hex').reverse();
     this.tracker = new RequestTracker(this.clock, genesis);
+    this.keepalive = new Keepalive({
+      clock: this.clock,
+      limits: () => this.config.limits,
+      ping: (peer, timeoutMs) =>
+        this.requestFrom(
+          peer,
+          { command: 'ping', payload: { nonce: this.randomNonce() } },
+          timeoutMs,
+        ),
+      disconnect: (peer, reason) => this.disconnectPeer(peer, reason, false),
+    });
     this.emitCommand = this.events.emit.bind(this.events) as Engine['emitCommand'];
     this.transport = transport ?? createNativeTransport(this.config);
     this.transport.setHandlers({
@@ -527,7 +540,7 @@ export class Engine implements PeerHost {
         this.disconnectPeer(peer, 'handshake-timeout', false);
       }
     });
-    this.scheduleInactivityCheck(peer);
+    this.keepalive.onConnected(peer);
     this.events.emit('connected', peer);
     // Outbound speaks first; inbound answers the peer's version.
     if (!inbound) this.sendVersion(peer);
@@ -679,7 +692,7 @@ export class Engine implements PeerHost {
         break;
     }
     const match = this.tracker.match(peer.id, message);
-    if (match.rttMs !== undefined) this.onPingAnswered(peer, match.rttMs);
+    if (match.rttMs !== undefined) this.keepalive.onPingAnswered(peer, match.rttMs);
     if (match.outcome === 'unsolicited' && this.isPenalisable(peer, message)) {
       info = UNSOLICITED;
       if (this.config.policy.unsolicited === 'penalize') {
@@ -704,16 +717,6 @@ export class Engine implements PeerHost {
         // addr, block and tx may legitimately arrive unasked (relay, announcements).
         return false;
     }
-  }
-
-  /** Any answered ping shows the peer is reading: it stops the ping deadline. */
-  private onPingAnswered(peer: Peer, rtt: number): void {
-    peer.rttMs = peer.rttMs === undefined ? rtt : 0.8 * peer.rttMs + 0.2 * rtt;
-    peer.minRttMs = Math.min(peer.minRttMs ?? rtt, rtt);
-    const st = peer.state;
-    if (st.timers.pingDeadline) this.clock.clearTimer(st.timers.pingDeadline);
-    st.timers.pingDeadline = undefined;
-    st.pingDeadlineMs = undefined;
   }
 
   // ---- handshake ----------------------------------------------------------
@@ -824,63 +827,7 @@ export class Engine implements PeerHost {
     const target = st.target ? this.targets.get(st.target) : undefined;
     target?.backoff.recordSuccess();
     this.events.emit('handshake', peer);
-    if (peer.active) this.sendPing(peer);
-  }
-
-  // ---- keepalive ----------------------------------------------------------
-
-  /**
-   * Sends a keepalive ping. The ping timeout runs from the first ping not yet
-   * answered, whether or not it could be sent: a peer whose queue is too full
-   * to take a ping (it is not reading) is as dead as one that ignores it.
-   */
-  private sendPing(peer: Peer): void {
-    if (!peer.active) return;
-    const st = peer.state;
-    const now = this.clock.now();
-    if (st.pingDeadlineMs === undefined) {
-      st.pingDeadlineMs = now + this.config.limits.pingTimeoutMs;
-      st.timers.pingDeadline = this.clock.setTimer(this.config.limits.pingTimeoutMs, () => {
-        if (peer.active) this.disconnectPeer(peer, 'ping-timeout', false);
-      });
-    }
-    const next = () => {
-      if (!peer.active) return;
-      st.timers.ping = this.clock.setTimer(this.config.limits.pingIntervalMs, () =>
-        this.sendPing(peer),
-      );
-    };
-    const nonce = this.randomNonce();
-    this.requestFrom(
-      peer,
-      { command: 'ping', payload: { nonce } },
-      Math.max(1, st.pingDeadlineMs - now),
-    )
-      .then(next)
-      .catch((err: unknown) => {
-        if (err instanceof RequestTimeoutError) {
-          if (peer.active) this.disconnectPeer(peer, 'ping-timeout', false);
-        } else if (err instanceof RequestAbortedError) {
-          // Not sent (queue full) or the peer is gone: try again next interval
-          // while the deadline keeps running.
-          next();
-        } else {
-          throw err;
-        }
-      });
-  }
-
-  private scheduleInactivityCheck(peer: Peer): void {
-    const limit = this.config.limits.inactivityTimeoutMs;
-    const idle = this.clock.now() - peer.state.lastRecvMs;
-    peer.state.timers.inactivity = this.clock.setTimer(Math.max(0, limit - idle), () => {
-      if (!peer.connected) return;
-      if (this.clock.now() - peer.state.lastRecvMs >= this.config.limits.inactivityTimeoutMs) {
-        this.disconnectPeer(peer, 'inactivity', false);
-      } else {
-        this.scheduleInactivityCheck(peer);
-      }
-    });
+    if (peer.active) this.keepalive.onHandshake(peer);
   }
 
   // ---- helpers ------------------------------------------------------------
