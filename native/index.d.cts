@@ -523,7 +523,8 @@ export interface NativeStats {
 /**
  * Fixes glibc malloc's mmap threshold at `bytes` for the whole process, so
  * freed large buffers go back to the system. Returns false where the C
- * library is not glibc (nothing to do) or glibc refused the value.
+ * library is not glibc (nothing to do), or the value was refused. The
+ * TypeScript wrapper checks the range (napi wraps numbers into a u32).
  */
 export declare function pinMmapThreshold(bytes: number): boolean
 

@@ -195,7 +195,13 @@ export type {
   TrackedResponses,
 } from './engine/requests.js';
 export type { Transport } from './engine/transport.js';
-export { DEFAULT_MMAP_THRESHOLD, pinMmapThreshold } from './native/allocator.js';
+export {
+  DEFAULT_MMAP_THRESHOLD,
+  MAX_MMAP_THRESHOLD,
+  MIN_MMAP_THRESHOLD,
+  mmapThresholdFromEnvironment,
+  pinMmapThreshold,
+} from './native/allocator.js';
 // The native transport.
 export type {
   DisconnectCode,

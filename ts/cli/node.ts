@@ -15,7 +15,7 @@ import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
 import { isReachable } from '../engine/proxy.js';
-import { pinMmapThreshold } from '../native/allocator.js';
+import { mmapThresholdFromEnvironment, pinMmapThreshold } from '../native/allocator.js';
 import { serveBlocks } from '../serve/block-service.js';
 import { servicesFor, unhonoured } from '../serve/block-source.js';
 import {
@@ -306,8 +306,9 @@ export async function runNode(argv: string[]): Promise<number> {
     services: `0x${services.toString(16)}`,
   });
 
-  // Large frames freed after a flood go back to the system (glibc only).
-  pinMmapThreshold();
+  // Large frames freed after a flood go back to the system (glibc only),
+  // unless the operator set the threshold.
+  if (!mmapThresholdFromEnvironment()) pinMmapThreshold();
   const engine = new Engine({ network, proxy, startHeight: () => chain.height });
   // Lines a peer's messages cause are rationed per peer (see PeerLogLimit).
   const peerLog = new PeerLogLimit(engine.clock, log);
@@ -322,12 +323,12 @@ export async function runNode(argv: string[]): Promise<number> {
     {
       // Per peer: one asking again and again for a block we cannot read
       // must not write a line each time.
-      unreadable: (hash, err, peer) =>
-        peerLog.log(peer.id, 'block-unreadable', {
-          peer: peer.id,
-          hash: hashToHex(hash),
-          error: (err as Error).message,
-        }),
+      unreadable: (hash, err, peer) => {
+        const fields = { peer: peer.id, hash: hashToHex(hash), error: (err as Error).message };
+        // A peer gone during the read has been forgotten: logged as it is.
+        if (peer.connected) peerLog.log(peer.id, 'block-unreadable', fields);
+        else log('block-unreadable', fields);
+      },
     },
     { limited: (services & NODE_NETWORK) === 0n && (services & NODE_NETWORK_LIMITED) !== 0n },
   );

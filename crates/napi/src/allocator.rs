@@ -15,7 +15,7 @@ mod glibc {
     /// `M_MMAP_THRESHOLD` in glibc's malloc.h.
     const M_MMAP_THRESHOLD: c_int = -3;
 
-    extern "C" {
+    unsafe extern "C" {
         fn mallopt(param: c_int, value: c_int) -> c_int;
     }
 
@@ -23,15 +23,17 @@ mod glibc {
         let Ok(value) = c_int::try_from(bytes) else {
             return false;
         };
-        // SAFETY: mallopt takes the arena lock and only changes a tunable;
-        // glibc refuses (returns 0 for) values past its maximum.
+        // SAFETY: mallopt takes the arena lock and only changes a tunable
+        // (it returns 1 once set). The range is the caller's to check: glibc
+        // takes values far past what is sensible.
         unsafe { mallopt(M_MMAP_THRESHOLD, value) == 1 }
     }
 }
 
 /// Fixes glibc malloc's mmap threshold at `bytes` for the whole process, so
 /// freed large buffers go back to the system. Returns false where the C
-/// library is not glibc (nothing to do) or glibc refused the value.
+/// library is not glibc (nothing to do), or the value was refused. The
+/// TypeScript wrapper checks the range (napi wraps numbers into a u32).
 #[napi(catch_unwind)]
 pub fn pin_mmap_threshold(bytes: u32) -> bool {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
