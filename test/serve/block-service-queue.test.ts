@@ -80,8 +80,8 @@ describe('serveBlocks and the send queue', () => {
     );
     t.getdata(many);
     await t.settle();
-    // One block went before the backpressure: room for one more item.
-    t.getdata(many.slice(0, 1));
+    // One block went before the backpressure: room for 1,025 more items.
+    t.getdata(many.slice(0, 1025));
     expect(t.transport.disconnects).toEqual([]);
     t.getdata(many.slice(0, 1));
     expect(t.transport.disconnects.map((d) => d.reason)).toEqual(['getdata-flood']);

@@ -46,13 +46,15 @@ export const MAX_GETBLOCKS_INV = 500;
 /** Core's MAX_BLOCKS_TO_ANNOUNCE: more new blocks than this are announced by inv. */
 export const MAX_BLOCKS_TO_ANNOUNCE = 8;
 /**
- * getdata items a peer may have waiting: one full getdata message. Core
- * serves one getdata at a time and reads nothing more from the peer
- * meanwhile; an Engine handler cannot stop the reading, so a peer that asks
- * past this before we have answered is disconnected ('getdata-flood'). Peers
- * that sync ask for a few blocks at a time (Core: 16 in flight).
+ * getdata items a peer may have waiting: one full getdata message, and room
+ * for the few a syncing peer still waits for when it asks for the next batch
+ * (btcd sends getdata of up to 50,000 blocks, and the next once fewer than 10
+ * are outstanding). Core serves one getdata at a time and reads nothing more
+ * from the peer meanwhile; an Engine handler cannot stop the reading, so a
+ * peer that asks past this before we have answered is disconnected
+ * ('getdata-flood'). Core asks for at most 16 blocks per peer.
  */
-export const MAX_PENDING_ITEMS = MESSAGE_LIMITS.inventory;
+export const MAX_PENDING_ITEMS = MESSAGE_LIMITS.inventory + 1024;
 
 /**
  * A limited node's getblocks lists no block this deep below the tip: Core's
