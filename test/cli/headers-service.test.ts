@@ -75,6 +75,15 @@ describe('unconnecting headers', () => {
     expect(t.peer.active).toBe(false);
   });
 
+  it('with invalid proof of work are penalised at once, not counted as merely unconnecting', () => {
+    const t = setup();
+    const bad = mine(new Uint8Array(32).fill(1), 1, 1);
+    while (checkProofOfWork(headerHash(bad), bad.bits, LIMIT) === 'ok') bad.nonce++;
+    t.send(headersMsg([bad]));
+    expect(t.peer.state.score).toBeGreaterThanOrEqual(100);
+    expect(t.sent('getheaders')).toHaveLength(0);
+  });
+
   it('count from zero again once a message connects', () => {
     const t = setup();
     for (let i = 1; i <= 9; i++) t.send(unconnecting(i));
@@ -144,8 +153,11 @@ describe('a node that does not follow peers', () => {
 
   it('and headers that do not follow one another', () => {
     const t = setup({ follow: false });
+    const reasons: string[] = [];
+    t.engine.on('misbehaving', (_, i) => reasons.push(i.reason));
     t.send(headersMsg([HEADERS[20] as BlockHeader, HEADERS[22] as BlockHeader]));
     expect(t.peer.active).toBe(false);
+    expect(reasons).toEqual(['invalid header: header 1 of 2 does not follow the one before it']);
   });
 });
 

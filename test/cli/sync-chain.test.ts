@@ -125,14 +125,19 @@ describe('sync across branches', () => {
 });
 
 describe('sync from a peer that sends headers that never connect', () => {
-  const stranger = (seed: number): BlockHeader => ({
-    version: 0x2000_0000,
-    prevBlock: new Uint8Array(32).fill(seed),
-    merkleRoot: new Uint8Array(32),
-    time: 1_700_000_000,
-    bits: 0x207fffff,
-    nonce: 0,
-  });
+  /** Valid on its face (it meets its bits: invalid ones are penalised at once), linked to nothing. */
+  const stranger = (seed: number): BlockHeader => {
+    const h: BlockHeader = {
+      version: 0x2000_0000,
+      prevBlock: new Uint8Array(32).fill(seed),
+      merkleRoot: new Uint8Array(32),
+      time: 1_700_000_000,
+      bits: 0x207fffff,
+      nonce: 0,
+    };
+    while (checkProofOfWork(headerHash(h), h.bits, LIMIT) !== 'ok') h.nonce++;
+    return h;
+  };
 
   /** A peer that answers the first getheaders with `junk` unconnecting messages, then its chain. */
   function liar(junk: number, chainHeaders: BlockHeader[]): string {

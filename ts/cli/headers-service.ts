@@ -159,6 +159,13 @@ function watchHeaders<S extends HeadersState>(
     const s = stateOf(peer);
     s.getheadersAt = undefined; // any headers ends the one in flight, as in Core
     if (!chain.connects(prevBlock)) {
+      // Core checks every headers message on its face first: ten invalid
+      // ones must not pass as merely unconnecting, for free.
+      const fault = chain.checkPayloadPow(payload);
+      if (fault) {
+        peer.misbehaving(INVALID_HEADER_SCORE, `invalid header: ${fault.detail}`);
+        return;
+      }
       s.unconnecting++;
       if (s.unconnecting >= MAX_UNCONNECTING_HEADERS_MSGS) {
         peer.misbehaving(
