@@ -62,25 +62,18 @@ export function invTransactions(count: number): Buffer {
 }
 
 /** `command` with `count` items of `type`, taking `hashes` round and round. */
-function inventory(command: string, type: number, hashes: Uint8Array[], count: number): Buffer {
-  // The count as a canonical CompactSize: a longer form than the value needs
-  // does not decode (as in Core), and the message would test nothing else.
-  const head = count < 0xfd ? 1 : count <= 0xffff ? 3 : 5;
-  const payload = Buffer.alloc(head + 36 * count);
-  if (head === 1) payload[0] = count;
-  else if (head === 3) {
-    payload[0] = 0xfd;
-    payload.writeUInt16LE(count, 1);
-  } else {
-    payload[0] = 0xfe;
-    payload.writeUInt32LE(count, 1);
-  }
-  for (let i = 0; i < count; i++) {
-    const at = head + 36 * i;
-    payload.writeUInt32LE(type, at);
-    payload.set(hashes[i % hashes.length] as Uint8Array, at + 4);
-  }
-  return frame(command, payload);
+function inventory(
+  command: 'inv' | 'getdata',
+  type: number,
+  hashes: Uint8Array[],
+  count: number,
+): Buffer {
+  const items = Array.from({ length: count }, (_, i) => ({
+    type,
+    hash: hashes[i % hashes.length] as Uint8Array,
+  }));
+  // The codec writes the canonical count (a longer form does not decode).
+  return frame(command, encodeMessage({ command, payload: { inventory: items } }));
 }
 
 export interface FloodOptions {
