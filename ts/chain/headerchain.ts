@@ -251,11 +251,7 @@ export class HeaderChain {
   /** As `append`, returning what was added and where the message ended. */
   accept(headers: readonly BlockHeader[]): AcceptResult {
     // Every header encoded, then hashed and checked in place.
-    const raw = this.rawScratch(headers.length);
-    for (let i = 0; i < headers.length; i++) {
-      writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
-    }
-    return this.acceptRecords(raw, 0, headers.length, HEADER_BYTES);
+    return this.acceptRecords(this.encodeScratch(headers), 0, headers.length, HEADER_BYTES);
   }
 
   /**
@@ -265,21 +261,16 @@ export class HeaderChain {
    */
   checkPayloadPow(payload: HeadersPayload): PayloadPowFault | undefined {
     const records = headerRecords(payload);
-    let raw: Buffer;
-    let start = 0;
-    let count: number;
-    let stride = HEADER_BYTES;
-    if (records) {
-      ({ wire: raw, start, count } = records);
-      stride = HEADER_RECORD_BYTES;
-    } else {
-      const headers = payload.headers;
-      count = headers.length;
-      raw = Buffer.allocUnsafe(count * HEADER_BYTES);
-      for (let i = 0; i < count; i++) {
-        writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
-      }
-    }
+    const {
+      wire: raw,
+      start,
+      count,
+    } = records ?? {
+      wire: this.encodeScratch(payload.headers),
+      start: 0,
+      count: payload.headers.length,
+    };
+    const stride = records ? HEADER_RECORD_BYTES : HEADER_BYTES;
     const hashes = sha256dEach(raw.subarray(start, start + count * stride), stride, HEADER_BYTES);
     for (let i = 0, at = start; i < count; i++, at += stride) {
       if (i > 0 && !sameHash(hashes, (i - 1) * 32, raw, at + 4)) {
@@ -439,6 +430,15 @@ export class HeaderChain {
   private rawScratch(count: number): Buffer {
     if (this.raw.length < count * HEADER_BYTES) this.raw = Buffer.alloc(count * HEADER_BYTES);
     return this.raw;
+  }
+
+  /** `headers` encoded back to back into the scratch buffer (valid until its next use). */
+  private encodeScratch(headers: readonly BlockHeader[]): Buffer {
+    const raw = this.rawScratch(headers.length);
+    for (let i = 0; i < headers.length; i++) {
+      writeHeaderBytes(raw, i * HEADER_BYTES, headers[i] as BlockHeader);
+    }
+    return raw;
   }
 
   /** Adds a validated header (its 80 encoded bytes at `at` of `raw`). */
