@@ -16,8 +16,9 @@
 //   50,000 blocks and never reads costs its send queue's limit, not 50,000
 //   blocks. getdata over 50,000 items (MAX_INV_SZ) does not decode: the Engine
 //   charges the peer as Core does (Misbehaving, 20 points).
-// - getblocks: answered within a per-peer rate (the newest waits past it;
-//   none while the peer's send queue is past its pause point), with an `inv` of up to 500 best-chain hashes after the locator's
+// - getblocks: answered within a per-peer rate (past it the newest waits;
+//   after an answer meets backpressure, none until the peer is writable),
+//   with an `inv` of up to 500 best-chain hashes after the locator's
 //   fork point, stopping before hashStop or at the first block not held. When
 //   it was cut at 500, the last one is remembered (Core's hashContinue): once
 //   the peer asks for that block, an `inv` of our tip follows it, so the peer
