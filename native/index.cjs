@@ -853,6 +853,7 @@ module.exports.EVENT_CONNECTED = nativeBinding.EVENT_CONNECTED
 module.exports.EVENT_DISCONNECTED = nativeBinding.EVENT_DISCONNECTED
 module.exports.EVENT_DROPPED = nativeBinding.EVENT_DROPPED
 module.exports.EVENT_FRAME = nativeBinding.EVENT_FRAME
+module.exports.EVENT_FRAME_LENT = nativeBinding.EVENT_FRAME_LENT
 module.exports.EVENT_FRAME_OWN = nativeBinding.EVENT_FRAME_OWN
 module.exports.EVENT_LISTENER_ERROR = nativeBinding.EVENT_LISTENER_ERROR
 module.exports.EVENT_WRITABLE = nativeBinding.EVENT_WRITABLE

@@ -89,6 +89,12 @@ export declare class NativeEngine {
    */
   poll(): EventBatch | null
   /**
+   * `poll`, with payloads copied into `lent` while they fit (`EVENT_FRAME_LENT`,
+   * at offsets into it): the caller reuses one buffer for every batch, and
+   * the payloads are views into it valid until the next poll.
+   */
+  pollLent(lent: Buffer): EventBatch | null
+  /**
    * The last batch has been handled: its input no longer counts against
    * its peers' receive budgets, and paused readers resume.
    */
@@ -337,6 +343,8 @@ export declare const EVENT_DROPPED: number
  */
 export declare const EVENT_FRAME: number
 
+export declare const EVENT_FRAME_LENT: number
+
 export declare const EVENT_FRAME_OWN: number
 
 export declare const EVENT_LISTENER_ERROR: number
@@ -358,6 +366,11 @@ export interface EventBatch {
    * event loop) rather than waiting for a wake-up.
    */
   more: boolean
+  /**
+   * Frame payload bytes in the batch: with a lent buffer at least this
+   * large, all of them would have gone into it.
+   */
+  payloadBytes: number
 }
 
 export interface ListenInfo {

@@ -66,8 +66,10 @@ export interface Dispatched {
  * into the batch's shared buffer: copy it if you keep it past the handler, or
  * it keeps the whole batch (up to about 1 MiB) alive. A larger payload arrives
  * in a buffer of its own, made over the received bytes without a copy, and is
- * yours to keep. A throwing handler does not stop the batch: the first error
- * is returned for the caller to rethrow.
+ * yours to keep. With `lent` (borrowed payloads, see pollLent), payloads are
+ * views into that buffer instead, valid only until the next poll. A throwing
+ * handler does not stop the batch: the first error is returned for the caller
+ * to rethrow.
  */
 export function dispatchBatch(
   batch: EventBatch,
@@ -75,6 +77,7 @@ export function dispatchBatch(
   onEvent: EventHandler,
   from = 0,
   deadline = Number.POSITIVE_INFINITY,
+  lent?: ArrayBuffer,
 ): Dispatched {
   const { data, meta, strings, buffers } = batch;
   const arrayBuffer = data.buffer as ArrayBuffer;
@@ -82,6 +85,7 @@ export function dispatchBatch(
   // Read once: `native` holds many properties, and this loop runs per frame.
   const FRAME = native.EVENT_FRAME;
   const FRAME_OWN = native.EVENT_FRAME_OWN;
+  const FRAME_LENT = native.EVENT_FRAME_LENT;
   let error: unknown;
   for (let i = from, n = 0; i < meta.length; i += STRIDE, n++) {
     // Checked every 32 events: the clock is cheap, but not free.
@@ -96,6 +100,8 @@ export function dispatchBatch(
         // From the ArrayBuffer, not data.subarray: a real Buffer all the same,
         // without subarray's read of the `buffer` getter for every frame.
         onFrame(peer, strings[a] as string, Buffer.from(arrayBuffer, base + b, c));
+      } else if (kind === FRAME_LENT) {
+        onFrame(peer, strings[a] as string, Buffer.from(lent as ArrayBuffer, b, c));
       } else if (kind === FRAME_OWN) {
         onFrame(peer, strings[a] as string, buffers[b] as Buffer);
       } else {

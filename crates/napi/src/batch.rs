@@ -2,7 +2,9 @@
 //! a whole batch crosses into JavaScript in a single call.
 //!
 //! Small payloads are copied into the batch's shared buffer and reach
-//! JavaScript as views into it. A payload of [`OWN_BUFFER_MIN`] bytes or more
+//! JavaScript as views into it. With a lent buffer (borrowed payloads), every
+//! payload that fits is copied into that instead: the caller reuses it for
+//! every batch, so a batch allocates nothing JavaScript must collect. A payload of [`OWN_BUFFER_MIN`] bytes or more
 //! gets a buffer of its own, made over the received bytes without copying: a
 //! megabyte block costs no copy on the JavaScript thread, and keeping it does
 //! not pin the batch's other payloads (nor theirs it).
@@ -41,6 +43,8 @@ pub const EVENT_LISTENER_ERROR: u32 = 7; // (peer = listener id) error string, -
 pub const EVENT_CLOSED: u32 = 8;
 #[napi]
 pub const EVENT_FRAME_OWN: u32 = 9; // command string, index into `buffers`, payload length
+#[napi]
+pub const EVENT_FRAME_LENT: u32 = 10; // command string, offset into the lent buffer, payload length
 
 /// One drained batch of events.
 #[napi(object)]
@@ -56,6 +60,9 @@ pub struct EventBatch {
     /// More events are ready now: poll again soon (after yielding to the
     /// event loop) rather than waiting for a wake-up.
     pub more: bool,
+    /// Frame payload bytes in the batch: with a lent buffer at least this
+    /// large, all of them would have gone into it.
+    pub payload_bytes: f64,
 }
 
 #[derive(Default)]
@@ -117,12 +124,33 @@ fn copied_meta(env: &Env, meta: Vec<u32>) -> Uint32Array {
 
 /// Packs `events`; the returned flag says whether `Closed` was among them.
 /// Never fails: the events are already taken from the driver.
-pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> (EventBatch, bool) {
+/// With `lent`, payloads are copied into it, back to back, while they fit.
+pub fn pack(
+    env: &Env,
+    events: Vec<Event>,
+    more: bool,
+    mut lent: Option<&mut [u8]>,
+) -> (EventBatch, bool) {
+    let payload_bytes: usize = events
+        .iter()
+        .map(|e| match e {
+            Event::Frame { frame, .. } => frame.payload.len(),
+            _ => 0,
+        })
+        .sum();
+    let lending = lent.is_some();
+    let lent_len = lent.as_ref().map_or(0, |l| l.len());
+    let mut lent_used = 0;
+    let fits_lent = |used: usize, len: usize| lending && used + len <= lent_len;
     let small = |e: &Event| match e {
         Event::Frame { frame, .. } if frame.payload.len() < OWN_BUFFER_MIN => frame.payload.len(),
         _ => 0,
     };
-    let total: usize = events.iter().map(small).sum();
+    let total: usize = if lending && payload_bytes <= lent_len {
+        0
+    } else {
+        events.iter().map(small).sum()
+    };
     let mut data = Vec::with_capacity(total);
     let mut meta = Vec::with_capacity(events.len() * META_STRIDE);
     let mut strings = Strings::default();
@@ -130,6 +158,16 @@ pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> (EventBatch, bool) {
     let mut closed = false;
     for event in events {
         let entry: [u32; META_STRIDE] = match event {
+            Event::Frame { peer, frame } if fits_lent(lent_used, frame.payload.len()) => {
+                let len = frame.payload.len();
+                let offset = lent_used;
+                if let Some(lent) = lent.as_deref_mut() {
+                    lent[offset..offset + len].copy_from_slice(&frame.payload);
+                }
+                lent_used += len;
+                let command = strings.command(&frame.command);
+                [EVENT_FRAME_LENT, peer, command, offset as u32, len as u32]
+            }
             Event::Frame { peer, frame } if frame.payload.len() >= OWN_BUFFER_MIN => {
                 let command = strings.command(&frame.command);
                 let length = frame.payload.len() as u32;
@@ -233,6 +271,7 @@ pub fn pack(env: &Env, events: Vec<Event>, more: bool) -> (EventBatch, bool) {
         strings: strings.list,
         buffers,
         more,
+        payload_bytes: payload_bytes as f64,
     };
     (batch, closed)
 }

@@ -422,11 +422,23 @@ impl NativeEngine {
     /// there are none. Releases the previous batch if it was not released.
     #[napi(catch_unwind)]
     pub fn poll(&mut self, env: Env) -> Result<Option<EventBatch>> {
+        self.poll_with(env, None)
+    }
+
+    /// `poll`, with payloads copied into `lent` while they fit (`EVENT_FRAME_LENT`,
+    /// at offsets into it): the caller reuses one buffer for every batch, and
+    /// the payloads are views into it valid until the next poll.
+    #[napi(catch_unwind)]
+    pub fn poll_lent(&mut self, env: Env, mut lent: BufferSlice) -> Result<Option<EventBatch>> {
+        self.poll_with(env, Some(&mut lent))
+    }
+
+    fn poll_with(&mut self, env: Env, lent: Option<&mut [u8]>) -> Result<Option<EventBatch>> {
         let drained = self.driver.poll();
         if drained.events.is_empty() {
             return Ok(None);
         }
-        let (batch, closed) = pack(&env, drained.events, drained.more);
+        let (batch, closed) = pack(&env, drained.events, drained.more, lent);
         if closed && !self.finished {
             // Everything is gone: stop the I/O threads and release the wake-up
             // function, which is what lets Node exit.

@@ -405,7 +405,7 @@ impl SimWorld {
         if events.is_empty() {
             return Ok(None);
         }
-        Ok(Some(pack(&env, events, more).0))
+        Ok(Some(pack(&env, events, more, None).0))
     }
 
     /// The node's last batch is handled: its input stops counting against
