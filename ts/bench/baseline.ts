@@ -3,6 +3,9 @@
 // `crypto.hash` (no Hash object per digest), one copy per small frame and none
 // for large payloads (header and payload written together under cork), batched
 // writes, a payload allocated once its header is known, checksums verified.
+// Where the handlers forget payloads (peerwire runs with borrowed payloads
+// there), a split payload is assembled in one reused buffer and dialled
+// sockets read into one static buffer (`onread`).
 import { hash } from 'node:crypto';
 import type { Socket } from 'node:net';
 
@@ -51,15 +54,29 @@ export type BaselineHandler = (command: string, payload: Buffer) => void;
 /** Incremental decoder for one socket, calling `onFrame` with verified frames. */
 export class BaselineDecoder {
   private pending: Buffer = Buffer.alloc(0);
-  private header?: { command: string; length: number; checksum: Buffer };
+  private header?: { command: string; length: number; checksum: number };
   private payload?: Buffer;
   private filled = 0;
 
+  /** With `reusePayload`, the buffer split payloads are assembled in, reused. */
+  private spare?: Buffer;
+
+  /**
+   * `reusePayload`: the handler forgets each payload when it returns, so a
+   * payload split across reads is assembled in one reused buffer.
+   */
   constructor(
     private readonly magic: Buffer,
     private readonly onFrame: BaselineHandler,
     private readonly maxPayload = 4_000_000,
+    private readonly reusePayload = false,
   ) {}
+
+  private payloadBuffer(length: number): Buffer {
+    if (!this.reusePayload) return Buffer.allocUnsafe(length);
+    if (!this.spare || this.spare.length < length) this.spare = Buffer.allocUnsafeSlow(length);
+    return this.spare.subarray(0, length);
+  }
 
   push(chunk: Buffer): void {
     let data = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -76,7 +93,8 @@ export class BaselineDecoder {
         this.header = {
           command: data.toString('ascii', off + 4, cmdEnd),
           length,
-          checksum: data.subarray(off + 20, off + 24),
+          // A number, not a view: a static read buffer is overwritten by the next read.
+          checksum: data.readUInt32LE(off + 20),
         };
         off += HEADER;
         this.payload = undefined;
@@ -90,7 +108,7 @@ export class BaselineDecoder {
         off += length;
         continue;
       }
-      if (!this.payload) this.payload = Buffer.allocUnsafe(length);
+      if (!this.payload) this.payload = this.payloadBuffer(length);
       const take = Math.min(length - this.filled, available);
       data.copy(this.payload, this.filled, off, off + take);
       this.filled += take;
@@ -109,7 +127,7 @@ export class BaselineDecoder {
     this.header = undefined;
     this.payload = undefined;
     if (!header) return;
-    if (!baselineChecksum(payload).equals(header.checksum)) return; // drop, as Core does
+    if (baselineChecksum(payload).readUInt32LE(0) !== header.checksum) return; // drop, as Core does
     this.onFrame(header.command, payload);
   }
 }

@@ -1,7 +1,7 @@
 // What every workload shares: the message channel to the other process, the
 // sizes, the shape of a workload and its measurements, and the helpers that
 // open a net and count frames.
-import { type BenchNet, createNet, type Impl } from './nets.js';
+import { type BenchNet, createNet, type Impl, type Payloads } from './nets.js';
 
 /** Message passing with the other process. */
 export interface Channel {
@@ -68,8 +68,12 @@ export const now = () => process.hrtime.bigint();
 export const ns = (v: unknown) => BigInt(v as string);
 
 /** Runs `fn` with a fresh net, closing it afterwards (bounded: a close never hangs a run). */
-export async function withNet<T>(ctx: Context, fn: (net: BenchNet) => Promise<T>): Promise<T> {
-  const net = ctx.makeNet ? ctx.makeNet() : createNet(ctx.impl);
+export async function withNet<T>(
+  ctx: Context,
+  fn: (net: BenchNet) => Promise<T>,
+  payloads: Payloads = 'owned',
+): Promise<T> {
+  const net = ctx.makeNet ? ctx.makeNet() : createNet(ctx.impl, payloads);
   try {
     return await fn(net);
   } finally {
@@ -87,6 +91,7 @@ export async function receiveCounted(
   net: BenchNet,
   count: number,
   onFrame: (payload: Buffer) => number = () => 1,
+  open: (net: BenchNet) => Promise<void> = listenAndTell(ctx),
 ): Promise<void> {
   let seen = 0;
   let finish: (t: bigint) => void = () => {};
@@ -97,10 +102,25 @@ export async function receiveCounted(
     seen += onFrame(payload);
     if (seen === count) finish(now());
   });
-  ctx.ch.send({ port: await net.listen() });
+  await open(net);
   ctx.ch.send({ t1: (await done).toString() });
   await ctx.ch.next();
 }
+
+/** Listens and sends the port to the other side, which dials. */
+export const listenAndTell =
+  (ctx: Context) =>
+  async (net: BenchNet): Promise<void> => {
+    ctx.ch.send({ port: await net.listen() });
+  };
+
+/** Dials the port the other side sends, once. */
+export const dialTold =
+  (ctx: Context) =>
+  async (net: BenchNet): Promise<void> => {
+    const { port } = await ctx.ch.next();
+    await net.connect(port as number, 1);
+  };
 
 /** Throughput from the sender's first byte to the receiver's last frame. */
 export function throughputOf(count: number, bytes: number, t0: bigint, t1: unknown): Measurement {

@@ -13,6 +13,12 @@ import {
 
 export const MAGIC = 'fabfb5da';
 export type Impl = 'peerwire' | 'baseline';
+/**
+ * `'borrowed'`: handlers read a payload and forget it, so each side may hand
+ * them memory it reuses (peerwire's borrowed payloads; the baseline's reused
+ * payload buffer and, on the sockets it dials, reads into one static buffer).
+ */
+export type Payloads = 'owned' | 'borrowed';
 export type FrameHandler = (conn: number, command: string, payload: Buffer) => void;
 
 export interface BenchNet {
@@ -37,8 +43,8 @@ export interface BenchNet {
   close(): Promise<void>;
 }
 
-export function createNet(impl: Impl): BenchNet {
-  return impl === 'peerwire' ? new PeerwireNet() : new BaselineNet();
+export function createNet(impl: Impl, payloads: Payloads = 'owned'): BenchNet {
+  return impl === 'peerwire' ? new PeerwireNet(payloads) : new BaselineNet(payloads);
 }
 
 /**
@@ -59,33 +65,37 @@ class PeerwireNet implements BenchNet {
   private acceptHandler: (conn: number) => void = () => {};
   private connected = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
   private writable = new Map<number, () => void>();
-  private readonly transport = new NativeTransport(
-    { magic: MAGIC, limits: BENCH_LIMITS },
-    {
-      onFrame: (peer, command, payload) => this.frameHandler(peer, command, payload),
-      onEvent: (e) => {
-        if (e.type === 'accepted') {
-          this.markReady(e.peer);
-          this.acceptHandler(e.peer);
-        } else if (e.type === 'connected') {
-          this.markReady(e.peer);
-          this.connected.get(e.peer)?.resolve();
-          this.connected.delete(e.peer);
-        } else if (e.type === 'connect-failed') {
-          this.connected
-            .get(e.peer)
-            ?.reject(new Error(`connect to ${e.address} failed: ${e.error}`));
-          this.connected.delete(e.peer);
-        } else if (e.type === 'disconnected') {
-          this.closedHandler(e.peer, `${e.reason} ${e.detail}`.trim());
-        } else if (e.type === 'writable') {
-          const resume = this.writable.get(e.peer);
-          this.writable.delete(e.peer);
-          resume?.();
-        }
+  private readonly transport: NativeTransport;
+
+  constructor(payloads: Payloads) {
+    this.transport = new NativeTransport(
+      { magic: MAGIC, limits: BENCH_LIMITS, payloads },
+      {
+        onFrame: (peer, command, payload) => this.frameHandler(peer, command, payload),
+        onEvent: (e) => {
+          if (e.type === 'accepted') {
+            this.markReady(e.peer);
+            this.acceptHandler(e.peer);
+          } else if (e.type === 'connected') {
+            this.markReady(e.peer);
+            this.connected.get(e.peer)?.resolve();
+            this.connected.delete(e.peer);
+          } else if (e.type === 'connect-failed') {
+            this.connected
+              .get(e.peer)
+              ?.reject(new Error(`connect to ${e.address} failed: ${e.error}`));
+            this.connected.delete(e.peer);
+          } else if (e.type === 'disconnected') {
+            this.closedHandler(e.peer, `${e.reason} ${e.detail}`.trim());
+          } else if (e.type === 'writable') {
+            const resume = this.writable.get(e.peer);
+            this.writable.delete(e.peer);
+            resume?.();
+          }
+        },
       },
-    },
-  );
+    );
+  }
 
   async listen(): Promise<number> {
     return this.transport.listen('127.0.0.1', 0).port;
@@ -168,6 +178,9 @@ class PeerwireNet implements BenchNet {
   }
 }
 
+/** The static read buffer's size, as Node's own reads (64 KiB). */
+const READ_BUFFER_BYTES = 64 * 1024;
+
 class BaselineNet implements BenchNet {
   private readonly magic = Buffer.from(MAGIC, 'hex');
   private frameHandler: FrameHandler = () => {};
@@ -177,15 +190,19 @@ class BaselineNet implements BenchNet {
   private sockets = new Map<number, Socket>();
   private server?: Server;
   private nextId = 1;
+  /** With borrowed payloads: what the sockets this side dials read into. */
+  private readonly readBuffer?: Buffer;
 
-  private adopt(socket: Socket): number {
-    const id = this.nextId++;
+  constructor(private readonly payloads: Payloads) {
+    if (payloads === 'borrowed') this.readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  }
+
+  /** Registers `socket`; `id` is given when its reads already go to `decoders`. */
+  private adopt(socket: Socket, id = this.nextId++): number {
     socket.setNoDelay(true);
     this.sockets.set(id, socket);
-    const decoder = new BaselineDecoder(this.magic, (command, payload) =>
-      this.frameHandler(id, command, payload),
-    );
-    socket.on('data', (chunk) => decoder.push(chunk));
+    const decoder = this.decoderFor(id);
+    if (!this.decoders.has(id)) socket.on('data', (chunk) => decoder.push(chunk));
     let why = 'peer-closed';
     socket.on('error', (err) => {
       why = err.message;
@@ -207,14 +224,43 @@ class BaselineNet implements BenchNet {
     return (server.address() as { port: number }).port;
   }
 
+  private readonly decoders = new Map<number, BaselineDecoder>();
+
+  private decoderFor(id: number): BaselineDecoder {
+    return (
+      this.decoders.get(id) ??
+      new BaselineDecoder(
+        this.magic,
+        (command, payload) => this.frameHandler(id, command, payload),
+        undefined,
+        this.payloads === 'borrowed',
+      )
+    );
+  }
+
   connect(port: number, count: number): Promise<number[]> {
     return Promise.all(
       Array.from(
         { length: count },
         () =>
           new Promise<number>((resolve, reject) => {
-            const s = tcpConnect(port, '127.0.0.1');
-            s.once('connect', () => resolve(this.adopt(s)));
+            const id = this.nextId++;
+            const buffer = this.readBuffer;
+            let onread: { buffer: Buffer; callback: (n: number, b: Buffer) => boolean } | undefined;
+            if (buffer) {
+              // Node reads into one static buffer instead of a fresh one per read.
+              const decoder = this.decoderFor(id);
+              this.decoders.set(id, decoder);
+              onread = {
+                buffer,
+                callback: (n) => {
+                  decoder.push(buffer.subarray(0, n));
+                  return true;
+                },
+              };
+            }
+            const s = tcpConnect({ port, host: '127.0.0.1', ...(onread ? { onread } : {}) });
+            s.once('connect', () => resolve(this.adopt(s, id)));
             s.once('error', reject);
           }),
       ),

@@ -10,6 +10,7 @@ import { checksumsComputed } from '../native/transport.js';
 import { baselineChecksums } from './baseline.js';
 import { blocksWorkload } from './blocks.js';
 import {
+  dialTold,
   type Metric,
   now,
   ns,
@@ -42,25 +43,37 @@ function stream(
     metrics: [metric],
     ceiling: (s) => ['stream', ceilingKind, String(count(s))],
     parent: (ctx) =>
-      withNet(ctx, async (net) => {
-        const n = count(ctx.sizes);
-        const { port } = await ctx.ch.next();
-        const [conn] = (await net.connect(port as number, 1)) as [number];
-        const t0 = now();
-        if (style === 'bulk') {
-          await net.sendBulk(conn, command, Buffer.alloc(n * size, 7), size);
-        } else {
-          const payload = Buffer.alloc(size, 7);
-          for (let i = 0; i < n; i++) {
-            const wait = net.send(conn, command, payload);
-            if (wait) await wait;
+      withNet(
+        ctx,
+        async (net) => {
+          const n = count(ctx.sizes);
+          // The receiver dials: a socket Node dials can read into one static
+          // buffer (the baseline's borrowed payloads), one it accepts cannot.
+          const accepted = new Promise<number>((resolve) => net.onAccept(resolve));
+          ctx.ch.send({ port: await net.listen() });
+          const conn = await accepted;
+          const t0 = now();
+          if (style === 'bulk') {
+            await net.sendBulk(conn, command, Buffer.alloc(n * size, 7), size);
+          } else {
+            const payload = Buffer.alloc(size, 7);
+            for (let i = 0; i < n; i++) {
+              const wait = net.send(conn, command, payload);
+              if (wait) await wait;
+            }
           }
-        }
-        const { t1 } = await ctx.ch.next();
-        ctx.ch.send({ stop: true });
-        return throughputOf(n, n * size, t0, t1);
-      }),
-    child: (ctx) => withNet(ctx, (net) => receiveCounted(ctx, net, count(ctx.sizes))),
+          const { t1 } = await ctx.ch.next();
+          ctx.ch.send({ stop: true });
+          return throughputOf(n, n * size, t0, t1);
+        },
+        'borrowed',
+      ),
+    child: (ctx) =>
+      withNet(
+        ctx,
+        (net) => receiveCounted(ctx, net, count(ctx.sizes), undefined, dialTold(ctx)),
+        'borrowed',
+      ),
   };
 }
 
@@ -78,47 +91,55 @@ const broadcast: Workload = {
   ],
   ceiling: (s) => ['broadcast', String(s.broadcastPeers), String(LARGE)],
   parent: (ctx) =>
-    withNet(ctx, async (net) => {
-      const peers = ctx.sizes.broadcastPeers;
-      const accepted: number[] = [];
-      const all = new Promise<void>((resolve) =>
-        net.onAccept((c) => {
-          accepted.push(c);
-          if (accepted.length === peers) resolve();
-        }),
-      );
-      ctx.ch.send({ port: await net.listen() });
-      await all;
-      // The dialling side has its handlers on every connection too.
-      await ctx.ch.next();
-      const payload = Buffer.alloc(LARGE, 3);
-      const sums = () => (ctx.impl === 'peerwire' ? checksumsComputed() : baselineChecksums());
-      const before = sums();
-      const t0 = now();
-      net.broadcast(accepted, 'block', payload);
-      const checksums = sums() - before;
-      const { t1 } = await ctx.ch.next();
-      ctx.ch.send({ stop: true });
-      return { peers, ms: Number(ns(t1) - t0) / 1e6, checksums };
-    }),
+    withNet(
+      ctx,
+      async (net) => {
+        const peers = ctx.sizes.broadcastPeers;
+        const accepted: number[] = [];
+        const all = new Promise<void>((resolve) =>
+          net.onAccept((c) => {
+            accepted.push(c);
+            if (accepted.length === peers) resolve();
+          }),
+        );
+        ctx.ch.send({ port: await net.listen() });
+        await all;
+        // The dialling side has its handlers on every connection too.
+        await ctx.ch.next();
+        const payload = Buffer.alloc(LARGE, 3);
+        const sums = () => (ctx.impl === 'peerwire' ? checksumsComputed() : baselineChecksums());
+        const before = sums();
+        const t0 = now();
+        net.broadcast(accepted, 'block', payload);
+        const checksums = sums() - before;
+        const { t1 } = await ctx.ch.next();
+        ctx.ch.send({ stop: true });
+        return { peers, ms: Number(ns(t1) - t0) / 1e6, checksums };
+      },
+      'borrowed',
+    ),
   child: (ctx) =>
-    withNet(ctx, async (net) => {
-      const peers = ctx.sizes.broadcastPeers;
-      let seen = 0;
-      let finish: (t: bigint) => void = () => {};
-      const done = new Promise<bigint>((resolve) => {
-        finish = resolve;
-      });
-      // Installed before connecting: the frame may share a batch with `connected`.
-      net.onFrame(() => {
-        if (++seen === peers) finish(now());
-      });
-      const { port } = await ctx.ch.next();
-      await net.connect(port as number, peers);
-      ctx.ch.send({ ready: true });
-      ctx.ch.send({ t1: (await done).toString() });
-      await ctx.ch.next();
-    }),
+    withNet(
+      ctx,
+      async (net) => {
+        const peers = ctx.sizes.broadcastPeers;
+        let seen = 0;
+        let finish: (t: bigint) => void = () => {};
+        const done = new Promise<bigint>((resolve) => {
+          finish = resolve;
+        });
+        // Installed before connecting: the frame may share a batch with `connected`.
+        net.onFrame(() => {
+          if (++seen === peers) finish(now());
+        });
+        const { port } = await ctx.ch.next();
+        await net.connect(port as number, peers);
+        ctx.ch.send({ ready: true });
+        ctx.ch.send({ t1: (await done).toString() });
+        await ctx.ch.next();
+      },
+      'borrowed',
+    ),
 };
 
 const ping: Workload = {
@@ -141,41 +162,49 @@ const ping: Workload = {
   ],
   ceiling: (s) => ['ping', String(s.pings), String(s.pingWarmup)],
   parent: (ctx) =>
-    withNet(ctx, async (net) => {
-      const { pings, pingWarmup } = ctx.sizes;
-      let answered: () => void = () => {};
-      net.onFrame((_c, command) => {
-        if (command === 'pong') answered();
-      });
-      const { port } = await ctx.ch.next();
-      const [conn] = (await net.connect(port as number, 1)) as [number];
-      const rtts: number[] = [];
-      const nonce = Buffer.alloc(8);
-      for (let i = 0; i < pingWarmup + pings; i++) {
-        nonce.writeUInt32LE(i);
-        const pong = new Promise<void>((r) => {
-          answered = r;
+    withNet(
+      ctx,
+      async (net) => {
+        const { pings, pingWarmup } = ctx.sizes;
+        let answered: () => void = () => {};
+        net.onFrame((_c, command) => {
+          if (command === 'pong') answered();
         });
-        const t0 = now();
-        const wait = net.send(conn, 'ping', nonce);
-        if (wait) await wait;
-        await pong;
-        if (i >= pingWarmup) rtts.push(Number(now() - t0) / 1000);
-      }
-      ctx.ch.send({ stop: true });
-      rtts.sort((a, b) => a - b);
-      const pct = (p: number) =>
-        rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] as number;
-      return { pings: rtts.length, p50us: pct(0.5), p99us: pct(0.99) };
-    }),
+        const { port } = await ctx.ch.next();
+        const [conn] = (await net.connect(port as number, 1)) as [number];
+        const rtts: number[] = [];
+        const nonce = Buffer.alloc(8);
+        for (let i = 0; i < pingWarmup + pings; i++) {
+          nonce.writeUInt32LE(i);
+          const pong = new Promise<void>((r) => {
+            answered = r;
+          });
+          const t0 = now();
+          const wait = net.send(conn, 'ping', nonce);
+          if (wait) await wait;
+          await pong;
+          if (i >= pingWarmup) rtts.push(Number(now() - t0) / 1000);
+        }
+        ctx.ch.send({ stop: true });
+        rtts.sort((a, b) => a - b);
+        const pct = (p: number) =>
+          rtts[Math.min(rtts.length - 1, Math.floor(p * rtts.length))] as number;
+        return { pings: rtts.length, p50us: pct(0.5), p99us: pct(0.99) };
+      },
+      'borrowed',
+    ),
   child: (ctx) =>
-    withNet(ctx, async (net) => {
-      net.onFrame((conn, command, payload) => {
-        if (command === 'ping') void net.send(conn, 'pong', payload);
-      });
-      ctx.ch.send({ port: await net.listen() });
-      await ctx.ch.next();
-    }),
+    withNet(
+      ctx,
+      async (net) => {
+        net.onFrame((conn, command, payload) => {
+          if (command === 'ping') void net.send(conn, 'pong', payload);
+        });
+        ctx.ch.send({ port: await net.listen() });
+        await ctx.ch.next();
+      },
+      'borrowed',
+    ),
 };
 
 function gc(): void {
