@@ -1,7 +1,7 @@
 // Borrowed payloads: every payload is a view into one buffer the transport
 // reuses, valid while its handler runs; what arrives is still every byte sent.
 import { afterEach, describe, expect, it } from 'vitest';
-import { NativeTransport, type NativeTransportOptions } from '../../ts/index.js';
+import { Engine, NativeTransport, type NativeTransportOptions } from '../../ts/index.js';
 import { REGTEST_MAGIC } from '../helpers/wire.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -16,7 +16,10 @@ interface Seen {
 }
 
 /** A sender and a receiver with borrowed payloads, connected. */
-async function borrowedPair(options: Partial<NativeTransportOptions> = {}) {
+async function borrowedPair(
+  options: Partial<NativeTransportOptions> = {},
+  also: (payload: Buffer, index: number) => void = () => {},
+) {
   const seen: Seen[] = [];
   let settle = () => {};
   const receiver = new NativeTransport(
@@ -30,6 +33,7 @@ async function borrowedPair(options: Partial<NativeTransportOptions> = {}) {
     {
       onFrame: (_peer, _command, payload) => {
         seen.push({ copy: Buffer.from(payload), arrayBuffer: payload.buffer });
+        also(payload, seen.length - 1);
         settle();
       },
     },
@@ -63,7 +67,7 @@ async function borrowedPair(options: Partial<NativeTransportOptions> = {}) {
       };
       settle();
     });
-  return { sender, peer, seen, received };
+  return { sender, receiver, peer, seen, received };
 }
 
 const filled = (size: number, seed: number) => {
@@ -104,6 +108,49 @@ describe('borrowed payloads', () => {
     expect(fourth.arrayBuffer === second.arrayBuffer, 'the next batch').toBe(true);
     expect(second.copy.equals(filled(1_000_000, 2))).toBe(true);
     expect(fourth.copy.equals(filled(10, 4))).toBe(true);
+  });
+
+  it('survive a batch handled in slices: nothing is overwritten before its handler runs', async () => {
+    // The first handler outlasts a slice (10 ms), so the rest of its batch
+    // waits for the event loop's next turn while more frames arrive.
+    const { sender, peer, seen, received } = await borrowedPair({}, (_payload, index) => {
+      if (index % 500 === 0) {
+        const until = performance.now() + 15;
+        while (performance.now() < until) {}
+      }
+    });
+    const sent = Array.from({ length: 3000 }, (_, i) => filled(100 + (i % 200), i));
+    for (let i = 0; i < sent.length; i++) {
+      sender.send(peer, 'tx', sent[i] as Buffer);
+      // Spread over several turns, so batches keep arriving during the slices.
+      if (i % 250 === 249) await new Promise((r) => setImmediate(r));
+    }
+    await received(sent.length);
+    const wrong = sent.findIndex((p, i) => !seen[i]?.copy.equals(p));
+    expect(wrong).toBe(-1);
+  });
+
+  it('carry on when a handler transfers the shared buffer away', async () => {
+    const { sender, peer, seen, received } = await borrowedPair({}, (payload, index) => {
+      if (index === 1) structuredClone(payload.buffer, { transfer: [payload.buffer] });
+    });
+    const sent = [filled(10, 1), filled(20, 2), filled(0, 3), filled(300_000, 4), filled(30, 5)];
+    for (const payload of sent) {
+      sender.send(peer, 'tx', payload);
+      // One batch each: the transfer happens while the second is handled.
+      await received(seen.length + 1);
+    }
+    expect(seen.map((s) => s.copy.length)).toEqual(sent.map((p) => p.length));
+    for (let i = 0; i < sent.length; i++) {
+      expect(seen[i]?.copy.equals(sent[i] as Buffer), `payload ${i}`).toBe(true);
+    }
+  });
+
+  it('an Engine refuses a transport whose payloads are borrowed', () => {
+    const transport = new NativeTransport({ magic: REGTEST_MAGIC, payloads: 'borrowed' });
+    cleanups.push(() => transport.close());
+    expect(transport.payloadsBorrowed).toBe(true);
+    expect(() => new Engine({ network: 'regtest', transport })).toThrow(/owned payloads/);
   });
 
   it('refuses an unknown payloads mode', () => {

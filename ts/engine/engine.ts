@@ -193,6 +193,11 @@ export class Engine implements PeerHost {
       disconnect: (peer, reason) => this.disconnectPeer(peer, reason, false),
     });
     this.emitCommand = this.events.emit.bind(this.events) as Engine['emitCommand'];
+    if (transport?.payloadsBorrowed) {
+      throw new TypeError(
+        "the Engine keeps payloads past their handlers: give it a transport with owned payloads, not 'borrowed'",
+      );
+    }
     this.transport = transport ?? createNativeTransport(this.config);
     this.transport.setHandlers({
       onFrame: (peer: PeerId, command: string, payload: Buffer) =>

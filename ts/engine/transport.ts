@@ -29,6 +29,9 @@ export interface Transport {
   peerInfo?(peer: PeerId): PeerInfo | null;
   /** Transport-wide counters (refused, evicted, stalled), where kept. */
   stats?(): TransportStats;
+  /** Payloads are only valid while their handler runs (NativeTransport's
+   *  `payloads: 'borrowed'`): the Engine keeps payloads, so it refuses these. */
+  readonly payloadsBorrowed?: boolean;
 }
 
 /**

@@ -67,7 +67,8 @@ export interface Dispatched {
  * it keeps the whole batch (up to about 1 MiB) alive. A larger payload arrives
  * in a buffer of its own, made over the received bytes without a copy, and is
  * yours to keep. With `lent` (borrowed payloads, see pollLent), payloads are
- * views into that buffer instead, valid only until the next poll. A throwing
+ * views into that buffer instead, which the caller reuses for its next batch:
+ * valid only while their handler runs. A throwing
  * handler does not stop the batch: the first error is returned for the caller
  * to rethrow.
  */
@@ -77,7 +78,7 @@ export function dispatchBatch(
   onEvent: EventHandler,
   from = 0,
   deadline = Number.POSITIVE_INFINITY,
-  lent?: ArrayBuffer,
+  lent?: Buffer,
 ): Dispatched {
   const { data, meta, strings, buffers } = batch;
   const arrayBuffer = data.buffer as ArrayBuffer;
@@ -86,6 +87,8 @@ export function dispatchBatch(
   const FRAME = native.EVENT_FRAME;
   const FRAME_OWN = native.EVENT_FRAME_OWN;
   const FRAME_LENT = native.EVENT_FRAME_LENT;
+  const lentBuffer = lent?.buffer as ArrayBuffer;
+  const lentBase = lent?.byteOffset ?? 0;
   let error: unknown;
   for (let i = from, n = 0; i < meta.length; i += STRIDE, n++) {
     // Checked every 32 events: the clock is cheap, but not free.
@@ -101,7 +104,7 @@ export function dispatchBatch(
         // without subarray's read of the `buffer` getter for every frame.
         onFrame(peer, strings[a] as string, Buffer.from(arrayBuffer, base + b, c));
       } else if (kind === FRAME_LENT) {
-        onFrame(peer, strings[a] as string, Buffer.from(lent as ArrayBuffer, b, c));
+        onFrame(peer, strings[a] as string, Buffer.from(lentBuffer, lentBase + b, c));
       } else if (kind === FRAME_OWN) {
         onFrame(peer, strings[a] as string, buffers[b] as Buffer);
       } else {

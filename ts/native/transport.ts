@@ -161,9 +161,18 @@ export interface BroadcastOutcome {
 
 const noop = () => {};
 
-/** A borrowed-payload buffer's first size, and the most it grows to. */
+/**
+ * A borrowed-payload buffer's first size, and the most it grows to: room for
+ * a default batch (1 MiB) or a default largest message (4,000,000 bytes).
+ * Anything larger arrives in a buffer of its own, as with owned payloads.
+ */
 const LENT_START_BYTES = 256 * 1024;
-const LENT_MAX_BYTES = 64 * 1024 * 1024;
+const LENT_MAX_BYTES = 4 * 1024 * 1024;
+
+/** Zeroed: `payload.buffer` shows a handler the whole of it. */
+function freshLent(size: number): Buffer {
+  return Buffer.alloc(size);
+}
 
 /** How long one slice of a batch's handlers may run before the event loop's turn. */
 const SLICE_MS = 10;
@@ -209,6 +218,11 @@ export class NativeTransport {
   /** With borrowed payloads: the buffer every batch's payloads are copied into. */
   private lent?: Buffer;
 
+  /** Payloads are views valid only while their handler runs (`payloads: 'borrowed'`). */
+  get payloadsBorrowed(): boolean {
+    return this.lent !== undefined;
+  }
+
   constructor(options: NativeTransportOptions, handlers: TransportHandlers = {}) {
     this.onFrame = handlers.onFrame ?? noop;
     this.onEvent = handlers.onEvent ?? noop;
@@ -216,7 +230,7 @@ export class NativeTransport {
     if (payloads !== undefined && payloads !== 'owned' && payloads !== 'borrowed') {
       throw new TypeError(`payloads must be 'owned' or 'borrowed', not ${String(payloads)}`);
     }
-    if (payloads === 'borrowed') this.lent = Buffer.allocUnsafeSlow(LENT_START_BYTES);
+    if (payloads === 'borrowed') this.lent = freshLent(LENT_START_BYTES);
     const split = limits ? splitLimits(limits) : undefined;
     this.engine = new native.NativeEngine(
       {
@@ -226,6 +240,10 @@ export class NativeTransport {
       },
       () => this.pump(),
     );
+    if (this.lent && typeof this.engine.pollLent !== 'function') {
+      this.engine.close();
+      throw new Error("this build of the peerwire addon predates payloads: 'borrowed'");
+    }
     const closes = this.engine.closeCounter();
     this.staged = new StagedSends(
       (meta, data) => this.engine.sendStaged(meta, data),
@@ -390,6 +408,8 @@ export class NativeTransport {
     let batch = this.current?.batch ?? null;
     if (batch === null) {
       try {
+        // A handler may have transferred the buffer away (postMessage, structuredClone).
+        if (this.lent?.byteLength === 0) this.lent = freshLent(LENT_START_BYTES);
         batch = this.lent ? this.engine.pollLent(this.lent) : this.engine.poll();
       } catch (err) {
         // Not expected (packing a batch cannot fail); never stop pumping over
@@ -409,7 +429,7 @@ export class NativeTransport {
       this.onEventAndClose,
       this.current?.next ?? 0,
       performance.now() + SLICE_MS,
-      this.lent?.buffer as ArrayBuffer | undefined,
+      this.lent,
     );
     if (error !== undefined) rethrowLater(error);
     const sliced = this.current !== undefined;
@@ -427,6 +447,7 @@ export class NativeTransport {
     // came between slices was spent on continuing this batch.
     if (batch.more || sliced) this.schedulePump();
     if (this.closedFlag) {
+      if (this.lent) this.lent = Buffer.alloc(0);
       for (const resolve of this.closeWaiters.splice(0)) resolve();
     }
   }
@@ -434,9 +455,9 @@ export class NativeTransport {
   /** Payloads that did not fit came in buffers of their own: make room for next time. */
   private growLent(wanted: number): void {
     if (this.lent === undefined || wanted <= this.lent.length) return;
-    let size = this.lent.length;
+    let size = Math.max(this.lent.length, LENT_START_BYTES);
     while (size < wanted && size < LENT_MAX_BYTES) size *= 2;
-    if (size > this.lent.length) this.lent = Buffer.allocUnsafeSlow(size);
+    if (size > this.lent.length) this.lent = freshLent(size);
   }
 
   private readonly onEventAndClose = (event: TransportEvent): void => {

@@ -7,7 +7,8 @@
 //! every batch, so a batch allocates nothing JavaScript must collect. A payload of [`OWN_BUFFER_MIN`] bytes or more
 //! gets a buffer of its own, made over the received bytes without copying: a
 //! megabyte block costs no copy on the JavaScript thread, and keeping it does
-//! not pin the batch's other payloads (nor theirs it).
+//! not pin the batch's other payloads (nor theirs it). Lending trades that
+//! copy for not allocating: the block is copied into the lent buffer.
 
 use bytes::Bytes;
 use napi::bindgen_prelude::{Buffer, BufferSlice, Uint32Array, Uint32ArraySlice};
@@ -146,7 +147,8 @@ pub fn pack(
         Event::Frame { frame, .. } if frame.payload.len() < OWN_BUFFER_MIN => frame.payload.len(),
         _ => 0,
     };
-    let total: usize = if lending && payload_bytes <= lent_len {
+    // Lending, most payloads go to the lent buffer: let `data` grow as needed.
+    let total: usize = if lending {
         0
     } else {
         events.iter().map(small).sum()
