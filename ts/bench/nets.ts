@@ -33,7 +33,9 @@ export interface BenchNet {
   onClosed(handler: (conn: number, reason: string) => void): void;
   /**
    * Sends one message. Returns nothing when the caller may go straight on, or
-   * a promise to await first (the message is sent once it settles).
+   * a promise to await first (the message is sent once it settles). With
+   * borrowed payloads, echo only small received payloads: the baseline writes
+   * 16 KiB and more without a copy, from a read buffer it reuses.
    */
   send(conn: number, command: string, payload: Uint8Array): Promise<void> | undefined;
   /** Sends many small messages with one command. */
