@@ -1,7 +1,3 @@
-// The Engine: peer lifecycle over a transport. Handshake, keepalive, slots,
-// misbehaviour and bans, redialling, request tracking, typed events. All timing
-// comes from the injected clock.
-import { isIP } from 'node:net';
 import type { PeerNetwork } from '../addr/address.js';
 import {
   type EngineConfig,
@@ -16,11 +12,12 @@ import type { ProxyRoute, SendResult } from '../native/transport.js';
 import { type DecodeOptions, decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
 import { ownedBytes } from '../wire/reader.js';
-import type { Command, Message, PayloadOf, VersionMessage } from '../wire/types.js';
+import type { Command, Message, PayloadOf } from '../wire/types.js';
 import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
 import { Emitter } from './emitter.js';
 import { EngineClosedError, RequestAbortedError } from './errors.js';
+import { Handshake, isHandshakeMessage } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { Peer, type PeerHost } from './peer.js';
 import { isReachable, reachableNetworks, routeFor } from './proxy.js';
@@ -132,7 +129,6 @@ const UNSOLICITED_SCORE = 10;
 /** Inbound connections allowed to be mid-handshake beyond the inbound slots. */
 const EXTRA_HANDSHAKING_INBOUND = 8;
 /** Messages a peer may send before the handshake completes. */
-const HANDSHAKE_COMMANDS = new Set(['version', 'verack', 'wtxidrelay', 'sendaddrv2']);
 
 export class Engine implements PeerHost {
   readonly config: EngineConfig;
@@ -142,12 +138,12 @@ export class Engine implements PeerHost {
   private readonly tracker: RequestTracker;
   private readonly banList: BanList;
   private readonly keepalive: Keepalive;
+  private readonly handshake: Handshake;
   private readonly peersById = new Map<PeerId, Peer>();
   /** Peers per host (as `hostOf` reads their address): `hasPeerOnHost` without a scan. */
   private readonly peersPerHost = new Map<string, number>();
   private readonly targets = new Map<string, OutboundTarget>();
   private readonly dialing = new Map<PeerId, OutboundTarget>();
-  private readonly ourNonces = new Set<bigint>();
   /** Inbound peers in `peersById` mid-handshake, and through it: the slot checks
    *  count them on every accept and handshake, so they are kept, not counted. */
   private inboundHandshaking = 0;
@@ -191,6 +187,16 @@ export class Engine implements PeerHost {
           timeoutMs,
         ),
       disconnect: (peer, reason) => this.disconnectPeer(peer, reason, false),
+    });
+    this.handshake = new Handshake({
+      clock: this.clock,
+      config: this.config,
+      startHeight: this.startHeight,
+      randomNonce: () => this.randomNonce(),
+      send: (peer, message) => void this.sendTo(peer, message),
+      refuse: (peer, reason) => this.disconnectPeer(peer, reason, false),
+      misbehaving: (peer, score, reason) => this.misbehaving(peer, score, reason),
+      complete: (peer) => this.onHandshakeComplete(peer),
     });
     this.emitCommand = this.events.emit.bind(this.events) as Engine['emitCommand'];
     if (transport?.payloadsBorrowed) {
@@ -548,7 +554,7 @@ export class Engine implements PeerHost {
     this.keepalive.onConnected(peer);
     this.events.emit('connected', peer);
     // Outbound speaks first; inbound answers the peer's version.
-    if (!inbound) this.sendVersion(peer);
+    if (!inbound) this.handshake.start(peer);
   }
 
   private onConnectFailed(id: PeerId, error: string): void {
@@ -584,7 +590,7 @@ export class Engine implements PeerHost {
   /** Releases everything a peer holds. Idempotent. */
   private cleanup(peer: Peer, reason: string): void {
     if (peer.state.gone === undefined) peer.state.gone = reason;
-    if (peer.state.ourNonce !== undefined) this.ourNonces.delete(peer.state.ourNonce);
+    this.handshake.forget(peer);
     const t = peer.state.timers;
     for (const handle of [t.handshake, t.ping, t.pingDeadline, t.inactivity]) {
       if (handle) this.clock.clearTimer(handle);
@@ -645,8 +651,7 @@ export class Engine implements PeerHost {
     if (!peer.state.handshakeComplete) {
       // Before the handshake only version, verack and feature negotiation count;
       // anything else is ignored, as Bitcoin Core does.
-      if (message && HANDSHAKE_COMMANDS.has(message.command))
-        this.onHandshakeMessage(peer, message);
+      if (message && isHandshakeMessage(message)) this.handshake.onMessage(peer, message);
       return;
     }
     if (!message) {
@@ -726,93 +731,9 @@ export class Engine implements PeerHost {
 
   // ---- handshake ----------------------------------------------------------
 
-  private versionMessage(peer: Peer): VersionMessage {
-    const nonce = this.randomNonce();
-    this.ourNonces.add(nonce);
-    peer.state.ourNonce = nonce;
-    const [host, port] = splitAddress(peer.address);
-    return {
-      version: this.config.network.protocolVersion,
-      services: this.config.network.services,
-      timestamp: BigInt(Math.floor(this.clock.now() / 1000)),
-      // A name (an onion, or a host name resolved by a proxy) has no legacy
-      // form: the unspecified address, as Core sends for it.
-      receiver: { services: 0n, ip: isIP(host) ? host : '::', port },
-      sender: { services: this.config.network.services, ip: '0.0.0.0', port: 0 },
-      nonce,
-      userAgent: this.config.network.userAgent,
-      startHeight: this.startHeight(),
-      relay: peer.state.relay ?? this.config.policy.relay,
-    };
-  }
-
-  private sendVersion(peer: Peer): void {
-    if (peer.state.versionSent) return;
-    peer.state.versionSent = true;
-    this.sendTo(peer, { command: 'version', payload: this.versionMessage(peer) });
-  }
-
-  private onHandshakeMessage(peer: Peer, message: Message): void {
+  /** Versions and veracks went both ways (see Handshake). */
+  private onHandshakeComplete(peer: Peer): void {
     const st = peer.state;
-    switch (message.command) {
-      case 'version': {
-        if (peer.version) {
-          this.misbehaving(peer, 1, 'duplicate version');
-          return;
-        }
-        const v = message.payload;
-        const refusal = this.refuseVersion(peer, v);
-        if (refusal) {
-          this.disconnectPeer(peer, refusal, false);
-          return;
-        }
-        peer.version = v;
-        this.sendVersion(peer);
-        const common = Math.min(v.version, this.config.network.protocolVersion);
-        if (common >= 70_016) {
-          // BIP 339 and BIP 155 go between version and verack.
-          this.sendTo(peer, { command: 'wtxidrelay', payload: {} });
-          this.sendTo(peer, { command: 'sendaddrv2', payload: {} });
-        }
-        this.sendTo(peer, { command: 'verack', payload: {} });
-        st.verackSent = true;
-        break;
-      }
-      case 'verack':
-        // Some peers send verack before their version: accept either order.
-        st.verackReceived = true;
-        break;
-      case 'wtxidrelay':
-        peer.features.wtxidRelay = true;
-        break;
-      case 'sendaddrv2':
-        peer.features.addrV2 = true;
-        break;
-      default:
-        return;
-    }
-    this.maybeCompleteHandshake(peer);
-  }
-
-  private refuseVersion(peer: Peer, v: VersionMessage): EngineDisconnectReason | undefined {
-    const policy = this.config.policy;
-    if (v.nonce !== 0n && this.ourNonces.has(v.nonce)) return 'self-connection';
-    if (v.version < policy.minPeerVersion) return 'version-too-old';
-    if (!peer.inbound && (v.services & policy.requiredServices) !== policy.requiredServices) {
-      return 'missing-services';
-    }
-    if (policy.rejectUserAgent && new RegExp(policy.rejectUserAgent).test(v.userAgent)) {
-      return 'user-agent-rejected';
-    }
-    return undefined;
-  }
-
-  private maybeCompleteHandshake(peer: Peer): void {
-    const st = peer.state;
-    if (st.handshakeComplete || !peer.version || !st.verackReceived || !st.verackSent) return;
-    st.handshakeComplete = true;
-    // Self-connections show up during handshakes only: our nonce is done.
-    if (st.ourNonce !== undefined) this.ourNonces.delete(st.ourNonce);
     if (st.timers.handshake) this.clock.clearTimer(st.timers.handshake);
     st.timers.handshake = undefined;
     if (peer.inbound) {
@@ -846,10 +767,4 @@ export class Engine implements PeerHost {
   private assertOpen(): void {
     if (this.closing) throw new EngineClosedError();
   }
-}
-
-function splitAddress(address: string): [string, number] {
-  const host = hostOf(address);
-  const port = Number(address.slice(address.lastIndexOf(':') + 1));
-  return [host, Number.isInteger(port) ? port : 0];
 }
