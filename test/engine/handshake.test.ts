@@ -12,7 +12,9 @@ function setup(config = parseConfig({ network: 'regtest' })) {
   const out: string[] = [];
   const sent: Message[] = [];
   let nonce = 100n;
-  const handshake = new Handshake({
+  /** Runs inside `complete`, after it is recorded. */
+  let atCompletion: ((peer: Peer) => void) | undefined;
+  const handshake: Handshake = new Handshake({
     clock: new ManualClock({ seed: 1 }),
     config,
     startHeight: () => 42,
@@ -23,11 +25,28 @@ function setup(config = parseConfig({ network: 'regtest' })) {
     },
     refuse: (_peer, reason) => out.push(`refuse ${reason}`),
     misbehaving: (_peer, score, reason) => out.push(`misbehaving ${score} ${reason}`),
-    complete: () => out.push('complete'),
+    complete: (peer) => {
+      out.push('complete');
+      atCompletion?.(peer);
+    },
   });
-  const peer = (inbound: boolean, id = 1) =>
-    new Peer({} as PeerHost, id, '10.0.0.9:18444', inbound, 0);
-  return { handshake, out, sent, peer };
+  const peer = (inbound: boolean, id = 1, address = '10.0.0.9:18444') =>
+    new Peer({} as PeerHost, id, address, inbound, 0);
+  return {
+    handshake,
+    out,
+    sent,
+    peer,
+    whenComplete: (hook: (peer: Peer) => void) => {
+      atCompletion = hook;
+    },
+  };
+}
+
+function ourVersion(sent: Message[]) {
+  const m = sent.find((x) => x.command === 'version');
+  if (m?.command !== 'version') throw new Error('no version sent');
+  return m.payload;
 }
 
 const verack: Message = { command: 'verack', payload: {} };
@@ -74,11 +93,68 @@ describe('Handshake', () => {
     const ours = (t.sent[0] as Extract<Message, { command: 'version' }>).payload.nonce;
     const back = t.peer(true, 2);
     t.handshake.onMessage(back, own(versionMessage({ nonce: ours })));
-    expect(t.out.at(-1)).toBe('refuse self-connection');
+    // Refused before anything is sent back.
+    expect(t.out).toEqual(['send version', 'refuse self-connection']);
+    expect(back.version).toBeUndefined();
+    expect(back.state.versionSent).toBe(false);
     t.handshake.forget(out);
     const later = t.peer(true, 3);
     t.handshake.onMessage(later, own(versionMessage({ nonce: ours })));
     expect(t.out.at(-1)).toBe('send verack');
+  });
+
+  it('forgets our nonce when a handshake completes, before the host hears of it', () => {
+    const t = setup();
+    const p = t.peer(false);
+    // Inside the completion callback, a stranger's version carrying the
+    // nonce is refused only if the nonce is still held.
+    t.whenComplete((peer) => {
+      const nonce = peer.state.ourNonce as bigint;
+      t.handshake.onMessage(t.peer(true, 2), own(versionMessage({ nonce, version: 70015 })));
+    });
+    t.handshake.start(p);
+    t.handshake.onMessage(p, own(versionMessage({ version: 70015 })));
+    t.handshake.onMessage(p, own(verack));
+    expect(t.out).toEqual([
+      'send version',
+      'send verack',
+      'complete',
+      // The stranger is answered, not refused as ourselves.
+      'send version',
+      'send verack',
+    ]);
+  });
+
+  it('a nonce of 0 is never ourselves, and inbound peers need no services', () => {
+    const t = setup(parseConfig({ network: 'regtest', policy: { requiredServices: 8n } }));
+    t.handshake.start(t.peer(false, 1));
+    const inbound = t.peer(true, 2);
+    t.handshake.onMessage(inbound, own(versionMessage({ nonce: 0n, services: 1n })));
+    expect(t.out).toEqual([
+      'send version',
+      'send version',
+      'send wtxidrelay',
+      'send sendaddrv2',
+      'send verack',
+    ]);
+    const outbound = t.peer(false, 3);
+    t.handshake.start(outbound);
+    t.handshake.onMessage(outbound, own(versionMessage({ services: 1n })));
+    expect(t.out.at(-1)).toBe('refuse missing-services');
+  });
+
+  it('addresses the receiver as the peer was dialled: IPv6, names, ports that do not parse', () => {
+    const cases: Array<[string, string, number]> = [
+      ['[2001:db8::1]:8333', '2001:db8::1', 8333],
+      ['[::1]', '::1', 0],
+      ['seed.example.org:8333', '::', 8333],
+      ['10.1.2.3:x', '10.1.2.3', 0],
+    ];
+    for (const [address, ip, port] of cases) {
+      const t = setup();
+      t.handshake.start(t.peer(false, 1, address));
+      expect(ourVersion(t.sent).receiver, address).toMatchObject({ ip, port });
+    }
   });
 
   it('a second version costs a point and changes nothing', () => {
@@ -86,7 +162,13 @@ describe('Handshake', () => {
     const p = t.peer(true);
     t.handshake.onMessage(p, own(versionMessage({ userAgent: '/first/' })));
     t.handshake.onMessage(p, own(versionMessage({ userAgent: '/second/' })));
-    expect(t.out.at(-1)).toBe('misbehaving 1 duplicate version');
+    expect(t.out).toEqual([
+      'send version',
+      'send wtxidrelay',
+      'send sendaddrv2',
+      'send verack',
+      'misbehaving 1 duplicate version',
+    ]);
     expect(p.version?.userAgent).toBe('/first/');
   });
 

@@ -1,3 +1,7 @@
+// The Engine: peer lifecycle over a transport, a router between it and small
+// managers (Handshake, Keepalive, RequestTracker, BanList): slots,
+// misbehaviour and bans, redialling, typed events. All timing comes from the
+// injected clock.
 import type { PeerNetwork } from '../addr/address.js';
 import {
   type EngineConfig,
@@ -17,7 +21,7 @@ import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
 import { Emitter } from './emitter.js';
 import { EngineClosedError, RequestAbortedError } from './errors.js';
-import { Handshake, isHandshakeMessage } from './handshake.js';
+import { Handshake, isHandshakeMessage, type VersionRefusal } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { Peer, type PeerHost } from './peer.js';
 import { isReachable, reachableNetworks, routeFor } from './proxy.js';
@@ -36,10 +40,8 @@ export type EngineDisconnectReason =
   | 'handshake-timeout'
   /** The peer's version did not decode: no handshake can follow. */
   | 'bad-version-message'
-  | 'version-too-old'
-  | 'missing-services'
-  | 'user-agent-rejected'
-  | 'self-connection'
+  /** version-too-old, missing-services, user-agent-rejected, self-connection */
+  | VersionRefusal
   | 'inbound-full'
   | 'ping-timeout'
   | 'inactivity'
@@ -128,7 +130,6 @@ const MALFORMED_SCORE = 20;
 const UNSOLICITED_SCORE = 10;
 /** Inbound connections allowed to be mid-handshake beyond the inbound slots. */
 const EXTRA_HANDSHAKING_INBOUND = 8;
-/** Messages a peer may send before the handshake completes. */
 
 export class Engine implements PeerHost {
   readonly config: EngineConfig;

@@ -97,6 +97,11 @@ export class Handshake {
       case 'sendaddrv2':
         peer.features.addrV2 = true;
         break;
+      default: {
+        const other: never = message;
+        void other;
+        return;
+      }
     }
     this.maybeComplete(peer);
   }
