@@ -199,12 +199,14 @@ class BaselineNet implements BenchNet {
     if (payloads === 'borrowed') this.readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   }
 
-  /** Registers `socket`; `id` is given when its reads already go to `decoders`. */
-  private adopt(socket: Socket, id = this.nextId++): number {
+  /** Registers `socket`; `reading` says its reads already go to a decoder (`onread`). */
+  private adopt(socket: Socket, id = this.nextId++, reading = false): number {
     socket.setNoDelay(true);
     this.sockets.set(id, socket);
-    const decoder = this.decoderFor(id);
-    if (!this.decoders.has(id)) socket.on('data', (chunk) => decoder.push(chunk));
+    if (!reading) {
+      const decoder = this.decoderFor(id);
+      socket.on('data', (chunk) => decoder.push(chunk));
+    }
     let why = 'peer-closed';
     socket.on('error', (err) => {
       why = err.message;
@@ -226,17 +228,12 @@ class BaselineNet implements BenchNet {
     return (server.address() as { port: number }).port;
   }
 
-  private readonly decoders = new Map<number, BaselineDecoder>();
-
   private decoderFor(id: number): BaselineDecoder {
-    return (
-      this.decoders.get(id) ??
-      new BaselineDecoder(
-        this.magic,
-        (command, payload) => this.frameHandler(id, command, payload),
-        undefined,
-        this.payloads === 'borrowed',
-      )
+    return new BaselineDecoder(
+      this.magic,
+      (command, payload) => this.frameHandler(id, command, payload),
+      undefined,
+      this.payloads === 'borrowed',
     );
   }
 
@@ -252,7 +249,6 @@ class BaselineNet implements BenchNet {
             if (buffer) {
               // Node reads into one static buffer instead of a fresh one per read.
               const decoder = this.decoderFor(id);
-              this.decoders.set(id, decoder);
               onread = {
                 buffer,
                 callback: (n) => {
@@ -262,7 +258,7 @@ class BaselineNet implements BenchNet {
               };
             }
             const s = tcpConnect({ port, host: '127.0.0.1', ...(onread ? { onread } : {}) });
-            s.once('connect', () => resolve(this.adopt(s, id)));
+            s.once('connect', () => resolve(this.adopt(s, id, onread !== undefined)));
             s.once('error', reject);
           }),
       ),

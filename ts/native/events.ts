@@ -68,9 +68,8 @@ export interface Dispatched {
  * in a buffer of its own, made over the received bytes without a copy, and is
  * yours to keep. With `lent` (borrowed payloads, see pollLent), payloads are
  * views into that buffer instead, which the caller reuses for its next batch:
- * valid only while their handler runs. A throwing
- * handler does not stop the batch: the first error is returned for the caller
- * to rethrow.
+ * valid only while their handler runs. A throwing handler does not stop the
+ * batch: the first error is returned for the caller to rethrow.
  */
 export function dispatchBatch(
   batch: EventBatch,

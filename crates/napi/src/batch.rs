@@ -4,8 +4,8 @@
 //! Small payloads are copied into the batch's shared buffer and reach
 //! JavaScript as views into it. With a lent buffer (borrowed payloads), every
 //! payload that fits is copied into that instead: the caller reuses it for
-//! every batch, so a batch allocates nothing JavaScript must collect. A payload of [`OWN_BUFFER_MIN`] bytes or more
-//! gets a buffer of its own, made over the received bytes without copying: a
+//! every batch, so payloads allocate no memory JavaScript must collect. A
+//! payload of [`OWN_BUFFER_MIN`] bytes or more gets a buffer of its own, made over the received bytes without copying: a
 //! megabyte block costs no copy on the JavaScript thread, and keeping it does
 //! not pin the batch's other payloads (nor theirs it). Lending trades that
 //! copy for not allocating: the block is copied into the lent buffer.
@@ -132,13 +132,7 @@ pub fn pack(
     more: bool,
     mut lent: Option<&mut [u8]>,
 ) -> (EventBatch, bool) {
-    let payload_bytes: usize = events
-        .iter()
-        .map(|e| match e {
-            Event::Frame { frame, .. } => frame.payload.len(),
-            _ => 0,
-        })
-        .sum();
+    let mut payload_bytes = 0;
     let lending = lent.is_some();
     let lent_len = lent.as_ref().map_or(0, |l| l.len());
     let mut lent_used = 0;
@@ -159,6 +153,9 @@ pub fn pack(
     let mut buffers = Vec::new();
     let mut closed = false;
     for event in events {
+        if let Event::Frame { frame, .. } = &event {
+            payload_bytes += frame.payload.len();
+        }
         let entry: [u32; META_STRIDE] = match event {
             Event::Frame { peer, frame } if fits_lent(lent_used, frame.payload.len()) => {
                 let len = frame.payload.len();
