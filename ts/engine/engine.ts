@@ -1,6 +1,6 @@
 // The Engine: peer lifecycle over a transport, a router between it and small
-// managers (Handshake, Keepalive, RequestTracker, BanList): slots,
-// misbehaviour and bans, redialling, typed events. All timing comes from the
+// managers (Handshake, Keepalive, Dialer, RequestTracker, BanList): inbound
+// slots, misbehaviour and bans, typed events. All timing comes from the
 // injected clock.
 import type { PeerNetwork } from '../addr/address.js';
 import {
@@ -12,20 +12,20 @@ import {
   parseLimitsUpdate,
 } from '../config/schema.js';
 import type { PeerId, TransportEvent } from '../native/events.js';
-import type { ProxyRoute, SendResult } from '../native/transport.js';
+import type { SendResult } from '../native/transport.js';
 import { type DecodeOptions, decodeMessage, encodeMessage } from '../wire/codec.js';
 import { DecodeError } from '../wire/errors.js';
 import { ownedBytes } from '../wire/reader.js';
 import type { Command, Message, PayloadOf } from '../wire/types.js';
 import { type BanEntry, BanList, hostOf, isLoopback } from './bans.js';
 import { type Clock, systemClock } from './clock.js';
+import { Dialer } from './dialer.js';
 import { Emitter } from './emitter.js';
 import { EngineClosedError, RequestAbortedError } from './errors.js';
 import { Handshake, isHandshakeMessage, type VersionRefusal } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { Peer, type PeerHost } from './peer.js';
 import { isReachable, reachableNetworks, routeFor } from './proxy.js';
-import { Backoff } from './reconnect.js';
 import {
   type OutstandingRequest,
   type RequestOf,
@@ -112,18 +112,6 @@ export interface EngineOptions extends EngineConfigInput {
   onHandlerError?: (error: unknown) => void;
 }
 
-interface OutboundTarget {
-  address: string;
-  persistent: boolean;
-  /** The relay flag of our version on this connection, when not the policy's. */
-  relay?: boolean;
-  backoff: Backoff;
-  /** The SOCKS5 proxy it is dialled through, if any. */
-  proxy?: ProxyRoute;
-  peerId?: PeerId;
-  timer?: ReturnType<Clock['setTimer']>;
-}
-
 /** Score for a payload that does not decode (Core: oversized addr/inv/headers is 20). */
 const MALFORMED_SCORE = 20;
 /** Score for a response nobody asked for, when the policy is to penalise. */
@@ -140,11 +128,10 @@ export class Engine implements PeerHost {
   private readonly banList: BanList;
   private readonly keepalive: Keepalive;
   private readonly handshake: Handshake;
+  private readonly dialer: Dialer;
   private readonly peersById = new Map<PeerId, Peer>();
   /** Peers per host (as `hostOf` reads their address): `hasPeerOnHost` without a scan. */
   private readonly peersPerHost = new Map<string, number>();
-  private readonly targets = new Map<string, OutboundTarget>();
-  private readonly dialing = new Map<PeerId, OutboundTarget>();
   /** Inbound peers in `peersById` mid-handshake, and through it: the slot checks
    *  count them on every accept and handshake, so they are kept, not counted. */
   private inboundHandshaking = 0;
@@ -198,6 +185,13 @@ export class Engine implements PeerHost {
       refuse: (peer, reason) => this.disconnectPeer(peer, reason, false),
       misbehaving: (peer, score, reason) => this.misbehaving(peer, score, reason),
       complete: (peer) => this.onHandshakeComplete(peer),
+    });
+    this.dialer = new Dialer({
+      clock: this.clock,
+      reconnect: this.config.reconnect,
+      maxOutbound: () => this.config.limits.maxOutbound,
+      connect: (address, proxy) => this.transport.connect(address, proxy),
+      failed: (info) => this.events.emit('failed', info),
     });
     this.emitCommand = this.events.emit.bind(this.events) as Engine['emitCommand'];
     if (transport?.payloadsBorrowed) {
@@ -261,29 +255,17 @@ export class Engine implements PeerHost {
       throw new Error(
         `${address} is banned until ${new Date(ban.untilMs).toISOString()}: ${ban.reason}`,
       );
-    if (this.targets.has(address)) throw new Error(`already connected or connecting to ${address}`);
-    if (this.targets.size >= this.config.limits.maxOutbound) {
-      throw new Error(`all ${this.config.limits.maxOutbound} outbound slots are in use`);
-    }
-    const target: OutboundTarget = {
-      address,
-      persistent: options.persistent ?? false,
-      backoff: new Backoff(this.config.reconnect),
-    };
-    if (options.relay !== undefined) target.relay = options.relay;
-    if (proxy) target.proxy = proxy;
-    this.targets.set(address, target);
-    this.dial(target);
+    this.dialer.add(address, {
+      ...(options.persistent !== undefined ? { persistent: options.persistent } : {}),
+      ...(options.relay !== undefined ? { relay: options.relay } : {}),
+      ...(proxy ? { proxy } : {}),
+    });
   }
 
   /** Stops redialling `address` and disconnects it if connected. */
   forget(address: string, reason = 'forgotten'): void {
-    const target = this.targets.get(address);
-    if (!target) return;
-    this.targets.delete(address);
-    if (target.timer) this.clock.clearTimer(target.timer);
-    if (target.peerId !== undefined) this.dialing.delete(target.peerId);
-    const peer = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
+    const id = this.dialer.forget(address);
+    const peer = id === undefined ? undefined : this.peersById.get(id);
     if (peer?.connected) this.disconnectPeer(peer, reason, false);
   }
 
@@ -354,7 +336,7 @@ export class Engine implements PeerHost {
     const host = hostOf(address);
     const now = this.clock.now();
     const entry = this.banList.ban(host, reason, now + durationMs, now);
-    for (const target of [...this.targets.values()]) {
+    for (const target of this.dialer.list()) {
       // By the name it was dialled with, or by the address that name resolved to.
       const live = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
       if (hostOf(target.address) === host || (live && hostOf(live.address) === host)) {
@@ -413,10 +395,7 @@ export class Engine implements PeerHost {
   close(): Promise<void> {
     if (this.closePromise) return this.closePromise;
     this.closing = true;
-    for (const target of this.targets.values()) {
-      if (target.timer) this.clock.clearTimer(target.timer);
-    }
-    this.targets.clear();
+    this.dialer.close();
     this.tracker.abortAll('engine closing');
     this.closePromise = this.transport.close().then(() => {
       for (const peer of this.peers) this.cleanup(peer, 'shutdown');
@@ -511,7 +490,7 @@ export class Engine implements PeerHost {
     // them (a socket flood at shutdown) must not delay the close.
     if (this.closing) return;
     const now = this.clock.now();
-    const target = inbound ? undefined : this.dialing.get(id);
+    const target = inbound ? undefined : this.dialer.onConnected(id);
     // Through a proxy the socket's remote end is the proxy: the peer is the
     // target it was asked for (bans, netgroups and addrYou go by that).
     const peer = target?.proxy
@@ -532,7 +511,6 @@ export class Engine implements PeerHost {
         return;
       }
     } else {
-      this.dialing.delete(id);
       if (!target) {
         // Forgotten (or banned) while the dial was in flight.
         this.disconnectPeer(peer, 'forgotten', false);
@@ -559,10 +537,7 @@ export class Engine implements PeerHost {
   }
 
   private onConnectFailed(id: PeerId, error: string): void {
-    const target = this.dialing.get(id);
-    this.dialing.delete(id);
-    if (!target) return;
-    this.afterTargetLoss(target, error);
+    this.dialer.onConnectFailed(id, error);
   }
 
   private onDisconnected(id: PeerId, code: string, detail: string): void {
@@ -581,11 +556,8 @@ export class Engine implements PeerHost {
     if (left > 0) this.peersPerHost.set(host, left);
     else this.peersPerHost.delete(host);
     this.events.emit('disconnected', peer, { reason, detail, local });
-    const target = peer.state.target ? this.targets.get(peer.state.target) : undefined;
-    if (target && target.peerId === id) {
-      target.peerId = undefined;
-      this.afterTargetLoss(target, `${reason}: ${detail}`);
-    }
+    if (peer.state.target)
+      this.dialer.onDisconnected(peer.state.target, id, `${reason}: ${detail}`);
   }
 
   /** Releases everything a peer holds. Idempotent. */
@@ -598,31 +570,6 @@ export class Engine implements PeerHost {
     }
     peer.state.timers = {};
     this.tracker.abortPeer(peer.id, `peer disconnected (${reason})`);
-  }
-
-  // ---- outbound targets and redial ------------------------------------------
-
-  private dial(target: OutboundTarget): void {
-    target.timer = undefined;
-    const id = this.transport.connect(target.address, target.proxy);
-    target.peerId = id;
-    this.dialing.set(id, target);
-  }
-
-  private afterTargetLoss(target: OutboundTarget, error: string): void {
-    if (this.closing || this.targets.get(target.address) !== target) return;
-    const now = this.clock.now();
-    target.backoff.recordFailure(now);
-    if (!target.persistent || !target.backoff.mayRetry(now)) {
-      this.targets.delete(target.address);
-      this.events.emit('failed', { address: target.address, error });
-      return;
-    }
-    const delay = target.backoff.nextDelay(() => this.clock.random());
-    this.events.emit('failed', { address: target.address, error, retryInMs: delay });
-    target.timer = this.clock.setTimer(delay, () => {
-      if (!this.closing && this.targets.get(target.address) === target) this.dial(target);
-    });
   }
 
   // ---- inbound messages ---------------------------------------------------
@@ -751,8 +698,7 @@ export class Engine implements PeerHost {
     } catch {
       return; // it disconnected in the same batch
     }
-    const target = st.target ? this.targets.get(st.target) : undefined;
-    target?.backoff.recordSuccess();
+    if (st.target) this.dialer.onHandshake(st.target);
     this.events.emit('handshake', peer);
     if (peer.active) this.keepalive.onHandshake(peer);
   }
