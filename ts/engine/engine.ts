@@ -1,6 +1,6 @@
 // The Engine: peer lifecycle over a transport, a router between it and small
-// managers (Handshake, Keepalive, Dialer, RequestTracker, BanList): inbound
-// slots, misbehaviour and bans, typed events. All timing comes from the
+// managers (Handshake, Keepalive, Dialer, PeerTable, RequestTracker,
+// BanList): inbound slots, misbehaviour and bans, typed events. All timing comes from the
 // injected clock.
 import type { PeerNetwork } from '../addr/address.js';
 import {
@@ -25,6 +25,7 @@ import { EngineClosedError, RequestAbortedError } from './errors.js';
 import { Handshake, isHandshakeMessage, type VersionRefusal } from './handshake.js';
 import { Keepalive } from './keepalive.js';
 import { Peer, type PeerHost } from './peer.js';
+import { PeerTable } from './peer-table.js';
 import { isReachable, reachableNetworks, routeFor } from './proxy.js';
 import {
   type OutstandingRequest,
@@ -129,13 +130,7 @@ export class Engine implements PeerHost {
   private readonly keepalive: Keepalive;
   private readonly handshake: Handshake;
   private readonly dialer: Dialer;
-  private readonly peersById = new Map<PeerId, Peer>();
-  /** Peers per host (as `hostOf` reads their address): `hasPeerOnHost` without a scan. */
-  private readonly peersPerHost = new Map<string, number>();
-  /** Inbound peers in `peersById` mid-handshake, and through it: the slot checks
-   *  count them on every accept and handshake, so they are kept, not counted. */
-  private inboundHandshaking = 0;
-  private inboundReady = 0;
+  private readonly table = new PeerTable();
   private readonly startHeight: () => number;
   private closing = false;
   private closePromise?: Promise<void>;
@@ -265,7 +260,7 @@ export class Engine implements PeerHost {
   /** Stops redialling `address` and disconnects it if connected. */
   forget(address: string, reason = 'forgotten'): void {
     const id = this.dialer.forget(address);
-    const peer = id === undefined ? undefined : this.peersById.get(id);
+    const peer = id === undefined ? undefined : this.table.get(id);
     if (peer?.connected) this.disconnectPeer(peer, reason, false);
   }
 
@@ -284,7 +279,7 @@ export class Engine implements PeerHost {
 
   /** Connected peers (including those still handshaking). */
   get peers(): Peer[] {
-    return [...this.peersById.values()];
+    return [...this.table.values()];
   }
 
   /**
@@ -292,7 +287,7 @@ export class Engine implements PeerHost {
    * included) is on `host` (normalized as `hostOf` does), without a scan.
    */
   hasPeerOnHost(host: string): boolean {
-    return this.peersPerHost.has(host);
+    return this.table.hasHost(host);
   }
 
   /** Peers that completed the handshake. */
@@ -301,7 +296,7 @@ export class Engine implements PeerHost {
   }
 
   peer(id: PeerId): Peer | undefined {
-    return this.peersById.get(id);
+    return this.table.get(id);
   }
 
   /** Socket counters for a peer (bytes and messages each way), if the transport keeps them. */
@@ -338,7 +333,7 @@ export class Engine implements PeerHost {
     const entry = this.banList.ban(host, reason, now + durationMs, now);
     for (const target of this.dialer.list()) {
       // By the name it was dialled with, or by the address that name resolved to.
-      const live = target.peerId === undefined ? undefined : this.peersById.get(target.peerId);
+      const live = target.peerId === undefined ? undefined : this.table.get(target.peerId);
       if (hostOf(target.address) === host || (live && hostOf(live.address) === host)) {
         this.forget(target.address, 'banned');
       }
@@ -471,12 +466,12 @@ export class Engine implements PeerHost {
         this.onDisconnected(event.peer, event.reason, event.detail);
         break;
       case 'dropped': {
-        const peer = this.peersById.get(event.peer);
+        const peer = this.table.get(event.peer);
         if (peer) this.events.emit('dropped', peer, { reason: event.reason, detail: event.detail });
         break;
       }
       case 'writable': {
-        const peer = this.peersById.get(event.peer);
+        const peer = this.table.get(event.peer);
         if (peer) this.events.emit('writable', peer);
         break;
       }
@@ -496,17 +491,17 @@ export class Engine implements PeerHost {
     const peer = target?.proxy
       ? new Peer(this, id, target.address, inbound, now, target.proxy.address)
       : new Peer(this, id, remote, inbound, now);
-    this.peersById.set(id, peer);
-    if (inbound) this.inboundHandshaking++;
-    const host = hostOf(peer.address);
-    this.peersPerHost.set(host, (this.peersPerHost.get(host) ?? 0) + 1);
+    this.table.add(peer);
     if (inbound) {
       const ban = this.banList.find(hostOf(remote), now);
       if (ban) {
         this.disconnectPeer(peer, 'banned', false);
         return;
       }
-      if (this.inboundHandshaking > this.config.limits.maxInbound + EXTRA_HANDSHAKING_INBOUND) {
+      if (
+        this.table.inboundHandshaking >
+        this.config.limits.maxInbound + EXTRA_HANDSHAKING_INBOUND
+      ) {
         this.disconnectPeer(peer, 'inbound-full', false);
         return;
       }
@@ -541,20 +536,11 @@ export class Engine implements PeerHost {
   }
 
   private onDisconnected(id: PeerId, code: string, detail: string): void {
-    const peer = this.peersById.get(id);
+    const peer = this.table.remove(id);
     if (!peer) return;
     const local = code === 'requested' || code === 'shutdown';
     const reason = code === 'requested' ? detail : code;
     this.cleanup(peer, reason);
-    this.peersById.delete(id);
-    if (peer.inbound) {
-      if (peer.state.handshakeComplete) this.inboundReady--;
-      else this.inboundHandshaking--;
-    }
-    const host = hostOf(peer.address);
-    const left = (this.peersPerHost.get(host) ?? 1) - 1;
-    if (left > 0) this.peersPerHost.set(host, left);
-    else this.peersPerHost.delete(host);
     this.events.emit('disconnected', peer, { reason, detail, local });
     if (peer.state.target)
       this.dialer.onDisconnected(peer.state.target, id, `${reason}: ${detail}`);
@@ -579,7 +565,7 @@ export class Engine implements PeerHost {
     // arrives after the close; this is what was already queued): a backlog of
     // requests must not hold a shutdown up while it is answered into closing sockets.
     if (this.closing) return;
-    const peer = this.peersById.get(id);
+    const peer = this.table.get(id);
     if (!peer?.active) return;
     peer.state.lastRecvMs = this.coarseNow();
     let message: Message | undefined;
@@ -685,9 +671,7 @@ export class Engine implements PeerHost {
     if (st.timers.handshake) this.clock.clearTimer(st.timers.handshake);
     st.timers.handshake = undefined;
     if (peer.inbound) {
-      this.inboundHandshaking--;
-      this.inboundReady++;
-      if (this.inboundReady > this.config.limits.maxInbound) {
+      if (this.table.inboundReady() > this.config.limits.maxInbound) {
         // Polite: our verack is flushed before the connection closes.
         this.disconnectPeer(peer, 'inbound-full', true);
         return;
