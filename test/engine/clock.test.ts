@@ -39,3 +39,44 @@ describe('the engine and a clock made from systemClock', () => {
     expect(engine.peer(9)?.state.lastRecvMs).toBe(42_000);
   });
 });
+
+describe('systemClock.random', () => {
+  it('draws from the CSPRNG, not Math.random, uniformly in [0, 1)', () => {
+    const original = Math.random;
+    Math.random = () => 0.5;
+    try {
+      const draws = Array.from({ length: 4000 }, () => systemClock.random());
+      expect(new Set(draws).size).toBe(draws.length);
+      for (const x of draws) {
+        expect(x).toBeGreaterThanOrEqual(0);
+        expect(x).toBeLessThan(1);
+      }
+      // Every tenth of the interval gets its share (expected 400 each).
+      const tenths = new Array<number>(10).fill(0);
+      for (const x of draws) tenths[Math.floor(x * 10)] = (tenths[Math.floor(x * 10)] ?? 0) + 1;
+      for (const n of tenths) expect(n).toBeGreaterThan(250);
+    } finally {
+      Math.random = original;
+    }
+  });
+
+  it('nonces in our version messages are not Math.random outputs', () => {
+    const original = Math.random;
+    Math.random = () => 0;
+    try {
+      const transport = new FakeTransport();
+      const engine = new Engine({ network: 'regtest', transport });
+      engine.connect('10.0.0.1:18444');
+      engine.connect('10.0.0.2:18444');
+      for (const { peer, address } of transport.dials) transport.acceptDial(peer, address);
+      const nonces = transport.sent.flatMap((s) =>
+        s.message?.command === 'version' ? [s.message.payload.nonce] : [],
+      );
+      expect(nonces).toHaveLength(2);
+      expect(nonces[0]).not.toBe(0n);
+      expect(nonces[0]).not.toBe(nonces[1]);
+    } finally {
+      Math.random = original;
+    }
+  });
+});

@@ -1,6 +1,7 @@
 // Time and randomness for the engine, injected so a simulated transport can drive
 // the same engine deterministically. Nothing in the engine calls setTimeout,
 // Date.now or Math.random directly.
+import { getRandomValues } from 'node:crypto';
 
 export type TimerHandle = { readonly __timer: unique symbol };
 
@@ -32,6 +33,24 @@ const forgetTurnReading = () => {
   turnReading = -1;
 };
 
+// Randomness peers can observe (version and ping nonces) must not reveal
+// what comes next: three outputs of V8's Math.random give away its state,
+// and with it every later nonce, outbound pick and address-table secret.
+// So the system clock draws from the OS's CSPRNG, a block at a time.
+const randomPool = new Uint32Array(512);
+let randomNext = randomPool.length;
+
+/** Uniform in [0, 1), 53 bits from the CSPRNG. */
+function secureRandom(): number {
+  if (randomNext > randomPool.length - 2) {
+    getRandomValues(randomPool);
+    randomNext = 0;
+  }
+  const hi = (randomPool[randomNext++] as number) >>> 5; // 27 bits
+  const lo = (randomPool[randomNext++] as number) >>> 6; // 26 bits
+  return (hi * 2 ** 26 + lo) / 2 ** 53;
+}
+
 export const systemClock: Clock = {
   now: () => timeOrigin + performance.now(),
   coarseNow: () => {
@@ -47,7 +66,7 @@ export const systemClock: Clock = {
     return t as unknown as TimerHandle;
   },
   clearTimer: (handle) => clearTimeout(handle as unknown as NodeJS.Timeout),
-  random: Math.random,
+  random: secureRandom,
 };
 
 /**
