@@ -120,6 +120,9 @@ export class AddressManager {
   private readonly triedTable = new Int32Array(TABLES.triedBuckets * TABLES.bucketSize).fill(EMPTY);
   private readonly newOccupancy = new BucketOccupancy(TABLES.newBuckets);
   private readonly triedOccupancy = new BucketOccupancy(TABLES.triedBuckets);
+  /** The same per network: a select limited to some networks draws among their buckets. */
+  private readonly newOccupancyOf = new Map<PeerNetwork, BucketOccupancy>();
+  private readonly triedOccupancyOf = new Map<PeerNetwork, BucketOccupancy>();
   private readonly records = new Map<number, KnownAddress>();
   private readonly idOfKey = new Map<string, number>();
   /** Every id once, in an order getAddr() shuffles as it goes. */
@@ -320,12 +323,30 @@ export class AddressManager {
     else tried = this.clock.random() < 0.5;
 
     const table = tried ? this.triedTable : this.newTable;
-    const occupancy = tried ? this.triedOccupancy : this.newOccupancy;
+    // Limited to some networks, buckets are drawn among those holding one of
+    // theirs. Drawing among all occupied buckets and skipping the rest, as
+    // Core does (on a thread of its own), took thousands of scans per pick on
+    // the event loop once peers had filled the table with addresses of
+    // networks we cannot reach.
+    const occupancies = only
+      ? [...only].flatMap((n) => (tried ? this.triedOccupancyOf : this.newOccupancyOf).get(n) ?? [])
+      : [tried ? this.triedOccupancy : this.newOccupancy];
+    let buckets = 0;
+    for (const o of occupancies) buckets += o.occupied;
     const now = this.now();
     let chanceFactor = 1;
     for (;;) {
-      // A uniformly drawn occupied bucket: what Core's draw-until-not-empty gives.
-      const bucket = occupancy.at(this.randomInt(occupancy.occupied));
+      // A uniformly drawn occupied bucket: what Core's draw-until-not-empty
+      // gives (limited to some networks, a bucket holding two of them counts twice).
+      let draw = this.randomInt(buckets);
+      let bucket = -1;
+      for (const o of occupancies) {
+        if (draw < o.occupied) {
+          bucket = o.at(draw);
+          break;
+        }
+        draw -= o.occupied;
+      }
       const start = this.randomInt(TABLES.bucketSize);
       let found: KnownAddress | undefined;
       for (let i = 0; i < TABLES.bucketSize; i++) {
@@ -592,6 +613,35 @@ export class AddressManager {
           fail('occupancy', `${name} bucket ${b} holds entries but is not listed`);
       }
     }
+    for (const [name, table, byNetwork] of [
+      ['new', this.newTable, this.newOccupancyOf],
+      ['tried', this.triedTable, this.triedOccupancyOf],
+    ] as const) {
+      const held = new Map<PeerNetwork, Set<number>>();
+      for (let i = 0; i < table.length; i++) {
+        const id = table[i] as number;
+        if (id === EMPTY) continue;
+        const net = this.records.get(id)?.address.network as PeerNetwork;
+        const set = held.get(net) ?? new Set<number>();
+        set.add(Math.floor(i / TABLES.bucketSize));
+        held.set(net, set);
+      }
+      for (const net of new Set([...held.keys(), ...byNetwork.keys()])) {
+        const want = held.get(net) ?? new Set<number>();
+        const occupancy = byNetwork.get(net);
+        const listed = new Set<number>();
+        for (let i = 0; i < (occupancy?.occupied ?? 0); i++) listed.add(occupancy?.at(i) as number);
+        if (listed.size !== (occupancy?.occupied ?? 0) || listed.size !== want.size) {
+          fail(
+            'occupancy',
+            `${name} ${net}: ${want.size} buckets hold its entries, ${listed.size} listed`,
+          );
+        }
+        for (const b of want) {
+          if (!listed.has(b)) fail('occupancy', `${name} ${net} bucket ${b} is not listed`);
+        }
+      }
+    }
     for (const net of new Set([...counts.keys(), ...this.counts.keys()])) {
       const want = counts.get(net) ?? { new: 0, tried: 0 };
       const have = this.counts.get(net) ?? { new: 0, tried: 0 };
@@ -709,25 +759,40 @@ export class AddressManager {
     return this.triedTable[this.triedSlotIndex(r)] as number;
   }
 
-  /** Every write to the new table goes here, so the bucket occupancy stays true. */
+  /**
+   * Every write to the new table goes here, so the bucket occupancy stays
+   * true. A slot goes from empty to taken or back, never from one address to
+   * another, and the record it held or takes is in `records`.
+   */
   private setNew(slot: number, id: number): void {
-    const was = this.newTable[slot] as number;
-    if ((was === EMPTY) !== (id === EMPTY)) {
-      const bucket = Math.floor(slot / TABLES.bucketSize);
-      if (id === EMPTY) this.newOccupancy.emptied(bucket);
-      else this.newOccupancy.taken(bucket);
-    }
+    this.noteOccupancy(false, slot, this.newTable[slot] as number, id);
     this.newTable[slot] = id;
   }
 
   private setTried(slot: number, id: number): void {
-    const was = this.triedTable[slot] as number;
-    if ((was === EMPTY) !== (id === EMPTY)) {
-      const bucket = Math.floor(slot / TABLES.bucketSize);
-      if (id === EMPTY) this.triedOccupancy.emptied(bucket);
-      else this.triedOccupancy.taken(bucket);
-    }
+    this.noteOccupancy(true, slot, this.triedTable[slot] as number, id);
     this.triedTable[slot] = id;
+  }
+
+  private noteOccupancy(tried: boolean, slot: number, was: number, id: number): void {
+    if ((was === EMPTY) === (id === EMPTY)) return;
+    const bucket = Math.floor(slot / TABLES.bucketSize);
+    const record = this.records.get(id === EMPTY ? was : id) as KnownAddress;
+    const network = record.address.network as PeerNetwork;
+    const byNetwork = tried ? this.triedOccupancyOf : this.newOccupancyOf;
+    let ofNetwork = byNetwork.get(network);
+    if (!ofNetwork) {
+      ofNetwork = new BucketOccupancy(tried ? TABLES.triedBuckets : TABLES.newBuckets);
+      byNetwork.set(network, ofNetwork);
+    }
+    const all = tried ? this.triedOccupancy : this.newOccupancy;
+    if (id === EMPTY) {
+      all.emptied(bucket);
+      ofNetwork.emptied(bucket);
+    } else {
+      all.taken(bucket);
+      ofNetwork.taken(bucket);
+    }
   }
 
   /** Empties one new slot, forgetting its address if no other bucket holds it. */
