@@ -39,6 +39,7 @@ import {
   toAddrV2Entry,
 } from './address.js';
 import type { AddressManager } from './addrman.js';
+import { KeySet } from './key-set.js';
 
 const HOUR_MS = 3_600_000;
 const DAY_S = 86_400;
@@ -150,8 +151,8 @@ interface RelayPeer {
  * to keep); a false "known" (about 1 in 200,000 at capacity) only skips a send.
  */
 export class KnownAddressFilter {
-  private current = new Set<number>();
-  private previous = new Set<number>();
+  private current: KeySet;
+  private previous: KeySet;
   private readonly generation: number;
 
   constructor(
@@ -162,6 +163,8 @@ export class KnownAddressFilter {
       throw new RangeError(`known-address capacity ${capacity} is not an integer ≥ 2`);
     }
     this.generation = capacity >> 1;
+    this.current = new KeySet(this.generation);
+    this.previous = new KeySet(this.generation);
   }
 
   /** Keys held now (at most the capacity). */
@@ -178,8 +181,11 @@ export class KnownAddressFilter {
     const k = this.keyOf(a);
     if (this.current.has(k)) return;
     if (this.current.size >= this.generation) {
+      // The older generation is forgotten and starts over as the newer one.
+      const older = this.previous;
       this.previous = this.current;
-      this.current = new Set();
+      older.clear();
+      this.current = older;
     }
     this.current.add(k);
   }
