@@ -55,4 +55,47 @@ describe('PeerLogLimit', () => {
     expect(lines).toHaveLength(6);
     expect(lines[5]).toEqual({ event: 'addr', peer: 4 });
   });
+
+  it('keyed by netgroup: keys nobody forgets are reported and let go once their windows pass', () => {
+    const clock = new ManualClock();
+    const lines: Array<{ event: string } & Record<string, unknown>> = [];
+    const limit = new PeerLogLimit<string>(
+      clock,
+      (event, fields) => lines.push({ event, ...fields }),
+      {
+        lines: 2,
+        windowMs: 1_000,
+        keyField: 'group',
+      },
+    );
+    for (let g = 0; g < 100; g++) {
+      for (let i = 0; i < 3; i++) limit.log(`g${g}`, 'connected', { g });
+    }
+    expect(lines).toHaveLength(200);
+    clock.advance(1_000);
+    // The next line sweeps: each group's one suppressed line is reported, under `group`.
+    limit.log('other', 'connected', {});
+    const reports = lines.filter((l) => l.event === 'log-suppressed');
+    expect(reports).toHaveLength(100);
+    expect(reports[0]).toEqual({
+      event: 'log-suppressed',
+      group: 'g0',
+      of: 'connected',
+      lines: 1,
+      overMs: 1_000,
+    });
+    expect((limit as unknown as { windows: Map<string, unknown> }).windows.size).toBe(1);
+    // flush reports what is still counted, and lets everything go.
+    limit.log('other', 'connected', {});
+    limit.log('other', 'connected', {});
+    limit.flush();
+    expect(lines.at(-1)).toEqual({
+      event: 'log-suppressed',
+      group: 'other',
+      of: 'connected',
+      lines: 1,
+      overMs: 0,
+    });
+    expect((limit as unknown as { windows: Map<string, unknown> }).windows.size).toBe(0);
+  });
 });

@@ -3,14 +3,16 @@
 // relay, outbound manager), keeps what it learnt in a data directory, and logs
 // peer events until SIGINT or SIGTERM.
 import { join } from 'node:path';
-import { AddressError, type PeerAddress, type PeerNetwork } from '../addr/address.js';
+import { AddressError, hostFromIp, type PeerAddress, type PeerNetwork } from '../addr/address.js';
 import { AddressManager } from '../addr/addrman.js';
 import type { DataDir } from '../addr/datadir.js';
+import { netGroupKey } from '../addr/netgroup.js';
 import { OUTBOUND_DEFAULTS, OutboundManager } from '../addr/outbound.js';
 import { AddressRelay } from '../addr/relay.js';
 import { parseSeedAddress } from '../addr/seeds.js';
 import { NODE_NETWORK, NODE_NETWORK_LIMITED, NODE_WITNESS } from '../block/request.js';
 import { hashToHex } from '../chain/hash.js';
+import { hostOf } from '../engine/bans.js';
 import type { TimerHandle } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
 import type { Peer } from '../engine/peer.js';
@@ -381,8 +383,19 @@ export async function runNode(argv: string[]): Promise<number> {
   });
   const kindOf = (p: Peer) => outbound?.kindOf(p) ?? (seeds.has(p) ? 'seednode' : undefined);
 
+  // Lines an inbound connection causes by itself are rationed per netgroup:
+  // a peer reconnecting in a loop (a banned one included) gets a few lines a
+  // minute, not two per socket.
+  const connectionLog = new PeerLogLimit<string>(engine.clock, log, {
+    lines: 20,
+    keyField: 'group',
+  });
+  const connectionLine = (p: Peer, event: string, fields: Record<string, unknown>) => {
+    if (p.inbound) connectionLog.log(inboundGroup(p.address), event, fields);
+    else log(event, fields);
+  };
   engine.on('connected', (p) =>
-    log('connected', {
+    connectionLine(p, 'connected', {
       peer: p.id,
       address: addressForm(p.address),
       inbound: p.inbound,
@@ -391,7 +404,7 @@ export async function runNode(argv: string[]): Promise<number> {
     }),
   );
   engine.on('handshake', (p) =>
-    log('handshake', {
+    connectionLine(p, 'handshake', {
       peer: p.id,
       userAgent: p.userAgent,
       version: p.version?.version,
@@ -433,7 +446,7 @@ export async function runNode(argv: string[]): Promise<number> {
   engine.on('disconnected', (p, i) => {
     peerLog.forget(p.id);
     const why = describeDisconnect({ ...i, sawVersion: p.version !== undefined }, network);
-    log('disconnected', {
+    connectionLine(p, 'disconnected', {
       peer: p.id,
       reason: i.reason,
       detail: i.detail === i.reason || i.detail === '' ? undefined : i.detail,
@@ -565,6 +578,7 @@ export async function runNode(argv: string[]): Promise<number> {
   await engine.close();
   const saved = await save(anchorsNow);
   await blocks.close();
+  connectionLog.flush();
   log('stopped');
   return saved ? 0 : 1;
 }
@@ -584,4 +598,14 @@ function servicesFlag(value: string): bigint {
     );
   }
   return n;
+}
+
+/** An inbound peer's netgroup (IPv4 /16, IPv6 /32), or its host when that is not an IP. */
+function inboundGroup(address: string): string {
+  const host = hostOf(address);
+  try {
+    return netGroupKey(hostFromIp(host), true);
+  } catch {
+    return host;
+  }
 }
