@@ -102,6 +102,14 @@ export declare class NativeEngine {
   /** Changes the slot counts enforced at accept, and the batch limits. */
   setConnectionLimits(limits: NativeConnectionLimits): void
   stats(): NativeStats
+  /**
+   * Closes inbound sockets from `ip` (an IP address, no port) at accept
+   * for the next `forMs` milliseconds (0 lifts it). Connections already
+   * open are the caller's to close.
+   */
+  refuseHost(ip: string, forMs: number): void
+  /** Accepts inbound sockets from `ip` again; whether it was refused. */
+  allowHost(ip: string): boolean
   /** Starts a graceful shutdown; a closed event follows when it is complete. */
   close(): void
   peerInfo(peer: number): NativePeerInfo | null
@@ -529,6 +537,8 @@ export interface NativeStats {
   inboundRefused: number
   /** Inbound connections closed to make room for a newer one. */
   inboundEvicted: number
+  /** Inbound sockets closed at accept: their host is refused (banned). */
+  inboundBanned: number
   /** Connections dropped because the peer read none of our bytes for too long. */
   sendStalled: number
 }

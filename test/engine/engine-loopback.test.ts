@@ -3,8 +3,10 @@
 // test/sim/engine-timing.test.ts.
 import { type Socket, connect as tcpConnect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../ts/config/schema.js';
 import { type DisconnectInfo, Engine, type EngineOptions } from '../../ts/engine/engine.js';
 import type { Peer } from '../../ts/engine/peer.js';
+import { createNativeTransport } from '../../ts/engine/transport.js';
 import { encodeMessage } from '../../ts/wire/codec.js';
 import { versionMessage } from '../helpers/messages.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -79,17 +81,16 @@ describe('engine over loopback', () => {
     b.connect(`127.0.0.1:${port}`);
     expect(await banned).toBe('127.0.0.1');
     expect((await bDisc)[1].reason).toBe('peer-closed');
-    // A second attempt is refused on accept.
-    const refused = nextEvent<[Peer, DisconnectInfo]>(
-      (r) =>
-        a.on('disconnected', (p, i) => {
-          if (p !== first) r([p, i]);
-        }),
-      'refusal',
-    );
+    // A second attempt is closed at accept: the Engine never hears of it.
+    let seenAgain = false;
+    a.on('connected', (p) => {
+      if (p !== first) seenAgain = true;
+    });
     const b2 = engine();
+    const b2Gone = disconnected(b2);
     b2.connect(`127.0.0.1:${port}`);
-    expect((await refused)[1].reason).toBe('banned');
+    expect(['peer-closed', 'io-error']).toContain((await b2Gone)[1].reason);
+    expect(seenAgain).toBe(false);
     expect(a.bans().map((x) => x.host)).toEqual(['127.0.0.1']);
   });
 
@@ -208,5 +209,61 @@ describe('engine over loopback', () => {
     await a.close();
     expect((await seen)[1].reason).toBe('peer-closed');
     expect(() => a.connect('127.0.0.1:1')).toThrow(/closed/);
+  });
+});
+
+describe('bans at accept', () => {
+  /** Connects from `from`; resolves with whether the node kept the socket open for a moment. */
+  function dialFrom(port: number, from: string): Promise<'closed' | 'open'> {
+    return new Promise((resolve, reject) => {
+      const s = tcpConnect({ host: '127.0.0.1', port, localAddress: from });
+      sockets.push(s);
+      let timer: NodeJS.Timeout | undefined;
+      s.on('connect', () => {
+        timer = setTimeout(() => resolve('open'), 300);
+      });
+      s.on('close', () => {
+        clearTimeout(timer);
+        resolve('closed');
+      });
+      s.on('error', (e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ECONNRESET') reject(e);
+      });
+    });
+  }
+
+  it('closes a banned host’s sockets before the Engine hears of them, until the ban is lifted', async () => {
+    const transport = createNativeTransport(parseConfig({ network: 'regtest' }));
+    const a = engine({ transport });
+    const { port } = a.listen('127.0.0.1', 0);
+    const seen: string[] = [];
+    a.on('connected', (p) => seen.push(p.address.split(':')[0] as string));
+    a.ban('127.0.0.2', 'test', 60_000);
+    // Spelled as an IPv4-mapped address, the same host.
+    a.ban('::ffff:127.0.0.3', 'test', 60_000);
+    expect(await dialFrom(port, '127.0.0.2')).toBe('closed');
+    expect(await dialFrom(port, '127.0.0.3')).toBe('closed');
+    expect(await dialFrom(port, '127.0.0.4')).toBe('open');
+    await waitUntil('the unbanned peer is seen', () => seen.includes('127.0.0.4'));
+    expect(seen).toEqual(['127.0.0.4']);
+    expect(transport.stats?.()?.inboundBanned).toBe(2);
+
+    expect(a.unban('127.0.0.2')).toBe(true);
+    expect(await dialFrom(port, '127.0.0.2')).toBe('open');
+    await waitUntil('the unbanned host is seen', () => seen.includes('127.0.0.2'));
+  });
+
+  it('a ban dropped to make room, or one that has ended, lets the host in again', async () => {
+    const transport = createNativeTransport(parseConfig({ network: 'regtest' }));
+    const a = engine({ transport, limits: { maxBans: 1 } });
+    const { port } = a.listen('127.0.0.1', 0);
+    a.ban('127.0.0.5', 'first', 60_000);
+    a.ban('127.0.0.6', 'second', 120_000);
+    expect(a.bans().map((b) => b.host)).toEqual(['127.0.0.6']);
+    expect(await dialFrom(port, '127.0.0.5')).toBe('open');
+    expect(await dialFrom(port, '127.0.0.6')).toBe('closed');
+    a.ban('127.0.0.6', 'short', 50);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await dialFrom(port, '127.0.0.6')).toBe('open');
   });
 });

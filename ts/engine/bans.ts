@@ -59,6 +59,8 @@ export class BanList {
   constructor(
     /** The most entries kept. */
     public maxEntries = 10_000,
+    /** Told of a live ban dropped to make room (not of expiries or unbans). */
+    private readonly onDrop: (host: string) => void = () => {},
   ) {}
 
   get size(): number {
@@ -115,6 +117,9 @@ export class BanList {
     for (const entry of this.bans.values()) {
       if (!soonest || entry.untilMs < soonest.untilMs) soonest = entry;
     }
-    if (soonest) this.bans.delete(soonest.host);
+    if (soonest) {
+      this.bans.delete(soonest.host);
+      this.onDrop(soonest.host);
+    }
   }
 }

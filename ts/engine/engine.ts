@@ -2,6 +2,7 @@
 // managers (Handshake, Keepalive, Dialer, PeerTable, RequestTracker,
 // BanList): inbound slots, misbehaviour and bans, typed events. All timing comes from the
 // injected clock.
+import { isIP } from 'node:net';
 import type { PeerNetwork } from '../addr/address.js';
 import {
   type EngineConfig,
@@ -156,7 +157,9 @@ export class Engine implements PeerHost {
     const coarse =
       c.coarseNow === systemClock.coarseNow && c.now !== systemClock.now ? undefined : c.coarseNow;
     this.coarseNow = coarse ? () => coarse.call(c) : () => c.now();
-    this.banList = new BanList(this.config.limits.maxBans);
+    // Bans are mirrored to the transport, which closes a banned host's sockets
+    // at accept; a ban dropped to make room lifts its mirror too.
+    this.banList = new BanList(this.config.limits.maxBans, (host) => this.allowHost(host));
     // Display-order hex to wire order.
     const genesis = Buffer.from(this.config.network.genesisHash, 'hex').reverse();
     this.tracker = new RequestTracker(this.clock, genesis);
@@ -331,6 +334,10 @@ export class Engine implements PeerHost {
     const host = hostOf(address);
     const now = this.clock.now();
     const entry = this.banList.ban(host, reason, now + durationMs, now);
+    // The transport's clock is real time; on an injected clock the two
+    // lists may end a ban at different moments, and the Engine's still
+    // refuses whatever the transport lets through.
+    if (isIP(host)) this.transport.refuseHost?.(host, durationMs);
     for (const target of this.dialer.list()) {
       // By the name it was dialled with, or by the address that name resolved to.
       const live = target.peerId === undefined ? undefined : this.table.get(target.peerId);
@@ -348,7 +355,9 @@ export class Engine implements PeerHost {
   }
 
   unban(address: string): boolean {
-    return this.banList.unban(hostOf(address));
+    const host = hostOf(address);
+    this.allowHost(host);
+    return this.banList.unban(host);
   }
 
   bans(): BanEntry[] {
@@ -693,6 +702,10 @@ export class Engine implements PeerHost {
     const hi = BigInt(Math.floor(this.clock.random() * 2 ** 32));
     const lo = BigInt(Math.floor(this.clock.random() * 2 ** 32));
     return (hi << 32n) | lo;
+  }
+
+  private allowHost(host: string): void {
+    if (isIP(host)) this.transport.allowHost?.(host);
   }
 
   private assertOpen(): void {

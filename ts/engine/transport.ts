@@ -29,6 +29,10 @@ export interface Transport {
   peerInfo?(peer: PeerId): PeerInfo | null;
   /** Transport-wide counters (refused, evicted, stalled), where kept. */
   stats?(): TransportStats;
+  /** Closes inbound sockets from an IP at accept for `forMs` (the Engine's
+   *  bans, mirrored), where the transport can. */
+  refuseHost?(ip: string, forMs: number): void;
+  allowHost?(ip: string): boolean;
   /** Payloads are only valid while their handler runs (NativeTransport's
    *  `payloads: 'borrowed'`): the Engine keeps payloads, so it refuses these. */
   readonly payloadsBorrowed?: boolean;

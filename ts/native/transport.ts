@@ -364,9 +364,23 @@ export class NativeTransport {
     return this.engine.peerInfo(peer);
   }
 
-  /** Counters for the whole transport: sockets refused or evicted at accept, stalled peers. */
+  /** Counters for the whole transport: sockets refused, banned or evicted at accept, stalled peers. */
   stats(): TransportStats {
     return this.engine.stats();
+  }
+
+  /**
+   * Closes inbound sockets from `ip` (an IP address, no port) at accept,
+   * before a byte is read and without an event, for the next `forMs`
+   * milliseconds (0 lifts it). Connections already open are not touched.
+   */
+  refuseHost(ip: string, forMs: number): void {
+    this.engine.refuseHost(ip, forMs);
+  }
+
+  /** Accepts inbound sockets from `ip` again; whether it was refused. */
+  allowHost(ip: string): boolean {
+    return this.engine.allowHost(ip);
   }
 
   peerIds(): PeerId[] {

@@ -164,7 +164,8 @@ export class SimTransport implements Transport {
   }
 
   stats(): TransportStats {
-    if (this.dead) return { inboundRefused: 0, inboundEvicted: 0, sendStalled: 0 };
+    if (this.dead)
+      return { inboundRefused: 0, inboundEvicted: 0, inboundBanned: 0, sendStalled: 0 };
     return this.world.stats(this.node);
   }
 

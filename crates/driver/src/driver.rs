@@ -8,6 +8,7 @@ use crate::inbox::{lock, BatchLimits, Drained, Inbox, Waker};
 use crate::link::{CloseRequest, Corked, Direction, PeerLink};
 use crate::listener;
 use crate::proxy::{self, CredentialSource, Proxy};
+use crate::refused::RefusedHosts;
 use crate::tasks::TaskCounter;
 use peerwire_core::socks5::{self, Credentials};
 use peerwire_core::{
@@ -16,7 +17,7 @@ use peerwire_core::{
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
@@ -95,6 +96,8 @@ pub struct DriverStats {
     pub inbound_refused: u64,
     /// Inbound connections closed to make room for a newer one.
     pub inbound_evicted: u64,
+    /// Inbound sockets closed at accept: their host is refused (banned).
+    pub inbound_banned: u64,
     /// Connections dropped because the peer read none of our bytes for too long.
     pub send_stalled: u64,
 }
@@ -135,6 +138,9 @@ pub(crate) struct Shared {
     shutdown: watch::Sender<bool>,
     pub inbound_refused: AtomicU64,
     pub inbound_evicted: AtomicU64,
+    pub inbound_banned: AtomicU64,
+    /// Hosts whose inbound sockets are closed at accept (see refused.rs).
+    refused: Mutex<RefusedHosts>,
     pub send_stalled: AtomicU64,
     /// Bumped whenever a peer's send queue closes, whoever closed it: a sender
     /// keeping its own tally of queue credit (see `Outbox::credit`) drops it
@@ -210,6 +216,15 @@ impl Shared {
                 return id;
             }
         }
+    }
+
+    /// Whether inbound sockets from `ip` are closed at accept now.
+    pub fn is_refused(&self, ip: IpAddr) -> bool {
+        let refused = lock(&self.refused).is_refused(ip, self.now_ms());
+        if refused {
+            self.inbound_banned.fetch_add(1, Ordering::Relaxed);
+        }
+        refused
     }
 
     /// Decides whether a just-accepted socket may stay (see admission.rs);
@@ -331,6 +346,8 @@ impl Driver {
             shutdown,
             inbound_refused: AtomicU64::new(0),
             inbound_evicted: AtomicU64::new(0),
+            inbound_banned: AtomicU64::new(0),
+            refused: Mutex::new(RefusedHosts::default()),
             send_stalled: AtomicU64::new(0),
             closes: Arc::new(AtomicU32::new(0)),
         });
@@ -692,10 +709,24 @@ impl Driver {
         *lock(&self.shared.batch) = limits;
     }
 
+    /// Closes inbound sockets from `ip` at accept for the next `for_ms`
+    /// (the application's ban; 0 lifts it). Connections already up are the
+    /// application's to close.
+    pub fn refuse_host(&self, ip: IpAddr, for_ms: u64) {
+        let now = self.shared.now_ms();
+        lock(&self.shared.refused).refuse(ip, now.saturating_add(for_ms), now);
+    }
+
+    /// Accepts inbound sockets from `ip` again; whether it was refused.
+    pub fn allow_host(&self, ip: IpAddr) -> bool {
+        lock(&self.shared.refused).allow(ip)
+    }
+
     pub fn stats(&self) -> DriverStats {
         DriverStats {
             inbound_refused: self.shared.inbound_refused.load(Ordering::Relaxed),
             inbound_evicted: self.shared.inbound_evicted.load(Ordering::Relaxed),
+            inbound_banned: self.shared.inbound_banned.load(Ordering::Relaxed),
             send_stalled: self.shared.send_stalled.load(Ordering::Relaxed),
         }
     }

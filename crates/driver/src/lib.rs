@@ -17,6 +17,7 @@ mod inbox;
 mod link;
 mod listener;
 mod proxy;
+mod refused;
 mod tasks;
 
 pub use config::{

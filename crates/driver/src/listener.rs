@@ -26,9 +26,10 @@ pub(crate) async fn accept_loop(
             _ = shutdown.wait_for(|closing| *closing) => return,
         };
         match accepted {
-            Ok((stream, _)) => {
-                // Slots are checked before a byte is read; a refused socket just closes.
-                if shared.admit_inbound() {
+            Ok((stream, remote)) => {
+                // Bans and slots are checked before a byte is read; a refused
+                // socket just closes.
+                if !shared.is_refused(remote.ip()) && shared.admit_inbound() {
                     let peer = shared.next_peer_id();
                     connection::start(&shared, stream, peer, Direction::Inbound, Some(id));
                 }

@@ -123,6 +123,8 @@ pub struct NativeStats {
     pub inbound_refused: f64,
     /// Inbound connections closed to make room for a newer one.
     pub inbound_evicted: f64,
+    /// Inbound sockets closed at accept: their host is refused (banned).
+    pub inbound_banned: f64,
     /// Connections dropped because the peer read none of our bytes for too long.
     pub send_stalled: f64,
 }
@@ -474,8 +476,30 @@ impl NativeEngine {
         NativeStats {
             inbound_refused: s.inbound_refused as f64,
             inbound_evicted: s.inbound_evicted as f64,
+            inbound_banned: s.inbound_banned as f64,
             send_stalled: s.send_stalled as f64,
         }
+    }
+
+    /// Closes inbound sockets from `ip` (an IP address, no port) at accept
+    /// for the next `forMs` milliseconds (0 lifts it). Connections already
+    /// open are the caller's to close.
+    #[napi(catch_unwind)]
+    pub fn refuse_host(&self, ip: String, for_ms: f64) -> Result<()> {
+        if !(for_ms.is_finite() && for_ms >= 0.0) {
+            return Err(Error::new(
+                Status::InvalidArg,
+                format!("forMs must be a finite number >= 0, got {for_ms}"),
+            ));
+        }
+        self.driver.refuse_host(parse_ip(&ip)?, for_ms as u64);
+        Ok(())
+    }
+
+    /// Accepts inbound sockets from `ip` again; whether it was refused.
+    #[napi(catch_unwind)]
+    pub fn allow_host(&self, ip: String) -> Result<bool> {
+        Ok(self.driver.allow_host(parse_ip(&ip)?))
     }
 
     /// Starts a graceful shutdown; a closed event follows when it is complete.
@@ -518,4 +542,10 @@ impl NativeEngine {
 #[napi]
 pub fn checksums_computed_total() -> f64 {
     checksums_computed() as f64
+}
+
+/// An IP address as text (no port; IPv6 without brackets or zone).
+fn parse_ip(text: &str) -> Result<std::net::IpAddr> {
+    text.parse()
+        .map_err(|_| Error::new(Status::InvalidArg, format!("not an IP address: {text:?}")))
 }

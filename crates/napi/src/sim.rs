@@ -381,6 +381,8 @@ impl SimWorld {
         Ok(NativeStats {
             inbound_refused: s.inbound_refused as f64,
             inbound_evicted: s.inbound_evicted as f64,
+            // The simulated driver keeps no ban list of its own.
+            inbound_banned: 0.0,
             send_stalled: s.send_stalled as f64,
         })
     }
